@@ -1,0 +1,166 @@
+"""From a CloudTrail record to the document stored for it.
+
+The stored ``_source`` is the record itself, untouched, so an event comes back exactly as
+CloudTrail wrote it. Beside it, under ``trailql``, go fields derived for searching; the
+mapping excludes that namespace from ``_source``, so it is indexed but never stored.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from schema.fields import EVENT_FIELDS, Kind
+
+DERIVED = "trailql"
+
+#: Opaque fields (requestParameters, ...) whose searchable copy is indexed under ``trailql``.
+OPAQUE_FIELDS: tuple[str, ...] = tuple(f.name for f in EVENT_FIELDS if f.kind is Kind.JSON)
+
+#: Nesting kept in a searchable copy. Deeper subtrees are indexed as their JSON text, which
+#: keeps every document under Elasticsearch's flattened depth limit without dropping it.
+SEARCHABLE_DEPTH = 16
+
+#: The key a scalar gets when CloudTrail records a parameter block as a bare value.
+SCALAR_KEY = "_value"
+
+
+class InvalidRecordError(ValueError):
+    """A record that cannot be stored, with the reason a person can act on."""
+
+
+@dataclass(frozen=True, slots=True)
+class EventDocument:
+    """What the indexer writes for one record."""
+
+    event_id: str
+    event_time: datetime
+    source: dict[str, Any]
+
+
+def event_document(record: object) -> EventDocument:
+    """Check one record and derive its searchable fields."""
+    if not isinstance(record, dict):
+        raise InvalidRecordError(f"a record must be a JSON object, not {type(record).__name__}")
+    event_id = record.get("eventID")
+    if not isinstance(event_id, str) or not event_id.strip():
+        raise InvalidRecordError("record has no eventID")
+    event_time = parse_event_time(record.get("eventTime"))
+    derived: dict[str, Any] = {}
+    principal = principal_name(record.get("userIdentity"))
+    if principal is not None:
+        derived["principal"] = principal
+    source_ip = ip_address(record.get("sourceIPAddress"))
+    if source_ip is not None:
+        derived["sourceIp"] = source_ip
+    log_groups = log_group_names(record.get("requestParameters"))
+    if log_groups:
+        derived["logGroupName"] = log_groups
+    for name in OPAQUE_FIELDS:
+        copy = searchable(record.get(name))
+        if copy is not None:
+            derived[name] = copy
+    return EventDocument(event_id, event_time, {**record, DERIVED: derived})
+
+
+def parse_event_time(value: object) -> datetime:
+    """CloudTrail writes ``2023-07-10T12:18:07Z``; anything ISO-8601 with a zone is accepted."""
+    if not isinstance(value, str):
+        raise InvalidRecordError("record has no eventTime")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidRecordError(f"eventTime {value!r} is not an ISO-8601 time") from None
+    if parsed.tzinfo is None:
+        raise InvalidRecordError(f"eventTime {value!r} has no time zone")
+    return parsed.astimezone(UTC)
+
+
+def principal_name(identity: object) -> str | None:  # noqa: PLR0911  one return per identity type
+    """The name a person means by "who", for every identity type CloudTrail records.
+
+    IAM users by user name, assumed roles as ``role/session`` (the session often names the
+    human or the function), root as ``root``, services by the service's name, federated and
+    Identity Center users by their user name or ID.
+    """
+    if not isinstance(identity, dict):
+        return None
+    identity_type = identity.get("type")
+    arn = identity.get("arn")
+    if identity_type == "Root":
+        return "root"
+    if identity_type == "AssumedRole" and isinstance(arn, str) and ":assumed-role/" in arn:
+        return arn.split(":assumed-role/", 1)[1]
+    if identity_type == "FederatedUser" and isinstance(arn, str) and ":federated-user/" in arn:
+        return arn.split(":federated-user/", 1)[1]
+    if identity_type == "IdentityCenterUser":
+        on_behalf_of = identity.get("onBehalfOf")
+        if isinstance(on_behalf_of, dict) and isinstance(on_behalf_of.get("userId"), str):
+            return str(on_behalf_of["userId"])
+    for key in ("userName", "invokedBy", "principalId", "accountId"):
+        value = identity.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def ip_address(value: object) -> str | None:
+    """The address in canonical form when it is a valid IPv4 or IPv6 address.
+
+    CloudTrail also records service names (``logs.amazonaws.com``), ``AWS Internal``, empty
+    strings and, in some published samples, malformed addresses such as ``253.252.51.07``.
+    """
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        return None
+
+
+def log_group_names(request_parameters: object) -> list[str]:
+    """Every log group a CloudWatch Logs request names, by name (ARNs are reduced to names)."""
+    if not isinstance(request_parameters, dict):
+        return []
+    found: list[str] = []
+    for key in ("logGroupName", "logGroupIdentifier"):
+        _add_log_group(found, request_parameters.get(key))
+    for key in ("logGroupNames", "logGroupIdentifiers"):
+        values = request_parameters.get(key)
+        if isinstance(values, list):
+            for value in values:
+                _add_log_group(found, value)
+    return found
+
+
+def _add_log_group(found: list[str], value: object) -> None:
+    if not isinstance(value, str) or not value:
+        return
+    if value.startswith("arn:") and ":log-group:" in value:
+        value = value.split(":log-group:", 1)[1].removesuffix(":*")
+    if value not in found:
+        found.append(value)
+
+
+def searchable(value: object, depth: int = 0) -> Any:
+    """A copy of an opaque block that the flattened field always accepts.
+
+    Flattened fields take only objects: a bare value becomes ``{"_value": ...}``, and
+    subtrees deeper than :data:`SEARCHABLE_DEPTH` are replaced by their JSON text.
+    """
+    if value is None:
+        return None
+    if depth == 0 and not isinstance(value, dict | list):
+        return {SCALAR_KEY: value}
+    if depth >= SEARCHABLE_DEPTH and isinstance(value, dict | list):
+        return orjson.dumps(value).decode()
+    if isinstance(value, dict):
+        return {key: searchable(item, depth + 1) for key, item in value.items()}
+    if isinstance(value, list):
+        copy = [searchable(item, depth + 1) for item in value]
+        return {SCALAR_KEY: copy} if depth == 0 else copy
+    return value

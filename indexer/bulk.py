@@ -1,0 +1,192 @@
+"""Writing documents to Elasticsearch through ``_bulk``, accounting for every one.
+
+Written here rather than with ``elasticsearch.helpers`` because each document's outcome has
+to reach the file it came from (a file is done only when all its records are acknowledged),
+and documents arrive already serialised, so no second encoding is paid.
+
+Documents are sent with the ``create`` operation: an event already stored answers 409, which
+is how a re-run knows what was already present without changing it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from enum import Enum
+from types import TracebackType
+from typing import Any, Generic, Self, TypeVar
+
+import orjson
+from elasticsearch import ApiError, Elasticsearch, TransportError
+
+Tag = TypeVar("Tag")
+
+_RETRY_STATUSES = frozenset({429, 502, 503, 504})
+_BULK_HEADERS = {"accept": "application/json", "content-type": "application/x-ndjson"}
+_RESPONSE_FIELDS = "errors,items.*.status,items.*.error.type,items.*.error.reason"
+
+
+class Outcome(Enum):
+    """What became of one document."""
+
+    INDEXED = "indexed"
+    ALREADY_PRESENT = "already present"
+    REJECTED = "rejected"
+
+
+class ElasticsearchUnavailableError(Exception):
+    """Elasticsearch did not accept a bulk request after every retry."""
+
+
+@dataclass(frozen=True, slots=True)
+class BulkAction(Generic[Tag]):
+    """One document, ready to send, and what it is accounted to."""
+
+    doc_id: str
+    lines: bytes  # the action line and the document line, newline-terminated
+    tag: Tag
+
+
+@dataclass(frozen=True, slots=True)
+class BulkResult(Generic[Tag]):
+    """One document's outcome; ``reason`` says why when it was rejected."""
+
+    action: BulkAction[Tag]
+    outcome: Outcome
+    reason: str | None = None
+
+
+class BulkWriter(Generic[Tag]):
+    """Batches documents into ``_bulk`` requests of about ``max_bytes``, ``concurrency`` at once.
+
+    ``on_result`` is called on the caller's thread for every document, in no fixed order.
+    """
+
+    def __init__(
+        self,
+        client: Elasticsearch,
+        on_result: Callable[[BulkResult[Tag]], None],
+        *,
+        max_bytes: int = 8 * 1024 * 1024,
+        concurrency: int = 2,
+        max_retries: int = 8,
+        backoff_seconds: float = 0.5,
+        max_backoff_seconds: float = 30.0,
+    ) -> None:
+        self._client = client
+        self._on_result = on_result
+        self._max_bytes = max_bytes
+        self._concurrency = concurrency
+        self._max_retries = max_retries
+        self._backoff = backoff_seconds
+        self._max_backoff = max_backoff_seconds
+        self._batch: list[BulkAction[Tag]] = []
+        self._batch_bytes = 0
+        self._executor = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="bulk")
+        self._in_flight: set[Future[list[BulkResult[Tag]]]] = set()
+
+    def add(self, index: str, doc_id: str, document: bytes, tag: Tag) -> None:
+        """Queue one serialised document for ``index``."""
+        header = orjson.dumps({"create": {"_index": index, "_id": doc_id}})
+        lines = b"%s\n%s\n" % (header, document)
+        if self._batch and self._batch_bytes + len(lines) > self._max_bytes:
+            self._submit()
+        self._batch.append(BulkAction(doc_id, lines, tag))
+        self._batch_bytes += len(lines)
+
+    def flush(self) -> None:
+        """Send what is queued and wait for every outcome."""
+        if self._batch:
+            self._submit()
+        self._harvest(wait_for_all=True)
+
+    def close(self) -> None:
+        """Flush, then stop the sending threads."""
+        try:
+            self.flush()
+        finally:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+
+    def _submit(self) -> None:
+        batch, self._batch, self._batch_bytes = self._batch, [], 0
+        while len(self._in_flight) >= self._concurrency:
+            self._harvest(wait_for_all=False)
+        self._in_flight.add(self._executor.submit(self._send, batch))
+
+    def _harvest(self, *, wait_for_all: bool) -> None:
+        if not self._in_flight:
+            return
+        done, self._in_flight = wait(
+            self._in_flight, return_when="ALL_COMPLETED" if wait_for_all else FIRST_COMPLETED
+        )
+        for future in done:
+            for result in future.result():
+                self._on_result(result)
+
+    def _send(self, batch: list[BulkAction[Tag]]) -> list[BulkResult[Tag]]:
+        results: list[BulkResult[Tag]] = []
+        for attempt in range(self._max_retries + 1):
+            items = self._post(batch)
+            retry: list[BulkAction[Tag]] = []
+            for action, item in zip(batch, items, strict=True):
+                status, reason = _status_and_reason(item)
+                if status in (200, 201):
+                    results.append(BulkResult(action, Outcome.INDEXED))
+                elif status == 409:  # noqa: PLR2004  create of an existing _id
+                    results.append(BulkResult(action, Outcome.ALREADY_PRESENT))
+                elif status in _RETRY_STATUSES and attempt < self._max_retries:
+                    retry.append(action)
+                else:
+                    results.append(BulkResult(action, Outcome.REJECTED, reason))
+            if not retry:
+                break
+            batch = retry
+            self._sleep(attempt)
+        return results
+
+    def _post(self, batch: list[BulkAction[Tag]]) -> list[dict[str, Any]]:
+        body = b"".join(action.lines for action in batch)
+        for attempt in range(self._max_retries + 1):
+            try:
+                response = self._client.perform_request(
+                    "POST",
+                    "/_bulk",
+                    params={"filter_path": _RESPONSE_FIELDS},
+                    headers=_BULK_HEADERS,
+                    body=body,
+                )
+            except ApiError as exc:
+                if exc.meta.status not in _RETRY_STATUSES or attempt == self._max_retries:
+                    raise ElasticsearchUnavailableError(f"bulk request failed: {exc}") from exc
+            except TransportError as exc:
+                if attempt == self._max_retries:
+                    raise ElasticsearchUnavailableError(f"bulk request failed: {exc}") from exc
+            else:
+                return [next(iter(item.values())) for item in response.body["items"]]
+            self._sleep(attempt)
+        raise AssertionError  # pragma: no cover  the loop always returns or raises
+
+    def _sleep(self, attempt: int) -> None:
+        time.sleep(min(self._max_backoff, self._backoff * 2**attempt))
+
+
+def _status_and_reason(item: dict[str, Any]) -> tuple[int, str]:
+    error = item.get("error")
+    reason = f"{error.get('type')}: {error.get('reason')}" if isinstance(error, dict) else ""
+    return int(item["status"]), reason

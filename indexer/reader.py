@@ -1,0 +1,168 @@
+"""Records out of one trail file, whatever shape it came in.
+
+CloudTrail writes gzip JSON ``{"Records": [...]}``; people also hand us plain JSON, arrays of
+records (as published samples are) and one record per line. Ordinary files are parsed whole
+with orjson; a file larger than :data:`WHOLE_FILE_LIMIT` is streamed, so memory stays
+bounded whatever the file's size. A damaged file still gives up every record before the
+damage, then says what is wrong with it.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import re
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO, Any
+
+import ijson
+import orjson
+
+#: Files up to this size (uncompressed) are parsed in one go; larger ones are streamed.
+WHOLE_FILE_LIMIT = 32 * 1024 * 1024
+
+_READ_CHUNK = 1024 * 1024
+_GZIP_MAGIC = b"\x1f\x8b"
+_RECORDS_FIRST = re.compile(rb'^\s*\{\s*"Records"\s*:')
+_DECOMPRESSION_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile)
+
+
+class TrailFileError(Exception):
+    """The file as a whole cannot be read (past the records already yielded)."""
+
+
+@dataclass(frozen=True, slots=True)
+class UnreadableRecord:
+    """One line of a JSON-lines file that is not JSON; the rest of the file is still read."""
+
+    reason: str
+
+
+def read_records(trail_file: IO[bytes]) -> Iterator[Any]:
+    """Yield each record of a seekable binary file, then raise if the file is damaged."""
+    magic = trail_file.read(2)
+    trail_file.seek(0)
+    stream: IO[bytes] | gzip.GzipFile = (
+        gzip.GzipFile(fileobj=trail_file, mode="rb") if magic == _GZIP_MAGIC else trail_file
+    )
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        while size <= WHOLE_FILE_LIMIT:
+            chunk = stream.read(_READ_CHUNK)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except _DECOMPRESSION_ERRORS as exc:
+        yield from _salvage(b"".join(chunks))
+        raise TrailFileError(f"damaged gzip data: {exc}") from None
+    head = b"".join(chunks)
+    if size <= WHOLE_FILE_LIMIT:
+        yield from _parse_whole(head)
+    else:
+        yield from _parse_stream(io.BufferedReader(_ChainedReader(head, stream)))
+
+
+def _parse_whole(data: bytes) -> Iterator[Any]:
+    if not data.strip():
+        raise TrailFileError("the file is empty")
+    try:
+        document = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        if _looks_like_json_lines(data):
+            yield from _json_lines(io.BytesIO(data))
+            return
+        yield from _salvage(data)
+        raise TrailFileError(f"invalid JSON: {exc}") from None
+    yield from _records_of(document)
+
+
+def _parse_stream(stream: io.BufferedReader) -> Iterator[Any]:
+    head = stream.peek(64)
+    try:
+        if head.lstrip()[:1] == b"[":
+            yield from ijson.items(stream, "item", use_float=True)
+        elif _RECORDS_FIRST.match(head):
+            yield from ijson.items(stream, "Records.item", use_float=True)
+        else:
+            yield from _json_lines(stream)
+    except _DECOMPRESSION_ERRORS as exc:
+        raise TrailFileError(f"damaged gzip data: {exc}") from None
+    except ijson.JSONError as exc:
+        raise TrailFileError(f"invalid JSON: {exc}") from None
+
+
+def _records_of(document: Any) -> Iterator[Any]:
+    if isinstance(document, list):
+        yield from document
+        return
+    if not isinstance(document, dict):
+        kind = type(document).__name__
+        raise TrailFileError(f"not a CloudTrail log file: the JSON is a {kind}, not an object")
+    if "Records" in document:
+        if not isinstance(document["Records"], list):
+            raise TrailFileError("not a CloudTrail log file: Records is not a list")
+        yield from document["Records"]
+    elif "eventID" in document or "eventVersion" in document:
+        yield document
+    else:
+        raise TrailFileError("not a CloudTrail log file: a JSON object with no Records array")
+
+
+def _looks_like_json_lines(data: bytes) -> bool:
+    first_line = data.lstrip().split(b"\n", 1)[0]
+    try:
+        return isinstance(orjson.loads(first_line), dict)
+    except orjson.JSONDecodeError:
+        return False
+
+
+def _json_lines(stream: IO[bytes]) -> Iterator[Any]:
+    for number, line in enumerate(stream, start=1):
+        if not line.strip():
+            continue
+        try:
+            yield orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            yield UnreadableRecord(f"line {number}: invalid JSON: {exc}")
+
+
+def _salvage(data: bytes) -> Iterator[Any]:
+    """The complete records before the point where the data breaks."""
+    start = data.lstrip()[:1]
+    if start == b"{" and not _RECORDS_FIRST.match(data):
+        complete_lines = data[: data.rfind(b"\n") + 1]
+        yield from (r for r in _json_lines(io.BytesIO(complete_lines)) if isinstance(r, dict))
+        return
+    prefix = "item" if start == b"[" else "Records.item" if start == b"{" else None
+    if prefix is None:
+        return
+    try:
+        yield from ijson.items(io.BytesIO(data), prefix, use_float=True)
+    except ijson.JSONError:
+        return
+
+
+class _ChainedReader(io.RawIOBase):
+    """The bytes already read, then the rest of the stream: lets a peeked file be streamed."""
+
+    def __init__(self, head: bytes, rest: IO[bytes] | gzip.GzipFile) -> None:
+        self._head = memoryview(head)
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        target = memoryview(buffer).cast("B")
+        if self._head:
+            count = min(len(target), len(self._head))
+            target[:count] = self._head[:count]
+            self._head = self._head[count:]
+            return count
+        chunk = self._rest.read(len(target))
+        target[: len(chunk)] = chunk
+        return len(chunk)

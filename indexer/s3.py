@@ -1,0 +1,125 @@
+"""Trail files under an S3 prefix, listing only the day folders asked for.
+
+A trail bucket holds one folder per account, region and day, for years. With ``--since`` or
+``--until`` the walk descends CloudTrail's ``YYYY/MM/DD/`` folders and lists only those in
+range, so loading last week does not list the last five years.
+
+The endpoint comes from boto3's own configuration (``AWS_ENDPOINT_URL_S3`` and friends).
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from datetime import date
+from typing import IO, TYPE_CHECKING
+from urllib.parse import urlparse
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from indexer.reader import WHOLE_FILE_LIMIT
+from indexer.sources import (
+    DayRange,
+    SkippedFile,
+    SourceError,
+    TrailFile,
+    is_trail_file_name,
+    not_events_reason,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+_REGION_FOLDER = re.compile(r"(?:^|/)CloudTrail/[^/]+/((?:\d{4}/)?(?:\d{2}/)?(?:\d{2}/)?)$")
+
+
+def is_s3_uri(source: str) -> bool:
+    """Whether a source names S3 rather than a local path."""
+    return source.startswith("s3://")
+
+
+def s3_files(uri: str, days: DayRange) -> Iterator[TrailFile | SkippedFile]:
+    """Every trail file under ``s3://bucket/prefix`` (in key order within each folder)."""
+    parsed = urlparse(uri)
+    bucket, prefix = parsed.netloc, parsed.path.lstrip("/")
+    if not bucket:
+        raise SourceError(f"{uri}: no bucket named (expected s3://bucket/prefix)")
+    client: S3Client = boto3.client("s3")
+    try:
+        keys = (
+            _all_keys(client, bucket, prefix)
+            if days == DayRange()
+            else (_keys_in_days(client, bucket, prefix, days))
+        )
+        for key in keys:
+            name = f"s3://{bucket}/{key}"
+            reason = not_events_reason(key)
+            if reason is not None:
+                yield SkippedFile(name, reason)
+            elif is_trail_file_name(key) and days.admits(key):
+                yield TrailFile(name, _opener(client, bucket, key))
+    except (ClientError, BotoCoreError) as exc:
+        raise SourceError(f"{uri}: {exc}") from None
+
+
+def _opener(
+    client: S3Client, bucket: str, key: str
+) -> Callable[[], AbstractContextManager[IO[bytes]]]:
+    @contextmanager
+    def open_object() -> Iterator[IO[bytes]]:
+        # Spooled: small objects stay in memory, large ones go to disk, and the reader gets
+        # a seekable file either way.
+        with tempfile.SpooledTemporaryFile(max_size=WHOLE_FILE_LIMIT) as spool:
+            client.download_fileobj(bucket, key, spool)
+            spool.seek(0)
+            yield spool
+
+    return open_object
+
+
+def _all_keys(client: S3Client, bucket: str, prefix: str) -> Iterator[str]:
+    paginator = client.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            if not item["Key"].endswith("/"):
+                yield item["Key"]
+
+
+def _keys_in_days(client: S3Client, bucket: str, prefix: str, days: DayRange) -> Iterator[str]:
+    """Walk folder by folder, entering only date folders that overlap ``days``."""
+    date_part = _REGION_FOLDER.search(prefix)
+    if date_part is not None and date_part[1].count("/") == 3:  # noqa: PLR2004  YYYY/MM/DD/
+        yield from _all_keys(client, bucket, prefix)
+        return
+    paginator = client.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
+        for item in page.get("Contents", []):
+            yield item["Key"]
+        for common in page.get("CommonPrefixes", []):
+            child = common["Prefix"]
+            if not_events_reason(child) is not None:
+                continue  # digest and Insights folders: years of files that hold no events
+            if _date_folder_overlaps(child, days):
+                yield from _keys_in_days(client, bucket, child, days)
+
+
+def _date_folder_overlaps(folder: str, days: DayRange) -> bool:
+    """Whether a ``.../CloudTrail/<region>/YYYY[/MM[/DD]]/`` folder can hold days in range."""
+    match = _REGION_FOLDER.search(folder)
+    if match is None:
+        return True
+    parts = [int(part) for part in match[1].strip("/").split("/") if part]
+    if not parts:
+        return True
+    year = parts[0]
+    first_month, last_month = (parts[1], parts[1]) if len(parts) > 1 else (1, 12)
+    first_day = parts[2] if len(parts) > 2 else 1  # noqa: PLR2004
+    last_day = parts[2] if len(parts) > 2 else calendar.monthrange(year, last_month)[1]  # noqa: PLR2004
+    try:
+        return days.overlaps(date(year, first_month, first_day), date(year, last_month, last_day))
+    except ValueError:  # not a real date: not one of CloudTrail's folders
+        return True

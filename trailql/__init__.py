@@ -1,0 +1,1 @@
+"""TrailQL: who did what to your CloudWatch Logs, from where, and when."""

@@ -1,0 +1,187 @@
+"""The ``trailql`` command: one entry point for every part.
+
+Standard output carries only what a script consumes (``export`` lines, the SDL); progress,
+reports and errors go to standard error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from trailql.settings import IndexSettings
+
+_stderr = Console(stderr=True, highlight=False)
+
+EXIT_OK = 0
+EXIT_INCOMPLETE = 1  # ran, but something was not indexed
+EXIT_ERROR = 2  # could not run: bad arguments, no Elasticsearch
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a day (YYYY-MM-DD)") from None
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="trailql",
+        description="Who did what to your CloudWatch Logs, from where, and when.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    elasticsearch = commands.add_parser(
+        "elasticsearch", help="run a local single-node Elasticsearch for development"
+    )
+    actions = elasticsearch.add_subparsers(dest="action", required=True, metavar="ACTION")
+    up = actions.add_parser("up", help='start it and print export lines: eval "$(… up)"')
+    up.add_argument("--port", type=int, default=9200, help="HTTP port (default 9200)")
+    up.add_argument("--heap", default="1g", help="JVM heap, such as 1g (default)")
+    actions.add_parser("down", help="stop it (its data is kept)")
+    actions.add_parser("status", help="say whether it runs, and where")
+
+    index = commands.add_parser("index", help="load CloudTrail log files into Elasticsearch")
+    index.add_argument("sources", nargs="+", metavar="SOURCE", help="file, folder or s3://…")
+    index.add_argument("--since", type=_day, help="first day folder to read (YYYY-MM-DD, UTC)")
+    index.add_argument("--until", type=_day, help="last day folder to read (YYYY-MM-DD, UTC)")
+    index.add_argument("--bulk-mb", type=float, default=8.0, help="bulk request size in MB")
+    index.add_argument("--concurrency", type=int, default=2, help="bulk requests at once")
+
+    generate = commands.add_parser("generate", help="write synthetic trail files for demos")
+    generate.add_argument("out", type=Path, metavar="OUT", help="folder to write into")
+    generate.add_argument("--events", type=int, default=10_000, help="how many events")
+    generate.add_argument("--seed", type=int, default=1, help="same seed, same files")
+
+    serve = commands.add_parser("serve", help="serve the GraphQL API")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+
+    commands.add_parser("schema", help="print the GraphQL schema (SDL)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; the return value is the process's exit code."""
+    arguments = _parser().parse_args(argv)
+    from trailql.elastic import NoElasticsearchError  # noqa: PLC0415  keeps --help fast
+    from trailql.local_elasticsearch import LocalElasticsearchError  # noqa: PLC0415
+
+    try:
+        match arguments.command:
+            case "elasticsearch":
+                return _elasticsearch(arguments)
+            case "index":
+                return _index(arguments)
+            case "generate":
+                return _generate(arguments)
+            case "serve":
+                return _serve(arguments)
+            case _:
+                from api.schema import sdl  # noqa: PLC0415
+
+                sys.stdout.write(sdl())
+                return EXIT_OK
+    except (NoElasticsearchError, LocalElasticsearchError) as exc:
+        _stderr.print(f"[red]error:[/] {exc}")
+        return EXIT_ERROR
+
+
+def _elasticsearch(arguments: argparse.Namespace) -> int:
+    from trailql import local_elasticsearch  # noqa: PLC0415
+
+    if arguments.action == "up":
+        node = local_elasticsearch.up(port=arguments.port, heap=arguments.heap)
+        sys.stdout.write(node.exports())
+        _stderr.print(f"Elasticsearch {local_elasticsearch.ELASTICSEARCH_VERSION} at {node.url}")
+        return EXIT_OK
+    if arguments.action == "down":
+        stopped = local_elasticsearch.down()
+        _stderr.print("stopped" if stopped else "no local Elasticsearch was running")
+        return EXIT_OK
+    node = local_elasticsearch.status()
+    if node is None:
+        _stderr.print("no local Elasticsearch is running")
+        return EXIT_INCOMPLETE
+    _stderr.print(f"running at {node.url} (pid {node.pid}, data in {node.home})")
+    return EXIT_OK
+
+
+def _index(arguments: argparse.Namespace) -> int:
+    from elasticsearch import TransportError  # noqa: PLC0415
+
+    from indexer.bulk import ElasticsearchUnavailableError  # noqa: PLC0415
+    from indexer.run import BulkOptions, index_sources  # noqa: PLC0415
+    from indexer.sources import DayRange  # noqa: PLC0415
+    from trailql.elastic import resolve_connection, sync_client  # noqa: PLC0415
+
+    alias = IndexSettings().index
+    client = sync_client(resolve_connection())
+    bulk = BulkOptions(
+        max_bytes=int(arguments.bulk_mb * 1024 * 1024), concurrency=arguments.concurrency
+    )
+    try:
+        with _stderr.status("indexing…") as status:
+            summary = index_sources(
+                arguments.sources,
+                client=client,
+                alias=alias,
+                days=DayRange(arguments.since, arguments.until),
+                bulk=bulk,
+                on_file=lambda name: status.update(f"indexing {name}"),
+            )
+    except (TransportError, ElasticsearchUnavailableError) as exc:
+        _stderr.print(f"[red]error:[/] Elasticsearch is unavailable: {exc}")
+        return EXIT_ERROR
+    finally:
+        client.close()
+
+    table = Table(title=f"Indexed into {alias}", show_header=False)
+    table.add_row("files read", f"{summary.files_read:,}")
+    for reason, count in sorted(summary.skipped.items()):
+        table.add_row("files skipped", f"{count:,} ({reason})")
+    table.add_row("files failed", f"{len(summary.failed_files):,}")
+    table.add_row("records read", f"{summary.records_read:,}")
+    table.add_row("indexed", f"{summary.indexed:,}")
+    table.add_row("already present", f"{summary.already_present:,}")
+    table.add_row("rejected", f"{len(summary.rejected_records):,}")
+    _stderr.print(table)
+    for problem in summary.failed_files:
+        _stderr.print(f"[red]failed[/] {problem.where}: {problem.reason}")
+    for problem in summary.rejected_records:
+        _stderr.print(f"[yellow]rejected[/] {problem.where}: {problem.reason}")
+    return EXIT_OK if summary.clean else EXIT_INCOMPLETE
+
+
+def _generate(arguments: argparse.Namespace) -> int:
+    from indexer.generate import generate  # noqa: PLC0415
+
+    trail = generate(arguments.out, events=arguments.events, seed=arguments.seed)
+    _stderr.print(
+        f"wrote {trail.events:,} events in {trail.files:,} files under {arguments.out} "
+        f"({trail.first_event_time:%Y-%m-%d} to {trail.last_event_time:%Y-%m-%d})"
+    )
+    return EXIT_OK
+
+
+def _serve(arguments: argparse.Namespace) -> int:
+    import uvicorn  # noqa: PLC0415
+
+    from api.app import create_app  # noqa: PLC0415
+    from trailql.elastic import resolve_connection  # noqa: PLC0415
+
+    app = create_app(resolve_connection(), IndexSettings().index)
+    _stderr.print(f"GraphiQL: http://{arguments.host}:{arguments.port}/graphql")
+    uvicorn.run(app, host=arguments.host, port=arguments.port, log_level="info")
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,79 @@
+"""Connecting to Elasticsearch: one place that turns settings into clients."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from elasticsearch import AsyncElasticsearch, Elasticsearch
+from elasticsearch.serializer import OrjsonSerializer
+
+from trailql import local_elasticsearch
+from trailql.settings import ElasticsearchSettings
+
+
+class NoElasticsearchError(Exception):
+    """No cluster is configured and no local node is running."""
+
+
+@dataclass(frozen=True)
+class Connection:
+    """Everything needed to reach one cluster."""
+
+    url: str
+    username: str | None = None
+    password: str | None = None
+    api_key: str | None = None
+    ca_certs: str | None = None
+    request_timeout: float = 30.0
+
+    def client_options(self) -> dict[str, Any]:
+        """Keyword arguments shared by the sync and async clients."""
+        options: dict[str, Any] = {
+            "request_timeout": self.request_timeout,
+            "serializer": OrjsonSerializer(),
+        }
+        if self.api_key:
+            options["api_key"] = self.api_key
+        elif self.username:
+            options["basic_auth"] = (self.username, self.password or "")
+        if self.ca_certs:
+            options["ca_certs"] = self.ca_certs
+        return options
+
+
+def resolve_connection(settings: ElasticsearchSettings | None = None) -> Connection:
+    """``ELASTICSEARCH_*`` when set; otherwise the node ``trailql elasticsearch up`` started."""
+    settings = settings or ElasticsearchSettings()
+    if settings.url:
+        return Connection(
+            url=settings.url,
+            username=settings.username,
+            password=settings.password.get_secret_value() if settings.password else None,
+            api_key=settings.api_key.get_secret_value() if settings.api_key else None,
+            ca_certs=str(settings.ca_certs) if settings.ca_certs else None,
+            request_timeout=settings.request_timeout,
+        )
+    node = local_elasticsearch.running_node()
+    if node is None:
+        raise NoElasticsearchError(
+            "no Elasticsearch configured: set ELASTICSEARCH_URL (and ELASTICSEARCH_USERNAME/"
+            "ELASTICSEARCH_PASSWORD or ELASTICSEARCH_API_KEY), or start a local node with "
+            '`eval "$(trailql elasticsearch up)"`'
+        )
+    return Connection(
+        url=node.url,
+        username=node.username,
+        password=node.password,
+        request_timeout=settings.request_timeout,
+    )
+
+
+def sync_client(connection: Connection) -> Elasticsearch:
+    """A client for the indexer and the command line."""
+    return Elasticsearch(connection.url, **connection.client_options())
+
+
+def async_client(connection: Connection) -> AsyncElasticsearch:
+    """A client for the API, which serves many requests on one event loop."""
+    return AsyncElasticsearch(connection.url, **connection.client_options())

@@ -1,0 +1,66 @@
+"""The ASGI application: GraphQL on ``/graphql``, health and readiness beside it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from elasticsearch import AsyncElasticsearch, TransportError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from strawberry.asgi import GraphQL
+
+from api.events import Context
+from api.schema import schema
+from trailql.elastic import Connection, async_client
+
+
+class _GraphQLApp(GraphQL[Context, None]):
+    async def get_context(self, request: Request, response: object) -> Context:  # type: ignore[override]
+        """The cluster client and alias set up by the application's lifespan."""
+        del response
+        return Context(elasticsearch=request.app.state.elasticsearch, alias=request.app.state.alias)
+
+
+async def healthz(_: Request) -> Response:
+    """The process is up: for liveness probes, which must not depend on Elasticsearch."""
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    """Ready to answer queries: Elasticsearch answers and the events alias exists."""
+    elasticsearch: AsyncElasticsearch = request.app.state.elasticsearch
+    alias: str = request.app.state.alias
+    try:
+        present = bool(await elasticsearch.indices.exists_alias(name=alias))
+    except TransportError as exc:
+        return JSONResponse({"status": "unavailable", "reason": str(exc)}, status_code=503)
+    if not present:
+        reason = f"alias {alias!r} does not exist yet: index some trail files first"
+        return JSONResponse({"status": "unavailable", "reason": reason}, status_code=503)
+    return JSONResponse({"status": "ready"})
+
+
+def create_app(connection: Connection, alias: str) -> Starlette:
+    """The application for one cluster and alias."""
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        app.state.elasticsearch = async_client(connection)
+        app.state.alias = alias
+        try:
+            yield
+        finally:
+            await app.state.elasticsearch.close()
+
+    graphql = _GraphQLApp(schema)
+    return Starlette(
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+        ],
+        lifespan=lifespan,
+    )

@@ -1,0 +1,68 @@
+"""Every GraphQL error carries ``extensions.code``; none carries a stack trace."""
+
+from __future__ import annotations
+
+import logging
+from enum import StrEnum
+
+from elasticsearch import ApiError, TransportError
+from graphql.error import GraphQLError
+from strawberry.extensions import MaskErrors
+
+logger = logging.getLogger("trailql.api")
+
+
+class ErrorCode(StrEnum):
+    """The codes a client can branch on."""
+
+    BAD_USER_INPUT = "BAD_USER_INPUT"
+    INVALID_CURSOR = "INVALID_CURSOR"
+    GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+    UPSTREAM_UNAVAILABLE = "UPSTREAM_UNAVAILABLE"
+    INTERNAL = "INTERNAL"
+
+
+def user_error(code: ErrorCode, message: str) -> GraphQLError:
+    """An error the client caused and can fix; raise it from a resolver."""
+    return GraphQLError(message, extensions={"code": code.value})
+
+
+def _upstream_failed(error: BaseException | None) -> bool:
+    if isinstance(error, ApiError):
+        return error.meta.status >= 500  # noqa: PLR2004
+    return isinstance(error, TransportError)
+
+
+class ErrorCodes(MaskErrors):
+    """Gives every error a code, and hides what a client should not see.
+
+    Errors raised with a code pass through. Errors GraphQL itself found in the request
+    (syntax, unknown fields, wrong argument types) keep their message, which names the
+    problem. Anything else is logged here and answered with a generic message.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=lambda _: True)
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        """Attach the code; replace the message only for unexpected failures."""
+        if error.extensions and "code" in error.extensions:
+            return error
+        original = error.original_error
+        if original is None:
+            code, message = ErrorCode.GRAPHQL_VALIDATION_FAILED, error.message
+        elif _upstream_failed(original):
+            logger.warning("Elasticsearch unavailable: %s", original)
+            code = ErrorCode.UPSTREAM_UNAVAILABLE
+            message = "Elasticsearch is unavailable; try again shortly."
+        else:
+            logger.error("unexpected error", exc_info=original)
+            code, message = ErrorCode.INTERNAL, "Internal error; it has been logged."
+        return GraphQLError(
+            message,
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            extensions={"code": code.value},
+        )

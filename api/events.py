@@ -1,0 +1,173 @@
+"""The ``event`` and ``events`` queries: filters, pages, and the one search behind each."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import strawberry
+from elasticsearch import AsyncElasticsearch
+
+from api.cursor import InvalidCursorError, decode_cursor, encode_cursor
+from api.errors import ErrorCode, user_error
+from api.selection import selects
+from api.types import Event
+
+MAX_PAGE_SIZE = 500
+_NEWEST_FIRST = [{"eventTime": {"order": "desc"}}, {"eventID": {"order": "desc"}}]
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every resolver needs: the cluster and the alias the events are behind."""
+
+    elasticsearch: AsyncElasticsearch
+    alias: str
+
+
+@strawberry.input(description="Which events to return. Conditions combine with AND.")
+class EventFilter:
+    """Filters on the fields people ask about first."""
+
+    from_: datetime | None = strawberry.field(
+        name="from",
+        default=None,
+        description="Events at or after this time (inclusive). No zone means UTC.",
+    )
+    to: datetime | None = strawberry.field(
+        default=None, description="Events before this time (exclusive). No zone means UTC."
+    )
+    event_source: list[str] | None = strawberry.field(
+        default=None,
+        description="Any of these services, such as logs.amazonaws.com. Empty means any.",
+    )
+    event_name: list[str] | None = strawberry.field(
+        default=None, description="Any of these actions, such as CreateLogGroup. Empty means any."
+    )
+
+
+@strawberry.type(description="Where a page ends, for asking for the next one.")
+class PageInfo:
+    """Relay's page information."""
+
+    has_next_page: bool
+    has_previous_page: bool = strawberry.field(
+        description="True when this page was asked for after a cursor."
+    )
+    start_cursor: str | None
+    end_cursor: str | None = strawberry.field(description="Pass as `after` for the next page.")
+
+
+@strawberry.type(description="An event and its cursor.")
+class EventEdge:
+    """One event on a page."""
+
+    cursor: str
+    node: Any = strawberry.field(graphql_type=Event)
+
+
+@strawberry.type(description="A page of events, newest first (eventTime, then eventID).")
+class EventConnection:
+    """A page of events and how many match in all."""
+
+    edges: list[EventEdge]
+    page_info: PageInfo
+    total_count: int | None = strawberry.field(
+        description="How many events match the filter, exactly (not only on this page)."
+    )
+
+    nodes: list[Any] = strawberry.field(
+        graphql_type=list[Event], description="The events on this page, without cursors."
+    )
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def filter_query(event_filter: EventFilter | None) -> dict[str, Any]:
+    """The Elasticsearch query for a filter."""
+    if event_filter is None:
+        return {"match_all": {}}
+    clauses: list[dict[str, Any]] = []
+    start = _utc(event_filter.from_) if event_filter.from_ else None
+    end = _utc(event_filter.to) if event_filter.to else None
+    if start and end and start >= end:
+        raise user_error(ErrorCode.BAD_USER_INPUT, "`from` must be earlier than `to`.")
+    if start or end:
+        time_range: dict[str, str] = {}
+        if start:
+            time_range["gte"] = start.isoformat()
+        if end:
+            time_range["lt"] = end.isoformat()
+        clauses.append({"range": {"eventTime": time_range}})
+    for field, values in (
+        ("eventSource", event_filter.event_source),
+        ("eventName", event_filter.event_name),
+    ):
+        if values:
+            clauses.append({"terms": {field: values}})
+    return {"bool": {"filter": clauses}} if clauses else {"match_all": {}}
+
+
+async def find_event(context: Context, event_id: str) -> dict[str, Any] | None:
+    """One event by eventID, from whichever monthly index holds it."""
+    response = await context.elasticsearch.search(
+        index=context.alias,
+        query={"ids": {"values": [event_id]}},
+        size=1,
+        ignore_unavailable=True,
+        allow_no_indices=True,
+    )
+    hits = response["hits"]["hits"]
+    return hits[0]["_source"] if hits else None
+
+
+async def find_events(
+    context: Context,
+    info: strawberry.Info[Context, None],
+    event_filter: EventFilter | None,
+    first: int,
+    after: str | None,
+) -> EventConnection:
+    """A page of events; one search, asking only for what the client selected."""
+    if not 0 <= first <= MAX_PAGE_SIZE:
+        raise user_error(
+            ErrorCode.BAD_USER_INPUT, f"`first` must be between 0 and {MAX_PAGE_SIZE}."
+        )
+    search_after = None
+    if after is not None:
+        try:
+            search_after = decode_cursor(after)
+        except InvalidCursorError as exc:
+            raise user_error(ErrorCode.INVALID_CURSOR, str(exc)) from None
+    wants_nodes = selects(info, "nodes") or selects(info, "edges", "node")
+    request: dict[str, Any] = {
+        "query": filter_query(event_filter),
+        "sort": _NEWEST_FIRST,
+        "size": first + 1,  # one more than asked: is there a next page?
+        "track_total_hits": selects(info, "totalCount"),
+        "source": wants_nodes,
+    }
+    if search_after is not None:
+        request["search_after"] = search_after
+    response = await context.elasticsearch.search(
+        index=context.alias, ignore_unavailable=True, allow_no_indices=True, **request
+    )
+    hits = response["hits"]["hits"]
+    page = hits[:first]
+    edges = [EventEdge(cursor=encode_cursor(hit["sort"]), node=hit.get("_source")) for hit in page]
+    nodes = [edge.node for edge in edges]
+    total = response["hits"]["total"]["value"] if request["track_total_hits"] else None
+    return EventConnection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=len(hits) > first,
+            has_previous_page=after is not None,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+        total_count=total,
+        nodes=nodes,
+    )

@@ -1,0 +1,29 @@
+"""What the client selected below the current field, so a resolver fetches only that."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import strawberry
+from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField, Selection
+
+
+def _fields(selections: Iterable[Selection]) -> Iterable[SelectedField]:
+    for selection in selections:
+        if isinstance(selection, SelectedField):
+            yield selection
+        elif isinstance(selection, FragmentSpread | InlineFragment):
+            yield from _fields(selection.selections)
+
+
+def selects(info: strawberry.Info[Any, Any], *path: str) -> bool:
+    """Whether the client asked for ``path`` (GraphQL names) under this field."""
+    level: list[Selection] = list(info.selected_fields)
+    for name in path:
+        level = [child for parent in _fields(level) for child in parent.selections]
+        matching = [field for field in _fields(level) if field.name == name]
+        if not matching:
+            return False
+        level = list(matching)
+    return True

@@ -109,9 +109,23 @@ _PRINCIPAL = named_field(
     ),
 )
 
+
+def _record(root: strawberry.Parent[Any]) -> JSON:
+    return root  # type: ignore[no-any-return]
+
+
+_RECORD = named_field(
+    "record",
+    resolver=_record,
+    description=(
+        "The whole record, exactly as CloudTrail wrote it, with the fields this schema does "
+        "not type (tlsDetails extensions, new fields CloudTrail adds)."
+    ),
+)
+
 #: Built at run time from the field table; typed Any because no static type describes it.
 Event: Any = create_type(
     "Event",
-    [_strawberry_field(field) for field in EVENT_FIELDS] + [_PRINCIPAL],
+    [_strawberry_field(field) for field in EVENT_FIELDS] + [_PRINCIPAL, _RECORD],
     description="One CloudTrail event: a call to an AWS API, as CloudTrail recorded it.",
 )

@@ -9,7 +9,6 @@ damage, then says what is wrong with it.
 
 from __future__ import annotations
 
-import gzip
 import io
 import re
 import zlib
@@ -26,7 +25,7 @@ WHOLE_FILE_LIMIT = 32 * 1024 * 1024
 _READ_CHUNK = 1024 * 1024
 _GZIP_MAGIC = b"\x1f\x8b"
 _RECORDS_FIRST = re.compile(rb'^\s*\{\s*"Records"\s*:')
-_DECOMPRESSION_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile)
+_DECOMPRESSION_ERRORS = (EOFError, zlib.error)
 
 
 class TrailFileError(Exception):
@@ -44,9 +43,7 @@ def read_records(trail_file: IO[bytes]) -> Iterator[Any]:
     """Yield each record of a seekable binary file, then raise if the file is damaged."""
     magic = trail_file.read(2)
     trail_file.seek(0)
-    stream: IO[bytes] | gzip.GzipFile = (
-        gzip.GzipFile(fileobj=trail_file, mode="rb") if magic == _GZIP_MAGIC else trail_file
-    )
+    stream: IO[bytes] | _Gunzip = _Gunzip(trail_file) if magic == _GZIP_MAGIC else trail_file
     chunks: list[bytes] = []
     size = 0
     try:
@@ -149,7 +146,7 @@ def _salvage(data: bytes) -> Iterator[Any]:
 class _ChainedReader(io.RawIOBase):
     """The bytes already read, then the rest of the stream: lets a peeked file be streamed."""
 
-    def __init__(self, head: bytes, rest: IO[bytes] | gzip.GzipFile) -> None:
+    def __init__(self, head: bytes, rest: IO[bytes] | _Gunzip) -> None:
         self._head = memoryview(head)
         self._rest = rest
 
@@ -166,3 +163,42 @@ class _ChainedReader(io.RawIOBase):
         chunk = self._rest.read(len(target))
         target[: len(chunk)] = chunk
         return len(chunk)
+
+
+class _Gunzip(io.RawIOBase):
+    """Gzip decompression that hands over every byte before a truncation, then raises.
+
+    ``gzip.GzipFile`` discards what it decompressed in a read that hits the end of a
+    truncated file; salvaging the records before the damage needs those bytes.
+    """
+
+    _COMPRESSED_CHUNK = 64 * 1024
+
+    def __init__(self, compressed: IO[bytes]) -> None:
+        self._compressed = compressed
+        self._decompressor = zlib.decompressobj(wbits=31)
+        self._pending = b""
+        self._finished = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._pending and not self._finished:
+            chunk = self._compressed.read(self._COMPRESSED_CHUNK)
+            if not chunk:
+                if not self._decompressor.eof:
+                    raise EOFError("the gzip data ends before its end-of-stream marker")
+                self._finished = True
+                break
+            self._pending = self._decompressor.decompress(chunk)
+            while self._decompressor.eof and self._decompressor.unused_data:
+                # Concatenated gzip members decompress to their concatenation, as gzip does.
+                rest = self._decompressor.unused_data
+                self._decompressor = zlib.decompressobj(wbits=31)
+                self._pending += self._decompressor.decompress(rest)
+        target = memoryview(buffer).cast("B")
+        count = min(len(target), len(self._pending))
+        target[:count] = self._pending[:count]
+        self._pending = self._pending[count:]
+        return count

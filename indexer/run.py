@@ -58,6 +58,10 @@ class BulkOptions:
     max_retries: int = 8
 
 
+_EVERY_DAY = DayRange()
+_DEFAULT_BULK = BulkOptions()
+
+
 def install_template(client: Elasticsearch, alias: str) -> None:
     """Install (or update) the template every monthly index is created from."""
     client.indices.put_index_template(name=alias, **index_template(alias))
@@ -84,8 +88,8 @@ def index_sources(
     *,
     client: Elasticsearch,
     alias: str,
-    days: DayRange = DayRange(),
-    bulk: BulkOptions = BulkOptions(),
+    days: DayRange = _EVERY_DAY,
+    bulk: BulkOptions = _DEFAULT_BULK,
     on_file: Callable[[str], None] | None = None,
 ) -> IndexSummary:
     """Index every record in ``sources`` into the monthly indices behind ``alias``."""
@@ -123,7 +127,7 @@ def _index_file(
     position = 0
     try:
         with trail_file.open() as stream:
-            for position, record in enumerate(read_records(stream), start=1):  # noqa: B007
+            for position, record in enumerate(read_records(stream), start=1):
                 summary.records_read += 1
                 if isinstance(record, UnreadableRecord):
                     summary.rejected_records.append(Problem(trail_file.name, record.reason))

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from trailql.settings import IndexSettings
 
@@ -106,11 +107,11 @@ def _elasticsearch(arguments: argparse.Namespace) -> int:
         stopped = local_elasticsearch.down()
         _stderr.print("stopped" if stopped else "no local Elasticsearch was running")
         return EXIT_OK
-    node = local_elasticsearch.status()
-    if node is None:
+    running = local_elasticsearch.status()
+    if running is None:
         _stderr.print("no local Elasticsearch is running")
         return EXIT_INCOMPLETE
-    _stderr.print(f"running at {node.url} (pid {node.pid}, data in {node.home})")
+    _stderr.print(f"running at {running.url} (pid {running.pid}, data in {running.home})")
     return EXIT_OK
 
 
@@ -153,10 +154,14 @@ def _index(arguments: argparse.Namespace) -> int:
     table.add_row("already present", f"{summary.already_present:,}")
     table.add_row("rejected", f"{len(summary.rejected_records):,}")
     _stderr.print(table)
-    for problem in summary.failed_files:
-        _stderr.print(f"[red]failed[/] {problem.where}: {problem.reason}")
-    for problem in summary.rejected_records:
-        _stderr.print(f"[yellow]rejected[/] {problem.where}: {problem.reason}")
+    # One line per problem, never wrapped or read as markup: people grep these.
+    for label, style, problems in (
+        ("failed", "red", summary.failed_files),
+        ("rejected", "yellow", summary.rejected_records),
+    ):
+        for problem in problems:
+            line = Text.assemble((label, style), f" {problem.where}: {problem.reason}")
+            _stderr.print(line, soft_wrap=True)
     return EXIT_OK if summary.clean else EXIT_INCOMPLETE
 
 

@@ -1,0 +1,87 @@
+import gzip
+import io
+import json
+
+import pytest
+
+from indexer import reader
+from indexer.reader import TrailFileError, UnreadableRecord, read_records
+
+RECORDS = [{"eventID": f"id-{n}", "eventTime": "2023-07-10T12:00:00Z"} for n in range(5)]
+
+
+def _read(data: bytes) -> list[object]:
+    return list(read_records(io.BytesIO(data)))
+
+
+def test_cloudtrail_gzip_records_object():
+    assert _read(gzip.compress(json.dumps({"Records": RECORDS}).encode())) == RECORDS
+
+
+def test_plain_array_of_records():
+    assert _read(json.dumps(RECORDS).encode()) == RECORDS
+
+
+def test_one_record_per_line_with_a_bad_line_kept_apart():
+    lines = [json.dumps(r) for r in RECORDS[:2]] + ["{not json"] + [json.dumps(RECORDS[2])]
+    got = _read("\n".join(lines).encode())
+    assert got[:2] == RECORDS[:2]
+    assert isinstance(got[2], UnreadableRecord)
+    assert got[2].reason.startswith("line 3: invalid JSON")
+    assert got[3] == RECORDS[2]
+
+
+def test_a_single_record_object():
+    assert _read(json.dumps(RECORDS[0]).encode()) == RECORDS[:1]
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"", "the file is empty"),
+        (b'{"name": "left-pad"}', "not a CloudTrail log file"),
+        (b'"just a string"', "not a CloudTrail log file"),
+        (b'{"Records": {"a": 1}}', "Records is not a list"),
+        (b"\x1f\x8b\x08garbage", "damaged gzip data"),
+    ],
+)
+def test_files_that_hold_no_records_say_why(data, reason):
+    with pytest.raises(TrailFileError, match=reason):
+        _read(data)
+
+
+def test_invalid_json_gives_up_the_records_before_the_break():
+    data = json.dumps({"Records": RECORDS}).encode()[:-40]
+    got: list[object] = []
+    with pytest.raises(TrailFileError, match="invalid JSON"):
+        got.extend(read_records(io.BytesIO(data)))
+    assert got == RECORDS[: len(got)]
+    assert 0 < len(got) < len(RECORDS)
+
+
+def test_a_truncated_gzip_gives_up_the_records_before_the_damage():
+    many = [
+        {"eventID": f"id-{n}", "eventTime": "2023-07-10T12:00:00Z", "pad": "x" * n}
+        for n in range(2000)
+    ]
+    compressed = gzip.compress(json.dumps({"Records": many}).encode())
+    got: list[object] = []
+    with pytest.raises(TrailFileError, match="damaged gzip data"):
+        got.extend(read_records(io.BytesIO(compressed[: len(compressed) // 2])))
+    assert got == many[: len(got)]
+    assert len(got) > 100
+
+
+@pytest.mark.parametrize("shape", ["records", "array", "lines"])
+def test_files_over_the_whole_file_limit_are_streamed(monkeypatch, shape):
+    monkeypatch.setattr(reader, "WHOLE_FILE_LIMIT", 256)
+    many = [
+        {"eventID": f"id-{n}", "eventTime": "2023-07-10T12:00:00Z", "n": 1.5} for n in range(300)
+    ]
+    if shape == "records":
+        data = json.dumps({"Records": many}).encode()
+    elif shape == "array":
+        data = json.dumps(many).encode()
+    else:
+        data = "\n".join(json.dumps(r) for r in many).encode()
+    assert _read(gzip.compress(data)) == many

@@ -7,6 +7,8 @@ from contextlib import asynccontextmanager
 
 from elasticsearch import AsyncElasticsearch, TransportError
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -15,6 +17,7 @@ from strawberry.asgi import GraphQL
 from api.events import Context
 from api.schema import schema
 from trailql.elastic import Connection, async_client
+from trailql.settings import ApiSettings
 
 
 class _GraphQLApp(GraphQL[Context, None]):
@@ -43,8 +46,11 @@ async def readyz(request: Request) -> Response:
     return JSONResponse({"status": "ready"})
 
 
-def create_app(connection: Connection, alias: str) -> Starlette:
+def create_app(
+    connection: Connection, alias: str, settings: ApiSettings | None = None
+) -> Starlette:
     """The application for one cluster and alias."""
+    settings = settings or ApiSettings()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -56,11 +62,21 @@ def create_app(connection: Connection, alias: str) -> Starlette:
             await app.state.elasticsearch.close()
 
     graphql = _GraphQLApp(schema)
+    middleware = [
+        Middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origin_list(),
+            allow_methods=["GET", "POST"],
+            allow_headers=["content-type", "authorization"],
+            max_age=600,
+        )
+    ]
     return Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
         ],
+        middleware=middleware,
         lifespan=lifespan,
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import strawberry
@@ -11,6 +10,7 @@ from elasticsearch import AsyncElasticsearch
 
 from api.cursor import InvalidCursorError, decode_cursor, encode_cursor
 from api.errors import ErrorCode, user_error
+from api.filters import EventFilter, filter_query
 from api.selection import selects
 from api.types import Event
 
@@ -24,27 +24,6 @@ class Context:
 
     elasticsearch: AsyncElasticsearch
     alias: str
-
-
-@strawberry.input(description="Which events to return. Conditions combine with AND.")
-class EventFilter:
-    """Filters on the fields people ask about first."""
-
-    from_: datetime | None = strawberry.field(
-        name="from",
-        default=None,
-        description="Events at or after this time (inclusive). No zone means UTC.",
-    )
-    to: datetime | None = strawberry.field(
-        default=None, description="Events before this time (exclusive). No zone means UTC."
-    )
-    event_source: list[str] | None = strawberry.field(
-        default=None,
-        description="Any of these services, such as logs.amazonaws.com. Empty means any.",
-    )
-    event_name: list[str] | None = strawberry.field(
-        default=None, description="Any of these actions, such as CreateLogGroup. Empty means any."
-    )
 
 
 @strawberry.type(description="Where a page ends, for asking for the next one.")
@@ -80,35 +59,6 @@ class EventConnection:
     nodes: list[Any] = strawberry.field(
         graphql_type=list[Event], description="The events on this page, without cursors."
     )
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def filter_query(event_filter: EventFilter | None) -> dict[str, Any]:
-    """The Elasticsearch query for a filter."""
-    if event_filter is None:
-        return {"match_all": {}}
-    clauses: list[dict[str, Any]] = []
-    start = _utc(event_filter.from_) if event_filter.from_ else None
-    end = _utc(event_filter.to) if event_filter.to else None
-    if start and end and start >= end:
-        raise user_error(ErrorCode.BAD_USER_INPUT, "`from` must be earlier than `to`.")
-    if start or end:
-        time_range: dict[str, str] = {}
-        if start:
-            time_range["gte"] = start.isoformat()
-        if end:
-            time_range["lt"] = end.isoformat()
-        clauses.append({"range": {"eventTime": time_range}})
-    for field, values in (
-        ("eventSource", event_filter.event_source),
-        ("eventName", event_filter.event_name),
-    ):
-        if values:
-            clauses.append({"terms": {field: values}})
-    return {"bool": {"filter": clauses}} if clauses else {"match_all": {}}
 
 
 async def find_event(context: Context, event_id: str) -> dict[str, Any] | None:

@@ -8,13 +8,8 @@ import strawberry
 from strawberry.schema.config import StrawberryConfig
 
 from api.errors import ErrorCodes
-from api.events import (
-    Context,
-    EventConnection,
-    EventFilter,
-    find_event,
-    find_events,
-)
+from api.events import Context, EventConnection, find_event, find_events
+from api.filters import EventFilter
 from api.types import Event, read_key
 
 

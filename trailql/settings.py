@@ -31,3 +31,16 @@ class IndexSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TRAILQL_", extra="ignore")
 
     index: str = "trailql-events"
+
+
+class ApiSettings(BaseSettings):
+    """How the API serves (``TRAILQL_*``)."""
+
+    model_config = SettingsConfigDict(env_prefix="TRAILQL_", extra="ignore")
+
+    #: Origins a browser app may call the API from, comma-separated; empty: same origin only.
+    cors_origins: str = ""
+
+    def cors_origin_list(self) -> list[str]:
+        """The origins as a list, blanks dropped."""
+        return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]

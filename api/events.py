@@ -121,3 +121,32 @@ async def find_events(
         total_count=total,
         nodes=nodes,
     )
+
+
+async def _event(info: strawberry.Info[Context, None], id: strawberry.ID) -> Any:  # noqa: A002  GraphQL's own name
+    return await find_event(info.context, str(id))
+
+
+async def _events(
+    info: strawberry.Info[Context, None],
+    filter: EventFilter | None = None,  # noqa: A002  GraphQL's own name
+    first: int = 50,
+    after: str | None = None,
+) -> EventConnection:
+    return await find_events(info.context, info, filter, first, after)
+
+
+@strawberry.type
+class EventQueries:
+    """Events, one at a time or a page at a time."""
+
+    event: Any = strawberry.field(
+        resolver=_event, graphql_type=Event | None, description="One event by its eventID, or null."
+    )
+    events: EventConnection = strawberry.field(
+        resolver=_events,
+        description=(
+            "Events matching `filter`, newest first (eventTime, then eventID): `first` of them "
+            "(at most 500) after the cursor `after`."
+        ),
+    )

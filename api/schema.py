@@ -1,46 +1,17 @@
-"""The GraphQL schema: the queries, and the SDL exported to ``schema/schema.graphql``."""
+"""The GraphQL schema: every area's queries merged, and the SDL exported from it."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import strawberry
 from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
 
 from api.errors import ErrorCodes
-from api.events import Context, EventConnection, find_event, find_events
-from api.filters import EventFilter
-from api.types import Event, read_key
+from api.events import EventQueries
+from api.types import read_key
 
-
-async def _event(info: strawberry.Info[Context, None], id: strawberry.ID) -> Any:  # noqa: A002  GraphQL's own name
-    return await find_event(info.context, str(id))
-
-
-async def _events(
-    info: strawberry.Info[Context, None],
-    filter: EventFilter | None = None,  # noqa: A002  GraphQL's own name
-    first: int = 50,
-    after: str | None = None,
-) -> EventConnection:
-    return await find_events(info.context, info, filter, first, after)
-
-
-@strawberry.type
-class Query:
-    """Who did what to your CloudWatch Logs, from where, and when."""
-
-    event: Any = strawberry.field(
-        resolver=_event, graphql_type=Event | None, description="One event by its eventID, or null."
-    )
-    events: EventConnection = strawberry.field(
-        resolver=_events,
-        description=(
-            "Events matching `filter`, newest first (eventTime, then eventID): `first` of them "
-            "(at most 500) after the cursor `after`."
-        ),
-    )
-
+#: One type per area keeps each area's module self-contained.
+Query = merge_types("Query", (EventQueries,))
 
 schema = strawberry.Schema(
     query=Query,

@@ -51,6 +51,8 @@ class ErrorCodes(MaskErrors):
         original = error.original_error
         if original is None:
             code, message = ErrorCode.GRAPHQL_VALIDATION_FAILED, error.message
+        elif isinstance(original, GraphQLError):  # variables that do not fit their types
+            code, message = ErrorCode.BAD_USER_INPUT, error.message
         elif _upstream_failed(original):
             logger.warning("Elasticsearch unavailable: %s", original)
             code = ErrorCode.UPSTREAM_UNAVAILABLE

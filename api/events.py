@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 import strawberry
@@ -15,7 +16,30 @@ from api.selection import selects
 from api.types import Event
 
 MAX_PAGE_SIZE = 500
-_NEWEST_FIRST = [{"eventTime": {"order": "desc"}}, {"eventID": {"order": "desc"}}]
+DEFAULT_PAGE_SIZE = 50
+
+
+@strawberry.enum(description="Which way a list is ordered.")
+class OrderDirection(Enum):
+    """Ascending or descending."""
+
+    ASC = "asc"
+    DESC = "desc"
+
+
+@strawberry.enum(description="What events can be ordered by.")
+class EventOrderField(Enum):
+    """The order key; eventID always breaks ties."""
+
+    EVENT_TIME = "eventTime"
+
+
+@strawberry.input(description="How to order events: by time, newest first unless asked.")
+class EventOrder:
+    """GitHub's ordering input."""
+
+    field: EventOrderField = EventOrderField.EVENT_TIME
+    direction: OrderDirection = OrderDirection.DESC
 
 
 @dataclass(frozen=True)
@@ -31,11 +55,11 @@ class PageInfo:
     """Relay's page information."""
 
     has_next_page: bool
-    has_previous_page: bool = strawberry.field(
-        description="True when this page was asked for after a cursor."
-    )
+    has_previous_page: bool
     start_cursor: str | None
-    end_cursor: str | None = strawberry.field(description="Pass as `after` for the next page.")
+    end_cursor: str | None = strawberry.field(
+        description="Pass as `after` for the next page; startCursor as `before` for the one before."
+    )
 
 
 @strawberry.type(description="An event and its cursor.")
@@ -46,7 +70,7 @@ class EventEdge:
     node: Any = strawberry.field(graphql_type=Event)
 
 
-@strawberry.type(description="A page of events, newest first (eventTime, then eventID).")
+@strawberry.type(description="A page of events, in the order asked for.")
 class EventConnection:
     """A page of events and how many match in all."""
 
@@ -74,31 +98,60 @@ async def find_event(context: Context, event_id: str) -> dict[str, Any] | None:
     return hits[0]["_source"] if hits else None
 
 
+def _sort(direction: str) -> list[dict[str, Any]]:
+    return [{"eventTime": {"order": direction}}, {"eventID": {"order": direction}}]
+
+
+def _page_size(first: int | None, last: int | None) -> int:
+    if first is not None and last is not None:
+        raise user_error(ErrorCode.BAD_USER_INPUT, "give `first` or `last`, not both.")
+    size = last if last is not None else first if first is not None else DEFAULT_PAGE_SIZE
+    if not 0 <= size <= MAX_PAGE_SIZE:
+        which = "last" if last is not None else "first"
+        raise user_error(
+            ErrorCode.BAD_USER_INPUT, f"`{which}` must be between 0 and {MAX_PAGE_SIZE}."
+        )
+    return size
+
+
 async def find_events(
     context: Context,
     info: strawberry.Info[Context, None],
     event_filter: EventFilter | None,
-    first: int,
-    after: str | None,
+    *,
+    order: EventOrder | None = None,
+    first: int | None = None,
+    after: str | None = None,
+    last: int | None = None,
+    before: str | None = None,
 ) -> EventConnection:
-    """A page of events; one search, asking only for what the client selected."""
-    if not 0 <= first <= MAX_PAGE_SIZE:
+    """A page of events; one search, asking only for what the client selected.
+
+    Paging backwards (``last``/``before``) searches in the reverse order and turns the page
+    round, so both directions are one search_after request.
+    """
+    size = _page_size(first, last)
+    backwards = last is not None or before is not None
+    if backwards and (first is not None or after is not None):
         raise user_error(
-            ErrorCode.BAD_USER_INPUT, f"`first` must be between 0 and {MAX_PAGE_SIZE}."
+            ErrorCode.BAD_USER_INPUT,
+            "page forwards with first/after or backwards with last/before.",
         )
+    direction = (order or EventOrder()).direction.value
+    cursor = before if backwards else after
     search_after = None
-    if after is not None:
+    if cursor is not None:
         try:
-            search_after = decode_cursor(after)
+            search_after = decode_cursor(cursor, direction)
         except InvalidCursorError as exc:
             raise user_error(ErrorCode.INVALID_CURSOR, str(exc)) from None
-    wants_nodes = selects(info, "nodes") or selects(info, "edges", "node")
+    reverse = {"asc": "desc", "desc": "asc"}[direction]
     request: dict[str, Any] = {
         "query": filter_query(event_filter),
-        "sort": _NEWEST_FIRST,
-        "size": first + 1,  # one more than asked: is there a next page?
+        "sort": _sort(reverse if backwards else direction),
+        "size": size + 1,  # one more than asked: is there another page?
         "track_total_hits": selects(info, "totalCount"),
-        "source": wants_nodes,
+        "source": selects(info, "nodes") or selects(info, "edges", "node"),
     }
     if search_after is not None:
         request["search_after"] = search_after
@@ -106,20 +159,22 @@ async def find_events(
         index=context.alias, ignore_unavailable=True, allow_no_indices=True, **request
     )
     hits = response["hits"]["hits"]
-    page = hits[:first]
-    edges = [EventEdge(cursor=encode_cursor(hit["sort"]), node=hit.get("_source")) for hit in page]
-    nodes = [edge.node for edge in edges]
-    total = response["hits"]["total"]["value"] if request["track_total_hits"] else None
+    more = len(hits) > size
+    page = hits[:size][::-1] if backwards else hits[:size]
+    edges = [
+        EventEdge(cursor=encode_cursor(direction, hit["sort"]), node=hit.get("_source"))
+        for hit in page
+    ]
     return EventConnection(
         edges=edges,
+        nodes=[edge.node for edge in edges],
         page_info=PageInfo(
-            has_next_page=len(hits) > first,
-            has_previous_page=after is not None,
+            has_next_page=cursor is not None if backwards else more,
+            has_previous_page=more if backwards else cursor is not None,
             start_cursor=edges[0].cursor if edges else None,
             end_cursor=edges[-1].cursor if edges else None,
         ),
-        total_count=total,
-        nodes=nodes,
+        total_count=response["hits"]["total"]["value"] if request["track_total_hits"] else None,
     )
 
 
@@ -129,11 +184,24 @@ async def _event(info: strawberry.Info[Context, None], id: strawberry.ID) -> Any
 
 async def _events(
     info: strawberry.Info[Context, None],
+    *,
     filter: EventFilter | None = None,  # noqa: A002  GraphQL's own name
-    first: int = 50,
+    order_by: EventOrder | None = None,
+    first: int | None = None,
     after: str | None = None,
+    last: int | None = None,
+    before: str | None = None,
 ) -> EventConnection:
-    return await find_events(info.context, info, filter, first, after)
+    return await find_events(
+        info.context,
+        info,
+        filter,
+        order=order_by,
+        first=first,
+        after=after,
+        last=last,
+        before=before,
+    )
 
 
 @strawberry.type
@@ -146,7 +214,8 @@ class EventQueries:
     events: EventConnection = strawberry.field(
         resolver=_events,
         description=(
-            "Events matching `filter`, newest first (eventTime, then eventID): `first` of them "
-            "(at most 500) after the cursor `after`."
+            "Events matching `filter`, in `orderBy` order (newest first unless asked; eventID "
+            "breaks ties). Page forwards with `first` (default 50, at most 500) after the "
+            "cursor `after`, or backwards with `last` before the cursor `before`."
         ),
     )

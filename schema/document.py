@@ -28,6 +28,20 @@ SEARCHABLE_DEPTH = 16
 #: The key a scalar gets when CloudTrail records a parameter block as a bare value.
 SCALAR_KEY = "_value"
 
+#: Free text indexed per event for ``search``; enough for every parameter of real calls.
+SEARCH_TEXT_LIMIT = 32 * 1024
+
+#: Fields whose text ``search`` finds, beside every value in the parameter blocks.
+_SEARCHED_PATHS = (
+    ("eventName",),
+    ("eventSource",),
+    ("errorCode",),
+    ("errorMessage",),
+    ("userIdentity", "arn"),
+    ("userIdentity", "userName"),
+    ("userIdentity", "sessionContext", "sessionIssuer", "userName"),
+)
+
 
 class InvalidRecordError(ValueError):
     """A record that cannot be stored, with the reason a person can act on."""
@@ -64,7 +78,38 @@ def event_document(record: object) -> EventDocument:
         copy = searchable(record.get(name))
         if copy is not None:
             derived[name] = copy
+    derived["text"] = search_text(record, [principal or "", *log_groups])
     return EventDocument(event_id, event_time, {**record, DERIVED: derived})
+
+
+def search_text(record: dict[str, Any], extra: list[str]) -> str:
+    """Names, messages and parameter values, as one text for free-text search."""
+    parts = list(extra)
+    for path in _SEARCHED_PATHS:
+        value: Any = record
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else None
+        if isinstance(value, str):
+            parts.append(value)
+    parts.extend(
+        resource["ARN"]
+        for resource in record.get("resources") or []
+        if isinstance(resource, dict) and isinstance(resource.get("ARN"), str)
+    )
+    for name in OPAQUE_FIELDS:
+        _collect_leaves(record.get(name), parts)
+    return "\n".join(part for part in parts if part)[:SEARCH_TEXT_LIMIT]
+
+
+def _collect_leaves(value: object, parts: list[str]) -> None:
+    if isinstance(value, dict):
+        for item in value.values():
+            _collect_leaves(item, parts)
+    elif isinstance(value, list):
+        for item in value:
+            _collect_leaves(item, parts)
+    elif isinstance(value, str | int | float) and not isinstance(value, bool):
+        parts.append(str(value))
 
 
 def parse_event_time(value: object) -> datetime:

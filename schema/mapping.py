@@ -14,7 +14,7 @@ from schema.document import DERIVED, OPAQUE_FIELDS
 from schema.fields import EVENT_FIELDS, Field, Kind
 
 #: Bumped whenever the mapping changes, so an installed template can be told apart.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: Longest value indexed for exact match. Lucene refuses terms over 32,766 bytes and would
 #: reject the whole document; a longer value is still stored, only not indexed.
@@ -59,6 +59,7 @@ def _derived_mapping() -> dict[str, Any]:
         "principal": _keyword(),
         "sourceIp": {"type": "ip"},
         "logGroupName": _keyword(),
+        "text": {"type": "text"},  # free-text search over names, messages, parameter values
     }
     properties.update(dict.fromkeys(OPAQUE_FIELDS, flattened))
     return {"type": "object", "dynamic": False, "properties": properties}

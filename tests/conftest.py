@@ -59,12 +59,12 @@ def es_connection() -> Iterator[Connection]:
             yield Connection(url=f"http://{host}:{container.get_exposed_port(container.port)}")
         return
     port = int(os.environ.get("TRAILQL_TEST_ES_PORT", "9200"))
-    already_running = local_elasticsearch.status(port=port) is not None
+    before = local_elasticsearch.status(port=port)
     node = local_elasticsearch.up(port=port)
     try:
         yield Connection(url=node.url, username=node.username, password=node.password)
     finally:
-        if not already_running:
+        if before is None:  # started here; a node that was running is left running
             local_elasticsearch.down(port=port)
 
 
@@ -75,7 +75,8 @@ def es(es_connection: Connection) -> Iterator[Elasticsearch]:
     client.close()
 
 
-def _drop(es: Elasticsearch, alias: str) -> None:
+def drop_alias(es: Elasticsearch, alias: str) -> None:
+    """Remove an alias's indices and template."""
     # By name: clusters commonly refuse wildcard deletes (action.destructive_requires_name).
     indices = list(es.indices.get(index=f"{alias}-*", allow_no_indices=True))
     if indices:
@@ -88,7 +89,7 @@ def alias(es: Elasticsearch) -> Iterator[str]:
     """A fresh alias of the test's own, removed afterwards with its indices and template."""
     name = f"trailql-test-{uuid.uuid4().hex[:10]}"
     yield name
-    _drop(es, name)
+    drop_alias(es, name)
 
 
 @pytest.fixture(scope="session")
@@ -97,7 +98,7 @@ def samples_alias(es: Elasticsearch) -> Iterator[tuple[str, IndexSummary]]:
     name = f"trailql-samples-{uuid.uuid4().hex[:10]}"
     summary = index_sources([str(SAMPLES)], client=es, alias=name)
     yield name, summary
-    _drop(es, name)
+    drop_alias(es, name)
 
 
 @pytest.fixture(scope="session")

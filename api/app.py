@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from strawberry.asgi import GraphQL
 
-from api.events import Context
+from api.context import Context
 from api.schema import schema
 from trailql.elastic import Connection, async_client
 from trailql.settings import ApiSettings

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 from enum import StrEnum
+from typing import Any
 
 from elasticsearch import ApiError, TransportError
 from graphql.error import GraphQLError
-from strawberry.extensions import MaskErrors
+from strawberry.extensions import MaskErrors, SchemaExtension
 
 logger = logging.getLogger("trailql.api")
 
@@ -68,3 +69,18 @@ class ErrorCodes(MaskErrors):
             path=error.path,
             extensions={"code": code.value},
         )
+
+
+class ElasticsearchUsage(SchemaExtension):
+    """Reports in ``extensions.elasticsearch`` how many searches a response took, and how long.
+
+    Lets a client (and our tests) see that a query cost one request, not one per field.
+    """
+
+    def get_results(self) -> dict[str, Any]:
+        """The figures for this operation."""
+        context = self.execution_context.context
+        took = getattr(context, "search_took_ms", None)
+        if took is None:
+            return {}
+        return {"elasticsearch": {"searches": len(took), "tookMs": sum(took)}}

@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
 import strawberry
-from elasticsearch import AsyncElasticsearch
 
+from api.context import Context
 from api.cursor import InvalidCursorError, decode_cursor, encode_cursor
 from api.errors import ErrorCode, user_error
 from api.filters import EventFilter, filter_query
 from api.selection import selects
 from api.types import Event
+
+__all__ = [
+    "Context",  # re-exported: resolvers in other areas take it from here too
+    "EventConnection",
+    "EventEdge",
+    "EventOrder",
+    "EventQueries",
+    "PageInfo",
+    "find_event",
+    "find_events",
+]
 
 MAX_PAGE_SIZE = 500
 DEFAULT_PAGE_SIZE = 50
@@ -40,14 +50,6 @@ class EventOrder:
 
     field: EventOrderField = EventOrderField.EVENT_TIME
     direction: OrderDirection = OrderDirection.DESC
-
-
-@dataclass(frozen=True)
-class Context:
-    """What every resolver needs: the cluster and the alias the events are behind."""
-
-    elasticsearch: AsyncElasticsearch
-    alias: str
 
 
 @strawberry.type(description="Where a page ends, for asking for the next one.")
@@ -87,13 +89,7 @@ class EventConnection:
 
 async def find_event(context: Context, event_id: str) -> dict[str, Any] | None:
     """One event by eventID, from whichever monthly index holds it."""
-    response = await context.elasticsearch.search(
-        index=context.alias,
-        query={"ids": {"values": [event_id]}},
-        size=1,
-        ignore_unavailable=True,
-        allow_no_indices=True,
-    )
+    response = await context.search(query={"ids": {"values": [event_id]}}, size=1)
     hits = response["hits"]["hits"]
     return hits[0]["_source"] if hits else None
 
@@ -155,9 +151,7 @@ async def find_events(
     }
     if search_after is not None:
         request["search_after"] = search_after
-    response = await context.elasticsearch.search(
-        index=context.alias, ignore_unavailable=True, allow_no_indices=True, **request
-    )
+    response = await context.search(**request)
     hits = response["hits"]["hits"]
     more = len(hits) > size
     page = hits[:size][::-1] if backwards else hits[:size]

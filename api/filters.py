@@ -141,7 +141,8 @@ class EventFilter:
     )
 
 
-def _utc(moment: datetime) -> datetime:
+def utc(moment: datetime) -> datetime:
+    """A time in UTC; a time without a zone is taken as UTC."""
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
@@ -150,8 +151,8 @@ def _any_of(field: str, values: list[str] | None) -> dict[str, Any] | None:
 
 
 def _time_range(event_filter: EventFilter) -> dict[str, Any] | None:
-    start = _utc(event_filter.from_) if event_filter.from_ else None
-    end = _utc(event_filter.to) if event_filter.to else None
+    start = utc(event_filter.from_) if event_filter.from_ else None
+    end = utc(event_filter.to) if event_filter.to else None
     if start and end and start >= end:
         raise user_error(ErrorCode.BAD_USER_INPUT, "`from` must be earlier than `to`.")
     if not (start or end):

@@ -6,17 +6,19 @@ import strawberry
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
-from api.errors import ErrorCodes
+from api.errors import ElasticsearchUsage, ErrorCodes
 from api.events import EventQueries
+from api.log_groups import LogGroupQueries
+from api.stats import StatsQueries
 from api.types import read_key
 
 #: One type per area keeps each area's module self-contained.
-Query = merge_types("Query", (EventQueries,))
+Query = merge_types("Query", (EventQueries, StatsQueries, LogGroupQueries))
 
 schema = strawberry.Schema(
     query=Query,
     config=StrawberryConfig(default_resolver=read_key),
-    extensions=[ErrorCodes],
+    extensions=[ErrorCodes, ElasticsearchUsage],
 )
 
 

@@ -9,20 +9,21 @@ import strawberry
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField, Selection
 
 
-def _fields(selections: Iterable[Selection]) -> Iterable[SelectedField]:
+def selected_fields(selections: Iterable[Selection]) -> Iterable[SelectedField]:
+    """The fields among ``selections``, looking through fragments."""
     for selection in selections:
         if isinstance(selection, SelectedField):
             yield selection
         elif isinstance(selection, FragmentSpread | InlineFragment):
-            yield from _fields(selection.selections)
+            yield from selected_fields(selection.selections)
 
 
 def selects(info: strawberry.Info[Any, Any], *path: str) -> bool:
     """Whether the client asked for ``path`` (GraphQL names) under this field."""
     level: list[Selection] = list(info.selected_fields)
     for name in path:
-        level = [child for parent in _fields(level) for child in parent.selections]
-        matching = [field for field in _fields(level) if field.name == name]
+        level = [child for parent in selected_fields(level) for child in parent.selections]
+        matching = [field for field in selected_fields(level) if field.name == name]
         if not matching:
             return False
         level = list(matching)

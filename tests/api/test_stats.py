@@ -1,0 +1,194 @@
+"""eventStats over the samples: every figure equals a count taken from the files."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+SIGMA_DAY = {"from": "2023-07-10T00:00:00Z", "to": "2023-07-11T00:00:00Z"}
+
+
+def top(counter: Counter[str], size: int) -> list[dict[str, Any]]:
+    """Most frequent first, ties by value: the order the API promises."""
+    ranked = sorted(counter.items(), key=lambda item: (-item[1], item[0]))[:size]
+    return [{"key": key, "count": count} for key, count in ranked]
+
+
+def in_day(record: dict[str, Any]) -> bool:
+    return record["eventTime"].startswith("2023-07-10")
+
+
+def stats(client, run_graphql, selection: str, event_filter: dict[str, Any] | None = None):
+    query = "query($f: EventFilter) { eventStats(filter: $f) { %s } }" % selection
+    return run_graphql(client, query, f=event_filter)["eventStats"]
+
+
+def test_count_and_top_values(samples_api, sample_records, run_graphql):
+    result = stats(
+        samples_api,
+        run_graphql,
+        "count sources: terms(field: EVENT_SOURCE, size: 50) { key count }",
+    )
+    assert result["count"] == 3210
+    assert result["sources"] == top(Counter(r["eventSource"] for r in sample_records), 50)
+
+
+def test_nested_terms_drill_down(samples_api, sample_records, run_graphql):
+    result = stats(
+        samples_api,
+        run_graphql,
+        """terms(field: USER_IDENTITY_TYPE, size: 3) { key count
+             stats { count actions: terms(field: EVENT_NAME, size: 4) { key count } } }""",
+    )
+    by_type = Counter(r["userIdentity"].get("type") for r in sample_records)
+    del by_type[None]  # events without a type are not in any bucket
+    assert [{"key": b["key"], "count": b["count"]} for b in result["terms"]] == top(by_type, 3)
+    for bucket in result["terms"]:
+        mine = [r for r in sample_records if r["userIdentity"].get("type") == bucket["key"]]
+        assert bucket["stats"]["count"] == len(mine)
+        assert bucket["stats"]["actions"] == top(Counter(r["eventName"] for r in mine), 4)
+
+
+def test_boolean_and_error_fields_group_too(samples_api, sample_records, run_graphql):
+    result = stats(
+        samples_api,
+        run_graphql,
+        "readOnly: terms(field: READ_ONLY) { key count } errors: terms(field: ERROR_CODE, size: 3) { key count }",  # noqa: E501
+    )
+    read_only = Counter("true" if r["readOnly"] else "false" for r in sample_records)
+    assert result["readOnly"] == top(read_only, 10)
+    errors = Counter(r["errorCode"] for r in sample_records if "errorCode" in r)
+    assert result["errors"] == top(errors, 3)
+
+
+def test_an_hourly_timeline_spans_the_whole_range_asked_for(
+    samples_api, sample_records, run_graphql
+):
+    result = stats(
+        samples_api,
+        run_graphql,
+        "count timeline(interval: HOUR) { interval buckets { start count } }",
+        SIGMA_DAY,
+    )
+    per_hour = Counter(r["eventTime"][:13] for r in sample_records if in_day(r))
+    day = datetime(2023, 7, 10, tzinfo=UTC)
+    expected = [
+        {"start": hour.isoformat(), "count": per_hour[hour.strftime("%Y-%m-%dT%H")]}
+        for hour in (day + timedelta(hours=n) for n in range(24))
+    ]
+    assert result["timeline"] == {"interval": "1h", "buckets": expected}
+    assert result["count"] == sum(per_hour.values()) == 2900
+
+
+def test_automatic_interval_fits_the_range(samples_api, run_graphql):
+    result = stats(samples_api, run_graphql, "timeline { interval buckets { count } }", SIGMA_DAY)
+    # One day in at most 60 buckets: 30-minute buckets are the narrowest that fit.
+    assert result["timeline"]["interval"] == "30m"
+    assert len(result["timeline"]["buckets"]) == 48
+
+
+def test_a_timeline_split_by_a_field(samples_api, sample_records, run_graphql):
+    result = stats(
+        samples_api,
+        run_graphql,
+        """timeline(interval: HOUR, field: EVENT_SOURCE, size: 2) {
+             buckets { start count groups { key count stats { errorRate } } } }""",
+        SIGMA_DAY,
+    )
+    for bucket in result["timeline"]["buckets"]:
+        hour = datetime.fromisoformat(bucket["start"]).astimezone(UTC).strftime("%Y-%m-%dT%H")
+        mine = [r for r in sample_records if in_day(r) and r["eventTime"].startswith(hour)]
+        expected = top(Counter(r["eventSource"] for r in mine), 2)
+        assert [{"key": g["key"], "count": g["count"]} for g in bucket["groups"]] == expected
+        for group in bucket["groups"]:
+            of_source = [r for r in mine if r["eventSource"] == group["key"]]
+            failed = sum(1 for r in of_source if "errorCode" in r)
+            assert group["stats"]["errorRate"] == pytest.approx(failed / len(of_source))
+
+
+def test_automatic_interval_covers_every_event(samples_api, run_graphql):
+    result = stats(samples_api, run_graphql, "count timeline { interval buckets { count } }")
+    timeline = result["timeline"]
+    assert sum(b["count"] for b in timeline["buckets"]) == result["count"] == 3210
+    assert 1 <= len(timeline["buckets"]) <= 60
+    assert timeline["interval"]
+
+
+def test_distinct_and_error_rate(samples_api, sample_records, run_graphql):
+    result = stats(
+        samples_api,
+        run_graphql,
+        "names: distinct(field: EVENT_NAME) regions: distinct(field: AWS_REGION) errorRate",
+    )
+    assert result["names"] == len({r["eventName"] for r in sample_records})
+    assert result["regions"] == len({r["awsRegion"] for r in sample_records})
+    failed = sum(1 for r in sample_records if "errorCode" in r)
+    assert result["errorRate"] == pytest.approx(failed / len(sample_records))
+
+
+def test_stats_follow_the_filter(samples_api, sample_records, run_graphql):
+    event_filter = {"eventSource": ["logs.amazonaws.com"]}
+    result = stats(
+        samples_api,
+        run_graphql,
+        "count terms(field: EVENT_NAME) { key count } errorRate",
+        event_filter,
+    )
+    mine = [r for r in sample_records if r["eventSource"] == "logs.amazonaws.com"]
+    assert result["count"] == len(mine) == 6
+    assert result["terms"] == top(Counter(r["eventName"] for r in mine), 10)
+    assert result["errorRate"] == 0
+
+
+def _query_total(es, alias: str) -> int:
+    return int(
+        es.indices.stats(index=alias, metric="search")["_all"]["total"]["search"]["query_total"]
+    )  # noqa: E501
+
+
+def test_one_event_stats_is_one_elasticsearch_search(es, samples_alias, samples_api, run_graphql):
+    alias, _ = samples_alias
+
+    def run(selection: str, second: int) -> dict[str, Any]:
+        # A time range of its own each time, so no shard answers from its request cache.
+        event_filter = {"from": f"2000-01-01T00:00:{second:02d}Z"}
+        query = "query($f: EventFilter) { eventStats(filter: $f) { %s } }" % selection
+        response = samples_api.post(
+            "/graphql", json={"query": query, "variables": {"f": event_filter}}
+        )  # noqa: E501
+        body = response.json()
+        assert "errors" not in body
+        return body
+
+    before = _query_total(es, alias)
+    single = run("count", 1)
+    per_search = _query_total(es, alias) - before
+    assert single["extensions"]["elasticsearch"]["searches"] == 1
+
+    before = _query_total(es, alias)
+    rich = run(
+        """count
+           terms(field: PRINCIPAL, size: 5) { key count stats { terms(field: EVENT_NAME) { key } } }
+           timeline(interval: DAY, field: EVENT_SOURCE) { buckets { count groups { key } } }
+           distinct(field: SOURCE_IP_ADDRESS)""",
+        2,
+    )
+    assert rich["extensions"]["elasticsearch"]["searches"] == 1
+    assert _query_total(es, alias) - before == per_search > 0
+
+
+@pytest.mark.parametrize(
+    "selection",
+    [
+        "terms(field: EVENT_NAME, size: 0) { key }",
+        "terms(field: EVENT_NAME, size: 501) { key }",
+        "timeline(field: EVENT_NAME, size: 51) { interval }",
+    ],
+)
+def test_sizes_out_of_range_are_bad_input(samples_api, selection):
+    response = samples_api.post("/graphql", json={"query": "{ eventStats { %s } }" % selection})
+    [error] = response.json()["errors"]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"

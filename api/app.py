@@ -15,7 +15,7 @@ from starlette.routing import Route
 from strawberry.asgi import GraphQL
 
 from api.context import Context
-from api.schema import schema
+from api.schema import build_schema, limits_from
 from trailql.elastic import Connection, async_client
 from trailql.settings import ApiSettings
 
@@ -61,7 +61,7 @@ def create_app(
         finally:
             await app.state.elasticsearch.close()
 
-    graphql = _GraphQLApp(schema)
+    graphql = _GraphQLApp(build_schema(limits_from(settings)))
     middleware = [
         Middleware(
             CORSMiddleware,

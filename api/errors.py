@@ -12,6 +12,9 @@ from strawberry.extensions import MaskErrors, SchemaExtension
 
 logger = logging.getLogger("trailql.api")
 
+#: How graphql-core's parser says a document exceeded ``max_tokens``.
+_TOKEN_LIMIT = "Document contains more than"  # noqa: S105  not a password: a parser message
+
 
 class ErrorCode(StrEnum):
     """The codes a client can branch on."""
@@ -19,6 +22,7 @@ class ErrorCode(StrEnum):
     BAD_USER_INPUT = "BAD_USER_INPUT"
     INVALID_CURSOR = "INVALID_CURSOR"
     GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+    QUERY_TOO_COSTLY = "QUERY_TOO_COSTLY"
     UPSTREAM_UNAVAILABLE = "UPSTREAM_UNAVAILABLE"
     INTERNAL = "INTERNAL"
 
@@ -50,7 +54,9 @@ class ErrorCodes(MaskErrors):
         if error.extensions and "code" in error.extensions:
             return error
         original = error.original_error
-        if original is None:
+        if original is None and _TOKEN_LIMIT in error.message:
+            code, message = ErrorCode.QUERY_TOO_COSTLY, error.message
+        elif original is None:
             code, message = ErrorCode.GRAPHQL_VALIDATION_FAILED, error.message
         elif isinstance(original, GraphQLError):  # variables that do not fit their types
             code, message = ErrorCode.BAD_USER_INPUT, error.message

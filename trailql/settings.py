@@ -40,6 +40,11 @@ class ApiSettings(BaseSettings):
 
     #: Origins a browser app may call the API from, comma-separated; empty: same origin only.
     cors_origins: str = ""
+    #: Ceilings on one query (see api/limits.py for how cost is counted).
+    max_query_cost: int = 50_000
+    max_query_depth: int = 12
+    max_query_aliases: int = 60
+    max_query_tokens: int = 5_000
 
     def cors_origin_list(self) -> list[str]:
         """The origins as a list, blanks dropped."""

@@ -1,6 +1,11 @@
 # TrailQL: the API and the indexer in one slim, non-root image.
 # No Docker engine runs on our development machines; this file is kept plain and is not
 # built in CI (see README, "Docker").
+FROM node:20-slim AS assets
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund
+
 FROM python:3.11-slim AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
@@ -14,6 +19,11 @@ FROM python:3.11-slim
 RUN useradd --system --uid 10001 --home-dir /nonexistent --shell /usr/sbin/nologin trailql
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
+# GraphiQL's four files (api/graphiql.py ASSETS), served from the image: no CDN.
+COPY --from=assets /src/node_modules/react/umd/react.production.min.js /opt/trailql/node_modules/react/umd/
+COPY --from=assets /src/node_modules/react-dom/umd/react-dom.production.min.js /opt/trailql/node_modules/react-dom/umd/
+COPY --from=assets /src/node_modules/graphiql/graphiql.min.js /src/node_modules/graphiql/graphiql.min.css /opt/trailql/node_modules/graphiql/
+ENV TRAILQL_GRAPHIQL_NODE_MODULES=/opt/trailql/node_modules
 USER trailql
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=3s CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2)"]

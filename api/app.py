@@ -15,6 +15,7 @@ from starlette.routing import Route
 from strawberry.asgi import GraphQL
 
 from api.context import Context
+from api.graphiql import graphiql_assets, graphiql_page
 from api.schema import build_schema, limits_from
 from trailql.elastic import Connection, async_client
 from trailql.settings import ApiSettings
@@ -25,6 +26,11 @@ class _GraphQLApp(GraphQL[Context, None]):
         """The cluster client and alias set up by the application's lifespan."""
         del response
         return Context(elasticsearch=request.app.state.elasticsearch, alias=request.app.state.alias)
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        """Our GraphiQL page, whose files this server serves: no CDN, so it works offline."""
+        del request
+        return graphiql_page()
 
 
 async def healthz(_: Request) -> Response:
@@ -74,6 +80,7 @@ def create_app(
     return Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            graphiql_assets,
             Route("/healthz", healthz),
             Route("/readyz", readyz),
         ],

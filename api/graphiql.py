@@ -1,0 +1,165 @@
+"""GraphiQL from this server's own files: engineers' browsers may have no internet access.
+
+GraphiQL 3 is the last line published as UMD bundles (``graphiql.min.js``, with React 18's
+``umd`` builds): plain ``<script>`` tags, no bundler and no import map. ``npm ci`` (run by
+``scripts/install``) puts the versions pinned in ``package-lock.json`` under ``node_modules``;
+the route below serves only the four files the page needs, never the rest of that folder.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+#: Where ``npm ci`` installs, beside ``package.json`` at the repository root; an installed
+#: image points ``TRAILQL_GRAPHIQL_NODE_MODULES`` at its copy. Read on every request, so
+#: installing the assets while the API runs needs no restart.
+CHECKOUT_NODE_MODULES = Path(__file__).resolve().parents[1] / "node_modules"
+
+
+def node_modules() -> Path:
+    """The folder the page's files are served from."""
+    configured = os.environ.get("TRAILQL_GRAPHIQL_NODE_MODULES")
+    return Path(configured) if configured else CHECKOUT_NODE_MODULES
+
+
+#: The URL prefix of the assets; the page refers to them relative to ``/graphql``.
+ASSET_PREFIX = "/graphiql"
+
+#: The files the page loads: name under ``/graphiql/`` -> path inside ``node_modules``.
+ASSETS = {
+    "react.production.min.js": "react/umd/react.production.min.js",
+    "react-dom.production.min.js": "react-dom/umd/react-dom.production.min.js",
+    "graphiql.min.js": "graphiql/graphiql.min.js",
+    "graphiql.min.css": "graphiql/graphiql.min.css",
+}
+
+#: Our start-up script's name: served from here, so the page needs no inline script.
+START_SCRIPT = "trailql-graphiql.js"
+
+EXAMPLE_QUERY = """\
+# TrailQL: who did what to your CloudWatch Logs, from where, and when.
+#
+# The ten newest calls to the CloudWatch Logs API: who made each one (principal,
+# userIdentity), from where (sourceIPAddress), whether it failed (errorCode), and
+# with which parameters. Run it with Ctrl-Enter or the run button.
+# For the next page, pass pageInfo.endCursor as `after`. The Docs panel lists
+# every field and filter.
+{
+  events(first: 10, filter: {eventSource: ["logs.amazonaws.com"]}) {
+    totalCount
+    pageInfo { hasNextPage endCursor }
+    nodes {
+      eventTime eventName principal sourceIPAddress errorCode
+      userIdentity { type arn }
+      requestParameters
+    }
+  }
+}
+"""
+
+# The fetcher posts to the page's own URL, so the page works behind any host name or port.
+_START_SCRIPT_TEXT = f"""\
+"use strict";
+const url = window.location.origin + window.location.pathname;
+ReactDOM.createRoot(document.getElementById("graphiql")).render(
+  React.createElement(GraphiQL, {{
+    fetcher: GraphiQL.createFetcher({{ url }}),
+    defaultQuery: {json.dumps(EXAMPLE_QUERY)},
+    shouldPersistHeaders: false,
+    inputValueDeprecation: true,
+  }}),
+);
+"""
+
+# Everything from this server: a page changed to reach elsewhere fails loudly in the browser.
+_CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; "
+    "script-src 'self'; "
+    "style-src 'self' 'unsafe-inline'; "  # GraphiQL and CodeMirror set inline styles
+    "img-src 'self' data:; "
+    "font-src 'self' data:; "
+    "connect-src 'self'; "
+    "base-uri 'none'; "
+    "form-action 'none'; "
+    "frame-ancestors 'none'"
+)
+
+_PAGE = f"""\
+<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>TrailQL · GraphiQL</title>
+<link rel="icon" href="data:,">
+<link rel="stylesheet" href="graphiql/graphiql.min.css">
+<style>body {{ margin: 0; }} #graphiql {{ height: 100vh; }}</style>
+</head>
+<body>
+<div id="graphiql">Loading GraphiQL…</div>
+<script src="graphiql/react.production.min.js"></script>
+<script src="graphiql/react-dom.production.min.js"></script>
+<script src="graphiql/graphiql.min.js"></script>
+<script src="graphiql/{START_SCRIPT}"></script>
+</body>
+</html>
+"""
+
+_MISSING_PAGE = """\
+<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>TrailQL · GraphiQL is not installed</title></head>
+<body style="font-family: sans-serif; max-width: 46em; margin: 2em auto; line-height: 1.5">
+<h1>GraphiQL is not installed</h1>
+<p>This server serves GraphiQL from its own files, never from the internet, and they are
+missing. To install them, run <code>scripts/install</code> (or <code>npm ci</code> in the
+repository root, beside <code>package.json</code>), then reload this page; no restart is
+needed.</p>
+<p>Missing: {missing}</p>
+<p>The API itself works without them: POST queries to this URL.</p>
+</body>
+</html>
+"""
+
+
+def missing_assets() -> list[Path]:
+    """The page's files that are not installed; empty when GraphiQL can be served."""
+    folder = node_modules()
+    return [folder / path for path in ASSETS.values() if not (folder / path).is_file()]
+
+
+def graphiql_page() -> Response:
+    """The GraphiQL page, or a page saying how to install it: never a blank page."""
+    missing = missing_assets()
+    if missing:
+        names = ", ".join(f"<code>{html.escape(str(path))}</code>" for path in missing)
+        return HTMLResponse(_MISSING_PAGE.format(missing=names), status_code=503)
+    return HTMLResponse(_PAGE, headers={"Content-Security-Policy": _CONTENT_SECURITY_POLICY})
+
+
+async def graphiql_asset(request: Request) -> Response:
+    """One of the page's files; ``no-cache`` so an upgrade is seen on the next load."""
+    name: str = request.path_params["name"]
+    headers = {"Cache-Control": "no-cache"}
+    if name == START_SCRIPT:
+        return Response(_START_SCRIPT_TEXT, media_type="text/javascript", headers=headers)
+    relative = ASSETS.get(name)
+    if relative is None:
+        return PlainTextResponse("Not Found", status_code=404)
+    path = node_modules() / relative
+    if not path.is_file():
+        message = f"{name} is not installed: run scripts/install (npm ci)"
+        return PlainTextResponse(message, status_code=404)
+    media_type = "text/css" if name.endswith(".css") else "text/javascript"
+    return FileResponse(path, media_type=media_type, headers=headers)
+
+
+#: The asset route, beside ``/graphql`` in the application's routes.
+graphiql_assets = Route(f"{ASSET_PREFIX}/{{name}}", graphiql_asset, methods=["GET"])

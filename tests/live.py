@@ -1,0 +1,74 @@
+"""The API served for real (uvicorn on a loopback port) and the Node scripts that drive it.
+
+Shared by the browser test and the GraphQL-over-HTTP audit.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+
+from api.app import create_app
+from trailql.elastic import Connection
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = Path("/usr/bin/chromium")
+INSTALL = "run scripts/install --with-browser (npm ci, and Debian's chromium)"
+
+
+@contextmanager
+def serving(connection: Connection, alias: str) -> Iterator[str]:
+    """The API under uvicorn on a free loopback port, in a thread; yields its /graphql URL."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    config = uvicorn.Config(
+        create_app(connection, alias), lifespan="on", ws="none", log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 60  # a guard against a hang, not a measurement
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                pytest.fail("uvicorn did not start the API")
+            time.sleep(0.02)
+        host, port = sock.getsockname()
+        yield f"http://{host}:{port}/graphql"
+    finally:
+        server.should_exit = True
+        thread.join()
+        sock.close()
+
+
+def require_node_package(name: str) -> None:
+    """Fail, never skip, when the npm packages are not installed: CI must run these."""
+    if shutil.which("node") is None:
+        pytest.fail(f"node is not installed: install Node.js 18 or newer, then {INSTALL}")
+    if not (ROOT / "node_modules" / name / "package.json").is_file():
+        pytest.fail(f"the npm package {name} is not installed in node_modules: {INSTALL}")
+
+
+def run_node(script: str, url: str) -> Any:
+    """Run one of tests/browser's scripts against the URL; its JSON output."""
+    done = subprocess.run(
+        ["node", str(ROOT / "tests" / "browser" / script), url],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=180,  # a guard against a hang, not a measurement
+        check=False,
+    )
+    assert done.returncode == 0, f"{script} failed:\n{done.stderr}"
+    return json.loads(done.stdout)

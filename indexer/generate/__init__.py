@@ -1,0 +1,73 @@
+"""Synthetic CloudTrail logs of CloudWatch Logs activity, laid out as a trail delivers them to S3.
+
+The indexer, the API and the benchmarks need data with the shape and quirks of real trails
+(several identity types, SDK-dependent parameter types, failures, log groups that are created,
+reconfigured and deleted in a sensible order) without an AWS account. Everything derives from
+one seeded random source, so a seed names a data set; generation runs one five-minute window
+at a time, so memory stays flat however many events are asked for.
+
+The model, in short: three accounts (shared services, production, staging) in three regions;
+each account+region has a pool of log groups whose lifecycle (create, retention changes,
+subscription filters, exports, KMS, data protection, tags, sometimes deletion and re-creation)
+unfolds as the run progresses; each account has a fixed cast of principals (SSO users, CI and
+Terraform roles, Lambda and EC2 roles, Grafana, IAM users, root, AWS services, a federated user
+and Identity Center users), each with its own tools, addresses and habits.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from indexer.generate._calendar import DEFAULT_START, default_days
+from indexer.generate._run import GeneratedTrail, write_trail
+from indexer.generate._world import ACCOUNTS, REGIONS
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+__all__ = [
+    "ACCOUNTS",
+    "DEFAULT_START",
+    "MAX_RECORDS_PER_FILE",
+    "REGIONS",
+    "GeneratedTrail",
+    "default_days",
+    "generate",
+]
+
+# CloudTrail splits busy windows into several files; tests lower this to exercise the split.
+# generate() reads it from here on every call, so patching indexer.generate's takes effect.
+MAX_RECORDS_PER_FILE: int = 2000
+
+
+def generate(
+    out: Path,
+    *,
+    events: int,
+    seed: int,
+    start: datetime | None = None,
+    days: int | None = None,
+) -> GeneratedTrail:
+    """Write ``events`` CloudTrail records under ``out`` in CloudTrail's S3 key layout.
+
+    ``start`` defaults to :data:`DEFAULT_START` (never the clock, so output is reproducible);
+    a naive ``start`` is taken as UTC. ``days`` defaults to :func:`default_days`.
+    """
+    if events < 1:
+        raise ValueError(f"events must be at least 1, not {events}")
+    span_days = default_days(events) if days is None else days
+    if span_days < 1:
+        raise ValueError(f"days must be at least 1, not {span_days}")
+    begin = DEFAULT_START if start is None else start
+    begin = begin.replace(tzinfo=UTC) if begin.tzinfo is None else begin.astimezone(UTC)
+    first_second = math.ceil(begin.timestamp())  # eventTime has whole seconds, none before start
+    return write_trail(
+        out,
+        events=events,
+        seed=seed,
+        begin=first_second,
+        days=span_days,
+        max_records_per_file=MAX_RECORDS_PER_FILE,
+    )

@@ -1,0 +1,181 @@
+"""requestParameters of the calls that change a log group's configuration (or the account's)."""
+
+from __future__ import annotations
+
+import time
+from itertools import accumulate
+from typing import TYPE_CHECKING, Any, Final
+
+import orjson
+
+from indexer.generate._actions import FILTER_PATTERNS, MAX_FILTERS, RETENTION_DAYS
+from indexer.generate._calendar import DAY_SECONDS
+from indexer.generate._errors import INVALID
+
+if TYPE_CHECKING:
+    from indexer.generate._dice import Dice
+    from indexer.generate._log_groups import LogGroup
+    from indexer.generate._streams import Call, Stream
+
+# How often each valid retention is chosen, in RETENTION_DAYS order.
+_RETENTION_CUM: Final = tuple(
+    accumulate((1, 2, 1, 8, 10, 12, 4, 9, 1, 1, 3, 8, 2, 1, 2, 1, 1, 0.3, 0.3, 0.3, 0.3, 0.3))
+)
+_BAD_RETENTION: Final = (2, 10, 21, 45, 100, 1000)
+# Subscription filter names and where each sends: (kind, function or stream name).
+_SUBSCRIPTIONS: Final = {
+    "datadog-forwarder": ("lambda", "datadog-forwarder"),
+    "LambdaStream_log-shipper-opensearch": ("lambda", "log-shipper-opensearch"),
+    "splunk-firehose": ("firehose", "splunk-logs"),
+    "errors-to-kinesis": ("kinesis", "log-errors"),
+}
+_DATA_IDENTIFIERS: Final = ("EmailAddress", "CreditCardNumber", "AwsSecretKey", "IpAddress", "Name")
+# Resource policy names and the service each lets write into log groups.
+_RESOURCE_POLICIES: Final = {
+    "AWSLogDeliveryWrite20150319": "delivery.logs.amazonaws.com",
+    "TrustEventsToStoreLogEvent": "events.amazonaws.com",
+    "route53-query-logging": "route53.amazonaws.com",
+    "es-log-publishing": "es.amazonaws.com",
+}
+_RESOURCE_POLICY_NAMES: Final = tuple(_RESOURCE_POLICIES)
+_TAG_TEAMS: Final = ("platform", "payments", "growth", "data", "sre", "security")
+
+
+def _tags(dice: Dice, g: LogGroup, st: Stream) -> dict[str, str]:
+    tags = {"team": dice.choice(_TAG_TEAMS), "env": st.account.env, "app": g.app}
+    if dice.chance(0.4):
+        tags["cost-center"] = f"cc-{dice.randint(1000, 9999)}"
+    return tags
+
+
+def create_log_group(dice: Dice, call: Call) -> dict[str, Any]:
+    g = call.target()
+    params: dict[str, Any] = {"logGroupName": g.name}
+    if dice.chance(0.15):
+        params["kmsKeyId"] = dice.choice(call.stream.kms_keys)
+    if call.principal.identity_type != "AWSService" and dice.chance(0.5):
+        params["tags"] = _tags(dice, g, call.stream)
+    if dice.chance(0.05):
+        params["logGroupClass"] = "INFREQUENT_ACCESS"
+    return params
+
+
+def put_retention_policy(dice: Dice, call: Call) -> dict[str, Any]:
+    g = call.target()
+    if call.error == INVALID:
+        return {"logGroupName": g.name, "retentionInDays": dice.choice(_BAD_RETENTION)}
+    days = g.retention
+    while days == g.retention:  # a change, not a no-op re-apply
+        days = dice.pick_weighted(RETENTION_DAYS, _RETENTION_CUM)
+    return {"logGroupName": g.name, "retentionInDays": days}
+
+
+def create_export_task(_dice: Dice, call: Call) -> dict[str, Any]:
+    """Export yesterday (UTC) to the account's archive bucket, as a nightly job would."""
+    g = call.target()
+    day_start = call.t - call.t % DAY_SECONDS - DAY_SECONDS
+    stamp = time.strftime("%Y-%m-%d", time.gmtime(day_start))
+    slug = g.name.strip("/").replace("/", "-").replace("$", "")
+    acct, region = call.stream.account.account_id, call.stream.region
+    return {
+        "taskName": f"export-{slug}-{stamp}",
+        "logGroupName": g.name,
+        "from": day_start * 1000,
+        "to": (day_start + DAY_SECONDS) * 1000 - 1,
+        "destination": f"acme-log-archive-{acct}-{region}",
+        "destinationPrefix": f"exports/{slug}/{stamp.replace('-', '/')}",
+    }
+
+
+def put_subscription_filter(dice: Dice, call: Call) -> dict[str, Any]:
+    """Add a filter the group lacks, or (at the limit, or sometimes) update one it has."""
+    g = call.target()
+    acct, region = call.stream.account.account_id, call.stream.region
+    env = call.stream.account.env
+    if g.filters and (len(g.filters) >= MAX_FILTERS or dice.chance(0.4)):
+        name = dice.choice(sorted(g.filters))
+    else:
+        name = dice.choice([n for n in _SUBSCRIPTIONS if n not in g.filters])
+    kind, target = _SUBSCRIPTIONS[name]
+    params: dict[str, Any] = {
+        "logGroupName": g.name,
+        "filterName": name,
+        "filterPattern": dice.choice(FILTER_PATTERNS),
+    }
+    if kind == "lambda":
+        params["destinationArn"] = f"arn:aws:lambda:{region}:{acct}:function:{target}"
+    elif kind == "firehose":
+        params["destinationArn"] = f"arn:aws:firehose:{region}:{acct}:deliverystream/{target}-{env}"
+        params["roleArn"] = f"arn:aws:iam::{acct}:role/CWLtoFirehoseRole"
+    else:
+        params["destinationArn"] = f"arn:aws:kinesis:{region}:{acct}:stream/{target}-{env}"
+        params["roleArn"] = f"arn:aws:iam::{acct}:role/CWLtoKinesisRole"
+        if dice.chance(0.5):
+            params["distribution"] = "ByLogStream"
+    return params
+
+
+def delete_subscription_filter(dice: Dice, call: Call) -> dict[str, Any]:
+    g = call.target()
+    name = dice.choice(sorted(g.filters)) if g.filters else "datadog-forwarder"
+    return {"logGroupName": g.name, "filterName": name}
+
+
+def associate_kms_key(dice: Dice, call: Call) -> dict[str, Any]:
+    return {"logGroupName": call.target().name, "kmsKeyId": dice.choice(call.stream.kms_keys)}
+
+
+def put_data_protection_policy(dice: Dice, call: Call) -> dict[str, Any]:
+    g = call.target()
+    identifiers = [
+        f"arn:aws:dataprotection::aws:data-identifier/{name}"
+        for name in dice.sample(_DATA_IDENTIFIERS, 2)
+    ]
+    document = {
+        "Name": "data-protection-policy",
+        "Description": "",
+        "Version": "2021-06-01",
+        "Statement": [
+            {
+                "Sid": "audit-policy",
+                "DataIdentifier": identifiers,
+                "Operation": {"Audit": {"FindingsDestination": {}}},
+            },
+            {
+                "Sid": "redact-policy",
+                "DataIdentifier": identifiers,
+                "Operation": {"Deidentify": {"MaskConfig": {}}},
+            },
+        ],
+    }
+    ident = g.arn if dice.chance(0.4) else g.name
+    return {"logGroupIdentifier": ident, "policyDocument": orjson.dumps(document).decode()}
+
+
+def put_resource_policy(dice: Dice, call: Call) -> dict[str, Any]:
+    acct = call.stream.account.account_id
+    name = dice.choice(_RESOURCE_POLICY_NAMES)
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": name,
+                "Effect": "Allow",
+                "Principal": {"Service": _RESOURCE_POLICIES[name]},
+                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": call.stream.group_arn("*"),
+                "Condition": {"StringEquals": {"aws:SourceAccount": acct}},
+            }
+        ],
+    }
+    return {"policyName": name, "policyDocument": orjson.dumps(document).decode()}
+
+
+def tag_log_group(dice: Dice, call: Call) -> dict[str, Any]:
+    g = call.target()
+    return {"logGroupName": g.name, "tags": _tags(dice, g, call.stream)}
+
+
+def tag_resource(dice: Dice, call: Call) -> dict[str, Any]:
+    g = call.target()
+    return {"resourceArn": g.arn, "tags": _tags(dice, g, call.stream)}

@@ -1,0 +1,109 @@
+"""What a successful call returns (responseElements) and what it changes in the simulated world.
+
+Carrying each change into the log group's state is what keeps later calls coherent: nothing is
+written to a group before it is created, and a re-created group starts over.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Final
+
+from indexer.generate._actions import READ_ACTIONS
+from indexer.generate._streams import Followup
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from indexer.generate._dice import Dice
+    from indexer.generate._log_groups import LogGroup
+    from indexer.generate._streams import Call
+
+# Callers whose new log groups soon get a retention policy from the same caller.
+_SETS_RETENTION_ON_CREATE: Final = frozenset(
+    {"terraform-deployer", "cloudformation.amazonaws.com", "ec2-cloudwatch-agent"}
+)
+
+
+def apply(dice: Dice, call: Call, params: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Carry a successful call's effect into the world; return its responseElements."""
+    st, g, t, action = call.stream, call.group, call.t, call.action
+    if action == "CreateExportTask":
+        return {"taskId": dice.uuid4()}
+    if action == "StartQuery":
+        query_id = dice.uuid4()
+        st.queries.append((query_id, call.principal))
+        for delay in range(1, 1 + dice.choice((1, 2, 2, 3))):  # polling for the results
+            st.follow(t + delay * 2, Followup("GetQueryResults", call.principal, None, query_id))
+        return {"queryId": query_id}
+    if g is None or params is None or action in READ_ACTIONS:
+        return None
+    effect = _EFFECTS.get(action)
+    if effect is not None:
+        effect(dice, call, g, params)
+    return None
+
+
+def _created(dice: Dice, call: Call, g: LogGroup, params: dict[str, Any]) -> None:
+    g.exists = True
+    g.last_change = call.t
+    g.owner = call.principal
+    g.kms_key = params.get("kmsKeyId")
+    call.stream.live.append(g)
+    if call.principal.name in _SETS_RETENTION_ON_CREATE and dice.chance(0.75):
+        call.stream.follow(
+            call.t + dice.randint(1, 4), Followup("PutRetentionPolicy", call.principal, g)
+        )
+
+
+def _deleted(_dice: Dice, call: Call, g: LogGroup, _params: dict[str, Any]) -> None:
+    st = call.stream
+    g.exists = False
+    g.last_change = call.t
+    g.retention = g.kms_key = None
+    g.filters.clear()
+    g.protected = False
+    st.live.remove(g)
+    if g.reborn is not None:
+        st.plan("create", g.reborn, g)
+        g.death = g.reborn = None
+
+
+def _set_retention(_dice: Dice, _call: Call, g: LogGroup, params: dict[str, Any]) -> None:
+    g.retention = params["retentionInDays"]
+
+
+def _clear_retention(_dice: Dice, _call: Call, g: LogGroup, _params: dict[str, Any]) -> None:
+    g.retention = None
+
+
+def _add_filter(_dice: Dice, _call: Call, g: LogGroup, params: dict[str, Any]) -> None:
+    g.filters[params["filterName"]] = params["destinationArn"]
+
+
+def _drop_filter(_dice: Dice, _call: Call, g: LogGroup, params: dict[str, Any]) -> None:
+    g.filters.pop(params["filterName"], None)
+
+
+def _set_kms(_dice: Dice, _call: Call, g: LogGroup, params: dict[str, Any]) -> None:
+    g.kms_key = params["kmsKeyId"]
+
+
+def _clear_kms(_dice: Dice, _call: Call, g: LogGroup, _params: dict[str, Any]) -> None:
+    g.kms_key = None
+
+
+def _protect(_dice: Dice, _call: Call, g: LogGroup, _params: dict[str, Any]) -> None:
+    g.protected = True
+
+
+_EFFECTS: Final[dict[str, Callable[[Dice, Call, LogGroup, dict[str, Any]], None]]] = {
+    "CreateLogGroup": _created,
+    "DeleteLogGroup": _deleted,
+    "PutRetentionPolicy": _set_retention,
+    "DeleteRetentionPolicy": _clear_retention,
+    "PutSubscriptionFilter": _add_filter,
+    "DeleteSubscriptionFilter": _drop_filter,
+    "AssociateKmsKey": _set_kms,
+    "DisassociateKmsKey": _clear_kms,
+    "PutDataProtectionPolicy": _protect,
+}

@@ -1,0 +1,51 @@
+"""Files laid out as CloudTrail delivers them to S3, one gzip per account+region+window."""
+
+from __future__ import annotations
+
+import gzip
+import time
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from indexer.generate._dice import Dice
+
+
+class TrailWriter:
+    """Writes under ``out`` with CloudTrail's key layout; counts the files it writes.
+
+    Busy windows are split into files of at most ``max_records`` records, as CloudTrail does.
+    """
+
+    def __init__(self, out: Path, dice: Dice, *, max_records: int) -> None:
+        self.out = out
+        self.dice = dice
+        self.max_records = max(1, max_records)
+        self.files = 0
+        self._folders: dict[tuple[str, str, str], Path] = {}
+
+    def write(self, account_id: str, region: str, ws: int, records: list[dict[str, Any]]) -> None:
+        """Write the records one account+region made in the window starting at ``ws``."""
+        stamp = time.strftime("%Y%m%dT%H%MZ", time.gmtime(ws))
+        folder = self._folder(account_id, region, stamp)
+        size = self.max_records
+        for i in range(0, len(records), size):
+            body = orjson.dumps({"Records": records[i : i + size]})
+            suffix = self.dice.alnum(16)
+            path = folder / f"{account_id}_CloudTrail_{region}_{stamp}_{suffix}.json.gz"
+            path.write_bytes(gzip.compress(body, compresslevel=6, mtime=0))
+            self.files += 1
+
+    def _folder(self, account_id: str, region: str, stamp: str) -> Path:
+        """AWSLogs/<account>/CloudTrail/<region>/<yyyy>/<mm>/<dd>, made once per run."""
+        key = (account_id, region, stamp[:8])
+        folder = self._folders.get(key)
+        if folder is None:
+            day = f"{stamp[:4]}/{stamp[4:6]}/{stamp[6:8]}"
+            folder = self.out / "AWSLogs" / account_id / "CloudTrail" / region / day
+            folder.mkdir(parents=True, exist_ok=True)
+            self._folders[key] = folder
+        return folder

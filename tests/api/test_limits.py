@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from graphql import parse
 from starlette.testclient import TestClient
@@ -11,10 +13,10 @@ from api.limits import measure
 from trailql.settings import ApiSettings
 
 
-def _errors(client: TestClient, query: str, **variables) -> list[dict]:
+def _errors(client: TestClient, query: str, **variables) -> list[dict[str, Any]]:
     body = client.post("/graphql", json={"query": query, "variables": variables}).json()
     assert body.get("data") is None
-    return body["errors"]
+    return list(body["errors"])
 
 
 def test_a_costly_query_is_refused_before_it_runs(samples_api):

@@ -55,18 +55,13 @@ def page_size(first: int | None) -> int:
     return size
 
 
-def names_group_query(name: str, arns: list[str]) -> dict[str, Any]:
-    """Events whose request names the group: by name or ARN, or as its ``resourceArn``.
+def names_group_query(name: str) -> dict[str, Any]:
+    """Events whose request names the group.
 
-    ``trailql.logGroupName`` holds what logGroupName and logGroupIdentifier(s) name; tags and
-    resource policies name the group only as ``resourceArn`` (with or without ``:*``), which
-    is matched exactly against the group's known ARNs.
+    ``trailql.logGroupName`` is derived at indexing from logGroupName, logGroupIdentifier(s)
+    and log-group resourceArns, so one term finds them all.
     """
-    either: list[dict[str, Any]] = [{"term": {f"{DERIVED}.logGroupName": name}}]
-    if arns:
-        resource_arns = [form for arn in arns for form in (arn, f"{arn}:*")]
-        either.append({"terms": {f"{DERIVED}.requestParameters.resourceArn": resource_arns}})
-    return {"bool": {"should": either, "minimum_should_match": 1}}
+    return {"term": {f"{DERIVED}.logGroupName": name}}
 
 
 async def find_history(
@@ -74,7 +69,6 @@ async def find_history(
     info: strawberry.Info[Context, None],
     *,
     name: str,
-    arns: list[str],
     event_filter: EventFilter | None,
     first: int | None,
     after: str | None,
@@ -91,7 +85,7 @@ async def find_history(
         "bool": {
             "filter": [
                 filter_query(event_filter),
-                names_group_query(name, arns),
+                names_group_query(name),
                 history_calls_query(),
             ]
         }

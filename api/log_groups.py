@@ -78,9 +78,7 @@ class LogGroup:
     last_change: LogGroupChange | None = strawberry.field(
         description=(
             f"The newest change among the events counted in eventCount (eventTime, then "
-            f"eventID, breaks ties), or null. {CHANGE_DEFINITION}. Calls that name the group "
-            "only as resourceArn (TagResource, UntagResource, resource policies) are in "
-            "history but not counted here."
+            f"eventID, breaks ties), or null. {CHANGE_DEFINITION}."
         )
     )
     event_filter: strawberry.Private[EventFilter | None]
@@ -89,9 +87,7 @@ class LogGroup:
         description=(
             "The calls of the kinds of LogGroupChangeKind that name the group (what created, "
             "changed, deleted or queried it), successful or not, oldest first (eventTime, then "
-            "eventID), among the events matching the filter the group was found with. Besides "
-            "the calls eventCount counts, it holds calls naming the group only as resourceArn "
-            "(TagResource, UntagResource, resource policies), matched against `arns`. Page "
+            "eventID), among the events matching the filter the group was found with. Page "
             "with `first` (default 50, at most 500) after the cursor `after`."
         )
     )
@@ -106,7 +102,6 @@ class LogGroup:
             info.context,
             info,
             name=self.name,
-            arns=self.arns,
             event_filter=self.event_filter,
             first=first,
             after=after,
@@ -244,7 +239,7 @@ async def find_log_groups(
             "composite": composite,
             "aggs": _summary_aggregations(
                 last_change=_node_selects(info, "lastChange"),
-                arns=_node_selects(info, "arns") or _node_selects(info, "history"),
+                arns=_node_selects(info, "arns"),
             ),
         }
     }
@@ -295,7 +290,9 @@ async def find_log_group(
         query=query,
         size=0,
         track_total_hits=True,
-        aggs=_summary_aggregations(last_change=selects(info, "lastChange"), arns=True),
+        aggs=_summary_aggregations(
+            last_change=selects(info, "lastChange"), arns=selects(info, "arns")
+        ),
     )
     count = response["hits"]["total"]["value"]
     if not count:

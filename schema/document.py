@@ -168,12 +168,19 @@ def ip_address(value: object) -> str | None:
 
 
 def log_group_names(request_parameters: object) -> list[str]:
-    """Every log group a CloudWatch Logs request names, by name (ARNs are reduced to names)."""
+    """Every log group a CloudWatch Logs request names, by name (ARNs are reduced to names).
+
+    By logGroupName, logGroupIdentifier(s), logGroupNames, or a log-group resourceArn (tags
+    and resource policies name the group only that way).
+    """
     if not isinstance(request_parameters, dict):
         return []
     found: list[str] = []
     for key in ("logGroupName", "logGroupIdentifier"):
         _add_log_group(found, request_parameters.get(key))
+    resource_arn = request_parameters.get("resourceArn")  # TagResource, resource policies
+    if isinstance(resource_arn, str) and ":log-group:" in resource_arn:
+        _add_log_group(found, resource_arn)
     for key in ("logGroupNames", "logGroupIdentifiers"):
         values = request_parameters.get(key)
         if isinstance(values, list):

@@ -14,7 +14,7 @@ from schema.document import DERIVED, OPAQUE_FIELDS
 from schema.fields import EVENT_FIELDS, Field, Kind
 
 #: Bumped whenever the mapping changes, so an installed template can be told apart.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 #: Longest value indexed for exact match. Lucene refuses terms over 32,766 bytes and would
 #: reject the whole document; a longer value is still stored, only not indexed.

@@ -66,24 +66,22 @@ def _group_name(value: object) -> str | None:
 
 
 def named_groups(record: dict[str, Any]) -> set[str]:
-    """The groups a request names in logGroupName(s) or logGroupIdentifier(s)."""
+    """The groups a request names.
+
+    In logGroupName(s), logGroupIdentifier(s), or as a log-group resourceArn (TagResource,
+    UntagResource, resource policies).
+    """
     parameters = record.get("requestParameters")
     if not isinstance(parameters, dict):
         return set()
     values = [parameters.get("logGroupName"), parameters.get("logGroupIdentifier")]
+    resource_arn = parameters.get("resourceArn")
+    if isinstance(resource_arn, str) and ":log-group:" in resource_arn:
+        values.append(resource_arn)
     for key in ("logGroupNames", "logGroupIdentifiers"):
         if isinstance(parameters.get(key), list):
             values.extend(parameters[key])
     return {name for name in map(_group_name, values) if name}
-
-
-def resource_group(record: dict[str, Any]) -> str | None:
-    """The group a request names only as resourceArn (TagResource and the like)."""
-    parameters = record.get("requestParameters")
-    arn = parameters.get("resourceArn") if isinstance(parameters, dict) else None
-    if isinstance(arn, str) and ":log-group:" in arn:
-        return _group_name(arn)
-    return None
 
 
 def kind_of(record: dict[str, Any]) -> str | None:
@@ -96,9 +94,7 @@ def order_key(record: dict[str, Any]) -> tuple[datetime, str]:
 
 def history_of(records: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
     """The calls of the history kinds naming ``name``, oldest first (eventTime, eventID)."""
-    calls = [
-        r for r in records if kind_of(r) and (name in named_groups(r) or resource_group(r) == name)
-    ]
+    calls = [r for r in records if kind_of(r) and name in named_groups(r)]
     return sorted(calls, key=order_key)
 
 

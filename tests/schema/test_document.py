@@ -72,6 +72,9 @@ def test_log_groups_are_named_by_name_or_arn():
         "logGroupIdentifiers": ["arn:aws:logs:us-east-1:1:log-group:/aws/lambda/b:*", "/c"],
     }
     assert log_group_names(parameters) == ["/aws/lambda/a", "/aws/lambda/b", "/c"]
+    tagged = {"resourceArn": "arn:aws:logs:eu-west-1:1:log-group:/ecs/web", "tags": {}}
+    assert log_group_names(tagged) == ["/ecs/web"]
+    assert log_group_names({"resourceArn": "arn:aws:logs:eu-west-1:1:destination:d"}) == []
 
 
 def test_the_stored_source_is_the_record_itself_plus_derived_fields():

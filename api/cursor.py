@@ -12,6 +12,8 @@ import binascii
 
 import orjson
 
+from api.errors import ErrorCode, user_error
+
 _VERSION = 1  # names the cursor's form, so a future change can tell old cursors apart
 
 
@@ -41,3 +43,13 @@ def decode_cursor(cursor: str, order: str) -> list[int | str]:
             return [event_time, event_id]
         case _:
             raise InvalidCursorError(f"{cursor!r} is not a cursor issued by this API")
+
+
+def search_after(cursor: str | None, order: str) -> list[int | str] | None:
+    """A client's cursor as search_after values, or the INVALID_CURSOR error it deserves."""
+    if cursor is None:
+        return None
+    try:
+        return decode_cursor(cursor, order)
+    except InvalidCursorError as exc:
+        raise user_error(ErrorCode.INVALID_CURSOR, str(exc)) from None

@@ -8,7 +8,7 @@ from typing import Any
 import strawberry
 
 from api.context import Context
-from api.cursor import InvalidCursorError, decode_cursor, encode_cursor
+from api.cursor import encode_cursor, search_after
 from api.errors import ErrorCode, user_error
 from api.filters import EventFilter, filter_query
 from api.selection import selects
@@ -135,12 +135,7 @@ async def find_events(
         )
     direction = (order or EventOrder()).direction.value
     cursor = before if backwards else after
-    search_after = None
-    if cursor is not None:
-        try:
-            search_after = decode_cursor(cursor, direction)
-        except InvalidCursorError as exc:
-            raise user_error(ErrorCode.INVALID_CURSOR, str(exc)) from None
+    after_values = search_after(cursor, direction)
     reverse = {"asc": "desc", "desc": "asc"}[direction]
     request: dict[str, Any] = {
         "query": filter_query(event_filter),
@@ -149,8 +144,8 @@ async def find_events(
         "track_total_hits": selects(info, "totalCount"),
         "source": selects(info, "nodes") or selects(info, "edges", "node"),
     }
-    if search_after is not None:
-        request["search_after"] = search_after
+    if after_values is not None:
+        request["search_after"] = after_values
     response = await context.search(**request)
     hits = response["hits"]["hits"]
     more = len(hits) > size

@@ -11,7 +11,7 @@ from typing import Any
 import strawberry
 
 from api.context import Context
-from api.cursor import InvalidCursorError, decode_cursor, encode_cursor
+from api.cursor import encode_cursor, search_after
 from api.errors import ErrorCode, user_error
 from api.events import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PageInfo
 from api.filters import EventFilter, filter_query
@@ -75,12 +75,7 @@ async def find_history(
 ) -> LogGroupChangeConnection:
     """One page of the calls of the kinds LogGroupChangeKind lists that name the group."""
     size = page_size(first)
-    search_after = None
-    if after is not None:
-        try:
-            search_after = decode_cursor(after, _ORDER)
-        except InvalidCursorError as exc:
-            raise user_error(ErrorCode.INVALID_CURSOR, str(exc)) from None
+    after_values = search_after(after, _ORDER)
     query = {
         "bool": {
             "filter": [
@@ -96,8 +91,8 @@ async def find_history(
         "size": size + 1,  # one more than asked: is there another page?
         "track_total_hits": selects(info, "totalCount"),
     }
-    if search_after is not None:
-        request["search_after"] = search_after
+    if after_values is not None:
+        request["search_after"] = after_values
     response = await context.search(**request)
     hits = response["hits"]["hits"]
     edges = []

@@ -44,19 +44,24 @@ ASSETS = {
 START_SCRIPT = "trailql-graphiql.js"
 
 EXAMPLE_QUERY = """\
-# TrailQL: who did what to your CloudWatch Logs, from where, and when.
+# TrailQL: who did what to your CloudWatch Logs,
+# from where, and when.
 #
-# The ten newest calls to the CloudWatch Logs API: who made each one (principal,
-# userIdentity), from where (sourceIPAddress), whether it failed (errorCode), and
-# with which parameters. Run it with Ctrl-Enter or the run button.
-# For the next page, pass pageInfo.endCursor as `after`. The Docs panel lists
-# every field and filter.
+# The ten newest CloudWatch Logs calls: who made
+# each (principal), from where, whether it failed,
+# and with which parameters. Run: Ctrl-Enter.
+# Next page: pass pageInfo.endCursor as `after`.
+# The Docs panel lists every field and filter.
 {
-  events(first: 10, filter: {eventSource: ["logs.amazonaws.com"]}) {
+  events(
+    first: 10
+    filter: {eventSource: ["logs.amazonaws.com"]}
+  ) {
     totalCount
     pageInfo { hasNextPage endCursor }
     nodes {
-      eventTime eventName principal sourceIPAddress errorCode
+      eventTime eventName principal
+      sourceIPAddress errorCode
       userIdentity { type arn }
       requestParameters
     }

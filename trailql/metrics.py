@@ -1,0 +1,49 @@
+"""Prometheus metrics of every part, defined once so the API and the indexer agree on names.
+
+The API serves them on ``/metrics``; an indexer worker serves its own with
+``--metrics-port``. Names follow Prometheus conventions: ``_total`` counters, ``_seconds``.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+GRAPHQL_REQUESTS = Counter(
+    "trailql_graphql_requests_total", "GraphQL requests answered, by operation name.", ["operation"]
+)
+GRAPHQL_REQUEST_SECONDS = Histogram(
+    "trailql_graphql_request_seconds",
+    "Time to answer a GraphQL request, by operation name.",
+    ["operation"],
+    buckets=_LATENCY_BUCKETS,
+)
+GRAPHQL_ERRORS = Counter(
+    "trailql_graphql_errors_total", "GraphQL errors returned, by extensions.code.", ["code"]
+)
+ELASTICSEARCH_REQUEST_SECONDS = Histogram(
+    "trailql_elasticsearch_request_seconds",
+    "Time of Elasticsearch requests, by kind (search, bulk, ...).",
+    ["kind"],
+    buckets=_LATENCY_BUCKETS,
+)
+INDEXER_EVENTS = Counter(
+    "trailql_indexer_events_total",
+    "Records handled by the indexer, by outcome (indexed, already_present, rejected).",
+    ["outcome"],
+)
+INDEXER_FILES = Counter(
+    "trailql_indexer_files_total",
+    "Trail files handled by the indexer, by outcome (read, skipped, failed).",
+    ["outcome"],
+)
+INDEXER_RETRIES = Counter(
+    "trailql_indexer_retries_total",
+    "Retries of Elasticsearch requests by the indexer, by reason (rejected, unavailable).",
+    ["reason"],
+)
+SQS_OLDEST_MESSAGE_AGE_SECONDS = Gauge(
+    "trailql_sqs_oldest_message_age_seconds",
+    "Age of the oldest message in the last batch received from SQS: how far behind we are.",
+)

@@ -24,6 +24,9 @@ COPY --from=assets /src/node_modules/react/umd/react.production.min.js /opt/trai
 COPY --from=assets /src/node_modules/react-dom/umd/react-dom.production.min.js /opt/trailql/node_modules/react-dom/umd/
 COPY --from=assets /src/node_modules/graphiql/graphiql.min.js /src/node_modules/graphiql/graphiql.min.css /opt/trailql/node_modules/graphiql/
 ENV TRAILQL_GRAPHIQL_NODE_MODULES=/opt/trailql/node_modules
+# Authentication stays on in the image: give the API TRAILQL_API_KEYS or TRAILQL_API_KEYS_FILE,
+# or TRAILQL_JWT_* (README, "Security and operations"); without one it refuses to start.
+ENV TRAILQL_AUTH_DISABLED=false
 USER trailql
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=3s CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2)"]

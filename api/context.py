@@ -1,13 +1,22 @@
-"""What every resolver gets: the cluster, the alias, and a record of the requests made."""
+"""What every resolver gets: the cluster, the alias, the tenant, and a record of the searches.
+
+Every search of events goes through :meth:`Context.search`, which confines it to the tenant's
+accounts: no resolver can forget, or search Elasticsearch another way.
+"""
 
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from elasticsearch import AsyncElasticsearch, NotFoundError
+
+from api.request_log import RequestRecord
+from api.tenancy import Tenant, check_confined
+from trailql.metrics import ELASTICSEARCH_REQUEST_SECONDS
 
 _MONTHLY = re.compile(r"(\d{4})\.(\d{2})")
 
@@ -18,18 +27,35 @@ class Context:
 
     elasticsearch: AsyncElasticsearch
     alias: str
+    tenant: Tenant
+    #: The request's log line, which the GraphQL extension completes (operation, errors).
+    request_record: RequestRecord | None = None
     search_took_ms: list[int] = field(default_factory=list)
 
     async def search(self, **request: Any) -> Any:
-        """Search the events alias; a missing alias is an empty result, not an error."""
-        response = await self.elasticsearch.search(
-            index=self.alias, ignore_unavailable=True, allow_no_indices=True, **request
-        )
+        """Search the events alias, confined to the tenant's accounts.
+
+        A missing alias is an empty result, not an error. A request that could reach past
+        its query (see :func:`api.tenancy.check_confined`) is refused as a bug.
+        """
+        check_confined(request)
+        request["query"] = self.tenant.restrict(request.get("query"))
+        started = time.perf_counter()
+        try:
+            response = await self.elasticsearch.search(
+                index=self.alias, ignore_unavailable=True, allow_no_indices=True, **request
+            )
+        finally:
+            elapsed = time.perf_counter() - started
+            ELASTICSEARCH_REQUEST_SECONDS.labels(kind="search").observe(elapsed)
         self.search_took_ms.append(int(response.get("took", 0)))
         return response
 
     async def months(self) -> list[datetime]:
-        """The first instant of each month that has an index behind the alias, in order."""
+        """The first instant of each month that has an index behind the alias, in order.
+
+        Index names only, not events: the same for every tenant.
+        """
         try:
             indices = await self.elasticsearch.indices.get_alias(name=self.alias)
         except NotFoundError:

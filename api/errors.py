@@ -25,6 +25,8 @@ class ErrorCode(StrEnum):
     QUERY_TOO_COSTLY = "QUERY_TOO_COSTLY"
     UPSTREAM_UNAVAILABLE = "UPSTREAM_UNAVAILABLE"
     INTERNAL = "INTERNAL"
+    #: No credential, or one not accepted: answered 401 before GraphQL runs.
+    UNAUTHENTICATED = "UNAUTHENTICATED"
 
 
 def user_error(code: ErrorCode, message: str) -> GraphQLError:

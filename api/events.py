@@ -89,6 +89,8 @@ class EventConnection:
 
 async def find_event(context: Context, event_id: str) -> dict[str, Any] | None:
     """One event by eventID, from whichever monthly index holds it."""
+    if not event_id:  # no event has an empty eventID, and Elasticsearch refuses empty ids
+        return None
     response = await context.search(query={"ids": {"values": [event_id]}}, size=1)
     hits = response["hits"]["hits"]
     return hits[0]["_source"] if hits else None

@@ -10,6 +10,8 @@ from api.errors import ElasticsearchUsage, ErrorCodes
 from api.events import EventQueries
 from api.limits import Limits, query_limits
 from api.log_groups import LogGroupQueries
+from api.metrics import GraphQLMetrics
+from api.request_log import RecordOperation
 from api.stats import StatsQueries
 from api.types import read_key
 from trailql.settings import ApiSettings
@@ -33,8 +35,15 @@ def build_schema(limits: Limits) -> strawberry.Schema:
     return strawberry.Schema(
         query=Query,
         config=StrawberryConfig(default_resolver=read_key),
-        # Limits first: a refused query must not reach the others.
-        extensions=[query_limits(limits), ErrorCodes, ElasticsearchUsage],
+        # Metrics and the request log first: they finish last, when every error has its code.
+        # Then limits: a refused query must not reach the others.
+        extensions=[
+            GraphQLMetrics,
+            RecordOperation,
+            query_limits(limits),
+            ErrorCodes,
+            ElasticsearchUsage,
+        ],
     )
 
 

@@ -43,6 +43,17 @@ def _docker_answers() -> bool:
     return answer.returncode == 0
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _authentication_off() -> Iterator[None]:
+    """Authentication off (TRAILQL_AUTH_DISABLED) for tests that are not about it.
+
+    Tests of authentication and tenants pass their own ``ApiSettings``, which win over this.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TRAILQL_AUTH_DISABLED", "true")
+        yield
+
+
 @pytest.fixture(scope="session")
 def es_connection() -> Iterator[Connection]:
     """The cluster every test talks to."""

@@ -65,11 +65,22 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
 
+    keys = commands.add_parser("keys", help="mint API keys for the API")
+    key_actions = keys.add_subparsers(dest="action", required=True, metavar="ACTION")
+    mint = key_actions.add_parser("mint", help="print a new key and the hash line the API needs")
+    mint.add_argument("name", help="who the key is for, shown in logs (letters, digits, ._@-)")
+    mint.add_argument(
+        "accounts", nargs="+", metavar="ACCOUNT", help="AWS account IDs it may see, or '*' for all"
+    )
+    expiry = mint.add_mutually_exclusive_group()
+    expiry.add_argument("--days", type=int, help="expire the key this many days from now")
+    expiry.add_argument("--expires", help="expire the key at this ISO 8601 date or time (UTC)")
+
     commands.add_parser("schema", help="print the GraphQL schema (SDL)")
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0911  one return per command
     """Run one command; the return value is the process's exit code."""
     arguments = _parser().parse_args(argv)
     from trailql.elastic import NoElasticsearchError  # noqa: PLC0415  keeps --help fast
@@ -85,6 +96,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return _generate(arguments)
             case "serve":
                 return _serve(arguments)
+            case "keys":
+                from api.keys import mint_command  # noqa: PLC0415
+
+                return mint_command(
+                    arguments.name, arguments.accounts, arguments.days, arguments.expires
+                )
             case _:
                 from api.schema import sdl  # noqa: PLC0415
 
@@ -177,14 +194,33 @@ def _generate(arguments: argparse.Namespace) -> int:
 
 
 def _serve(arguments: argparse.Namespace) -> int:
+    import logging  # noqa: PLC0415
+
     import uvicorn  # noqa: PLC0415
 
     from api.app import create_app  # noqa: PLC0415
+    from api.auth import AuthConfigError  # noqa: PLC0415
+    from api.logs import configure_logging  # noqa: PLC0415
     from trailql.elastic import resolve_connection  # noqa: PLC0415
 
-    app = create_app(resolve_connection(), IndexSettings().index)
-    _stderr.print(f"GraphiQL: http://{arguments.host}:{arguments.port}/graphql")
-    uvicorn.run(app, host=arguments.host, port=arguments.port, log_level="info")
+    configure_logging()  # every line on stderr is JSON: ours, and uvicorn's through the root
+    try:
+        app = create_app(resolve_connection(), IndexSettings().index)
+    except AuthConfigError as exc:
+        _stderr.print(f"[red]error:[/] {exc}")
+        return EXIT_ERROR
+    url = f"http://{arguments.host}:{arguments.port}/graphql"
+    logging.getLogger("trailql.api").info("GraphiQL: %s", url)
+    # The API logs each request itself (api/request_log.py): no uvicorn access log, and no
+    # logging config of uvicorn's own, so its lines reach the JSON handler too.
+    uvicorn.run(
+        app,
+        host=arguments.host,
+        port=arguments.port,
+        log_level="info",
+        log_config=None,
+        access_log=False,
+    )
     return EXIT_OK
 
 

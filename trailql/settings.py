@@ -46,6 +46,22 @@ class ApiSettings(BaseSettings):
     max_query_aliases: int = 60
     max_query_tokens: int = 5_000
 
+    #: Authentication off: every request sees every account. For local development only.
+    auth_disabled: bool = False
+    #: API key hash lines (``NAME:SHA256:ACCOUNTS[:EXPIRES]``), separated by ``;`` or new lines.
+    api_keys: str = ""
+    #: A file of the same lines, one per line (``#`` starts a comment).
+    api_keys_file: Path | None = None
+    #: JWT bearer tokens: the issuer (``iss``) and audience (``aud``) they must carry.
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    #: Where the issuer publishes its signing keys (RS/PS/ES/EdDSA tokens) ...
+    jwt_jwks_url: str | None = None
+    #: ... or a shared secret of at least 32 bytes (HS256/384/512 tokens): one, not both.
+    jwt_secret: SecretStr | None = None
+    #: The claim that lists the AWS account IDs a token may see.
+    jwt_accounts_claim: str = "trailql_accounts"
+
     def cors_origin_list(self) -> list[str]:
         """The origins as a list, blanks dropped."""
         return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]

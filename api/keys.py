@@ -1,0 +1,209 @@
+"""API keys: minted at random, stored only as SHA-256 hash lines, compared in constant time.
+
+A key is ``tql_`` and 43 URL-safe characters (256 random bits), so one SHA-256 is enough: no
+salt or slow hash is needed against guessing. The server keeps hash lines, never keys::
+
+    NAME:SHA256-HEX:ACCOUNTS[:EXPIRES]
+
+ACCOUNTS are 12-digit IDs, comma-separated, or ``*`` for all; EXPIRES, when given, is the
+ISO 8601 instant (UTC unless it says) from which the key is refused. ``TRAILQL_API_KEYS``
+holds lines separated by ``;`` or new lines; ``TRAILQL_API_KEYS_FILE`` names a file of them,
+one per line, ``#`` starting a comment. Mint one with
+``python -m api.keys mint NAME ACCOUNT [ACCOUNT ...] [--days N | --expires WHEN]``; revoke
+one by removing its line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import hmac
+import re
+import secrets
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from api.tenancy import InvalidAccountError, Tenant, account_ids
+
+KEY_PREFIX = "tql_"
+EVERY_ACCOUNT_MARK = "*"
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
+_DIGEST = re.compile(r"[0-9a-f]{64}")
+
+
+class KeyConfigError(ValueError):
+    """A hash line that cannot be used; the message says where and why."""
+
+
+def mint_key() -> str:
+    """A new random API key."""
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def hash_key(key: str) -> str:
+    """The hex SHA-256 of a key, as hash lines store it."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def hash_line(name: str, key: str, accounts: Iterable[str], expires: datetime | None = None) -> str:
+    """The line that lets ``key`` in as ``name``, seeing ``accounts`` (``*``: all)."""
+    listed = sorted(set(accounts))
+    if listed != [EVERY_ACCOUNT_MARK]:
+        listed = sorted(account_ids(listed))
+    line = f"{name}:{hash_key(key)}:{','.join(listed)}"
+    if expires is not None:
+        line += ":" + _utc(expires).isoformat().replace("+00:00", "Z")
+    parse_key_line(line, "the new key")  # the line it prints must be one the server reads
+    return line
+
+
+@dataclass(frozen=True)
+class StoredKey:
+    """One hash line, parsed."""
+
+    name: str
+    digest: str
+    accounts: frozenset[str] | None  # None: every account
+    expires: datetime | None = None
+
+    def expired(self, now: datetime) -> bool:
+        """Whether the key is refused at ``now``."""
+        return self.expires is not None and now >= self.expires
+
+    def tenant(self) -> Tenant:
+        """Who the key lets in."""
+        return Tenant(name=self.name, accounts=self.accounts)
+
+
+def _utc(instant: datetime) -> datetime:
+    return instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant.astimezone(UTC)
+
+
+def _expiry(text: str, where: str) -> datetime:
+    try:
+        return _utc(datetime.fromisoformat(text))
+    except ValueError:
+        raise KeyConfigError(f"{where}: {text!r} is not an ISO 8601 date or time") from None
+
+
+def parse_key_line(line: str, where: str) -> StoredKey:
+    """One ``NAME:SHA256:ACCOUNTS[:EXPIRES]`` line; :class:`KeyConfigError` says what is wrong."""
+    parts = line.split(":", 3)  # the expiry may hold colons of its own
+    if len(parts) < 3:  # noqa: PLR2004  NAME, digest, accounts
+        raise KeyConfigError(f"{where}: expected NAME:SHA256:ACCOUNTS[:EXPIRES]")
+    name, digest, accounts_text = parts[:3]
+    expires = _expiry(parts[3], where) if len(parts) > 3 else None  # noqa: PLR2004
+    if not _NAME.fullmatch(name):
+        raise KeyConfigError(f"{where}: {name!r} is not a key name (letters, digits, ._@-)")
+    if not _DIGEST.fullmatch(digest):
+        raise KeyConfigError(f"{where}: the hash must be 64 lowercase hex digits (SHA-256)")
+    if accounts_text == EVERY_ACCOUNT_MARK:
+        return StoredKey(name=name, digest=digest, accounts=None, expires=expires)
+    try:
+        accounts = account_ids(accounts_text.split(","))
+    except InvalidAccountError as exc:
+        raise KeyConfigError(f"{where}: {exc}") from None
+    return StoredKey(name=name, digest=digest, accounts=accounts, expires=expires)
+
+
+def parse_key_lines(text: str, source: str) -> list[StoredKey]:
+    """Every line in ``text`` (``;`` or new lines between them, ``#`` comments)."""
+    return [
+        parse_key_line(entry.strip(), f"{source}, line {number}")
+        for number, raw in enumerate(text.splitlines(), start=1)
+        for entry in raw.split("#", 1)[0].split(";")
+        if entry.strip()
+    ]
+
+
+class ApiKeys:
+    """The keys the server accepts."""
+
+    def __init__(self, keys: Sequence[StoredKey]) -> None:
+        names = [key.name for key in keys]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise KeyConfigError(f"API key names must be unique: {', '.join(twice)}")
+        if len({key.digest for key in keys}) != len(keys):
+            raise KeyConfigError("the same API key hash is configured twice")
+        self._keys = tuple(keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def find(self, presented: str) -> StoredKey | None:
+        """The stored key ``presented`` is, or None.
+
+        Every stored hash is compared, each with :func:`hmac.compare_digest`, so the time
+        taken says nothing about which key, or how much of one, matched.
+        """
+        digest = hash_key(presented)
+        found = None
+        for key in self._keys:
+            if hmac.compare_digest(key.digest, digest):
+                found = key
+        return found
+
+
+def load_api_keys(text: str, file: Path | None) -> ApiKeys:
+    """The keys from ``TRAILQL_API_KEYS``'s text and ``TRAILQL_API_KEYS_FILE``, together."""
+    keys = parse_key_lines(text, "TRAILQL_API_KEYS")
+    if file is not None:
+        try:
+            content = file.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise KeyConfigError(f"TRAILQL_API_KEYS_FILE {file}: {exc.strerror}") from None
+        keys += parse_key_lines(content, str(file))
+    return ApiKeys(keys)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``mint NAME ACCOUNT...``: print a new key, then its hash line, on standard output."""
+    parser = argparse.ArgumentParser(
+        prog="python -m api.keys", description="Mint TrailQL API keys."
+    )
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    mint = actions.add_parser("mint", help="a new key and the hash line the server needs")
+    mint.add_argument("name", help="who the key is for: shown in logs (letters, digits, ._@-)")
+    mint.add_argument(
+        "accounts", nargs="+", metavar="ACCOUNT", help="AWS account IDs it may see, or '*' for all"
+    )
+    add_expiry_options(mint)
+    arguments = parser.parse_args(argv)
+    return mint_command(arguments.name, arguments.accounts, arguments.days, arguments.expires)
+
+
+def add_expiry_options(parser: argparse.ArgumentParser) -> None:
+    """``--days N`` or ``--expires WHEN``: when the key stops working (default: never)."""
+    expiry = parser.add_mutually_exclusive_group()
+    expiry.add_argument("--days", type=int, help="expire the key this many days from now")
+    expiry.add_argument("--expires", help="expire the key at this ISO 8601 date or time (UTC)")
+
+
+def mint_command(
+    name: str, accounts: Sequence[str], days: int | None = None, expires: str | None = None
+) -> int:
+    """Print a new key and its hash line; exit code 2 with a message on bad input."""
+    key = mint_key()
+    try:
+        when = _expiry(expires, "--expires") if expires is not None else None
+        if days is not None:
+            when = datetime.now(UTC).replace(microsecond=0) + timedelta(days=days)
+        line = hash_line(name, key, accounts, when)
+    except (KeyConfigError, InvalidAccountError) as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
+    sys.stdout.write(f"{key}\n{line}\n")
+    sys.stderr.write(
+        "Line 1 is the key: give it to its user, who sends it as the X-API-Key header; it is "
+        "not stored anywhere.\nLine 2 is its hash line: add it to TRAILQL_API_KEYS or to the "
+        "file TRAILQL_API_KEYS_FILE names, and restart the API.\n"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""Who is asking, and which AWS accounts' events they may see.
+
+Every credential (an API key or a JWT) names the accounts it may see. :meth:`Tenant.restrict`
+wraps a search's query in a filter on ``recipientAccountId``, the account that received the
+event; ``api.context.Context.search`` applies it to every search, so no resolver can forget.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+ACCOUNT_FIELD = "recipientAccountId"
+_ACCOUNT_ID = re.compile(r"\d{12}")
+
+
+class InvalidAccountError(ValueError):
+    """Not a 12-digit AWS account ID."""
+
+
+def account_ids(values: Iterable[str]) -> frozenset[str]:
+    """12-digit AWS account IDs, checked; :class:`InvalidAccountError` names a bad one."""
+    accounts = frozenset(values)
+    for account in sorted(accounts):
+        if not _ACCOUNT_ID.fullmatch(account):
+            raise InvalidAccountError(f"{account!r} is not a 12-digit AWS account ID")
+    if not accounts:
+        raise InvalidAccountError("no AWS account ID given")
+    return accounts
+
+
+@dataclass(frozen=True)
+class Tenant:
+    """A caller: a name for the logs and the accounts it may see (None: every account)."""
+
+    name: str
+    accounts: frozenset[str] | None
+
+    def restrict(self, query: dict[str, Any] | None) -> dict[str, Any]:
+        """``query`` limited to this tenant's accounts (unchanged for every account).
+
+        The original query stays in ``must``, so its scoring is untouched; the accounts are a
+        ``filter``, which neither scores nor can be undone by anything inside ``query``.
+        """
+        query = query if query is not None else {"match_all": {}}
+        if self.accounts is None:
+            return query
+        accounts = {"terms": {ACCOUNT_FIELD: sorted(self.accounts)}}
+        return {"bool": {"must": [query], "filter": [accounts]}}
+
+
+#: Authentication disabled (local development): every account.
+EVERY_ACCOUNT = Tenant(name="anonymous (authentication disabled)", accounts=None)
+#: A request on an open path (GraphiQL's page): no account at all, should it ever search.
+NO_ACCOUNT = Tenant(name="unauthenticated", accounts=frozenset())
+
+
+#: What a search may carry: none of these reaches past its ``query``.
+SEARCH_KEYS = frozenset(
+    {"query", "aggs", "size", "sort", "search_after", "track_total_hits", "source"}
+)
+#: Aggregations that read documents outside the query: ``global`` ignores it, and the
+#: significant ones compare against a background set, by default the whole index.
+_ESCAPING_AGGREGATIONS = frozenset({"global", "significant_terms", "significant_text"})
+
+
+class UnconfinedSearchError(ValueError):
+    """A search that a tenant filter on its query would not confine: a bug in a resolver."""
+
+
+def check_confined(request: dict[str, Any]) -> None:
+    """Refuse a search that could read events outside its query, whatever the query says.
+
+    Besides the aggregations above, a ``terms`` aggregation with ``min_doc_count: 0`` lists
+    values of documents that did not match, so it is refused too.
+    """
+    unknown = set(request) - SEARCH_KEYS
+    if unknown:
+        raise UnconfinedSearchError(f"searches may not set {sorted(unknown)}")
+    _check_aggregations(request.get("aggs") or {})
+
+
+def _check_aggregations(aggregations: dict[str, Any]) -> None:
+    for name, aggregation in aggregations.items():
+        escaping = _ESCAPING_AGGREGATIONS & set(aggregation)
+        if escaping:
+            raise UnconfinedSearchError(f"aggregation {name!r} uses {sorted(escaping)}")
+        if aggregation.get("terms", {}).get("min_doc_count", 1) == 0:
+            raise UnconfinedSearchError(f"aggregation {name!r} lists unmatched values")
+        for key in ("aggs", "aggregations"):
+            _check_aggregations(aggregation.get(key) or {})

@@ -1,0 +1,251 @@
+"""One node instance: its settings and keystore, starting it, and waiting until it is usable."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from trailql.local_elasticsearch._common import (
+    ELASTICSEARCH_VERSION,
+    HOST,
+    TAIL_LINES,
+    USERNAME,
+    LocalElasticsearchError,
+    LocalNode,
+    node_url,
+)
+from trailql.local_elasticsearch._health import usable
+from trailql.local_elasticsearch._processes import is_our_process, terminate, transport_port
+from trailql.local_elasticsearch._programs import require, run
+from trailql.local_elasticsearch._service_user import chown_tree
+from trailql.local_elasticsearch._state import (
+    new_state,
+    pid_file,
+    read_state,
+    recorded_node,
+    state_file,
+    write_state,
+    written_pid,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+_CLUSTER_NAME = "trailql-local"
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What provisioning and starting one instance share; ``user`` is None unless root."""
+
+    instance: Path
+    dist: Path
+    port: int
+    java_home: Path
+    user: str | None
+
+    def environment(self) -> dict[str, str]:
+        """ES_PATH_CONF keeps the shared distribution read-only; the tmp settings spare /tmp."""
+        temporary = self.instance / "tmp"
+        environment = dict(os.environ)
+        environment.update(
+            ES_JAVA_HOME=str(self.java_home),
+            ES_PATH_CONF=str(self.instance / "config"),
+            ES_TMPDIR=str(temporary),
+        )
+        if not any(character.isspace() for character in str(temporary)):
+            # The launcher JVM ignores ES_TMPDIR; its script splits this variable on spaces.
+            inherited = environment.get("CLI_JAVA_OPTS", "")
+            environment["CLI_JAVA_OPTS"] = f"{inherited} -Djava.io.tmpdir={temporary}".strip()
+        return environment
+
+    def command(self, tool: str, *arguments: str) -> list[str]:
+        """A distribution tool's argv, through ``runuser`` (with ES_* passed on) when root."""
+        argv = [str(self.dist / "bin" / tool), *arguments]
+        if self.user is None:
+            return argv
+        runuser = require("runuser", f"to run Elasticsearch as {self.user}")
+        env = require("env", "to pass settings through runuser")
+        environment = self.environment()
+        names = ("ES_JAVA_HOME", "ES_PATH_CONF", "ES_TMPDIR", "CLI_JAVA_OPTS")
+        return [
+            runuser,
+            "-u",
+            self.user,
+            "--",
+            env,
+            *(f"{n}={environment[n]}" for n in names if n in environment),
+            *argv,
+        ]
+
+    def run(
+        self, tool: str, *arguments: str, stdin: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        return run(self.command(tool, *arguments), env=self.environment(), stdin=stdin)
+
+
+def _settings(instance: Path, port: int) -> str:
+    lines = {
+        "cluster.name": _CLUSTER_NAME,
+        "node.name": _CLUSTER_NAME,
+        "network.host": HOST,
+        "http.port": str(port),
+        "transport.port": str(transport_port(port)),
+        "discovery.type": "single-node",
+        "xpack.security.enabled": "true",
+        "xpack.security.http.ssl.enabled": "false",
+        "xpack.security.transport.ssl.enabled": "false",
+        "path.data": json.dumps(str(instance / "data")),
+        "path.logs": json.dumps(str(instance / "logs")),
+        "action.destructive_requires_name": "false",
+        # A nearly full developer disk would otherwise make shards unassignable or read-only.
+        "cluster.routing.allocation.disk.threshold_enabled": "false",
+    }
+    header = "# Written by trailql.local_elasticsearch on every start; edits are overwritten.\n"
+    return header + "".join(f"{key}: {value}\n" for key, value in lines.items())
+
+
+def provision(setup: Setup, heap: str, log: Callable[[str], None]) -> str:
+    """Prepares the instance folder and returns the ``elastic`` password."""
+    instance = setup.instance
+    config = instance / "config"
+    instance.mkdir(parents=True, exist_ok=True)
+    if not config.is_dir():
+        log(f"Creating node folder {instance}")
+        staging = instance / ".config-staging"
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.copytree(setup.dist / "config", staging)
+        staging.rename(config)
+    for name in ("data", "logs", "tmp"):
+        (instance / name).mkdir(exist_ok=True)
+    (config / "elasticsearch.yml").write_text(_settings(instance, setup.port), encoding="utf-8")
+    options = config / "jvm.options.d"
+    options.mkdir(exist_ok=True)
+    (options / "heap.options").write_text(f"-Xms{heap}\n-Xmx{heap}\n", encoding="utf-8")
+
+    keystore = config / "elasticsearch.keystore"
+    state = read_state(instance) or {}
+    password = state.get("password")
+    if not isinstance(password, str) and keystore.exists():
+        # state.json was lost but the data (and so the password) survives in the keystore.
+        shown = setup.run("elasticsearch-keystore", "show", "bootstrap.password")
+        password = shown.stdout.strip() if shown.returncode == 0 else None
+    if not isinstance(password, str) or not password:
+        password = secrets.token_urlsafe(18)
+    # Recorded before anything can fail, so a retried start reuses the same password.
+    write_state(instance, new_state(instance, setup.port, password, pid=None))
+    if setup.user is not None:
+        chown_tree(instance, setup.user, keep=frozenset({state_file(instance)}))
+
+    if not keystore.exists():
+        # The bootstrap password becomes the `elastic` user's password on first start.
+        for arguments, stdin in (
+            (("create",), None),
+            (("add", "-x", "bootstrap.password"), password),
+        ):
+            result = setup.run("elasticsearch-keystore", *arguments, stdin=stdin)
+            if result.returncode != 0:
+                keystore.unlink(missing_ok=True)
+                raise LocalElasticsearchError(
+                    f"`elasticsearch-keystore {arguments[0]}` failed (exit {result.returncode}):\n"
+                    + (result.stdout + result.stderr).strip()
+                )
+    return password
+
+
+def adopt_running(instance: Path, timeout: float, log: Callable[[str], None]) -> LocalNode | None:
+    """The node already recorded for this instance, waited for if it is still coming up."""
+    node = recorded_node(instance)
+    if node is None or not is_our_process(node.pid, instance):
+        return None
+    if usable(node, wait=False):
+        return node
+    log(f"Elasticsearch (pid {node.pid}) is running but not answering yet; waiting")
+    _wait_until_usable(node, instance, time.monotonic() + timeout, started_here=False)
+    return node
+
+
+def start(setup: Setup, password: str, timeout: float, log: Callable[[str], None]) -> LocalNode:
+    """Launches the provisioned node as a daemon and waits until it is usable."""
+    deadline = time.monotonic() + timeout
+    instance = setup.instance
+    url = node_url(setup.port)
+    logs = instance / "logs"
+    pids = pid_file(instance)
+    pids.unlink(missing_ok=True)
+    log(f"Starting Elasticsearch {ELASTICSEARCH_VERSION} on {url} (logs: {logs})")
+    startup_log = logs / "startup.log"
+    # With -d the launcher returns once the server JVM is up and has written its pid file.
+    # (-q is refused together with -d; its output goes to startup.log, never our stdout.)
+    with startup_log.open("wb") as output:
+        launcher = subprocess.Popen(  # noqa: S603 -- fixed argv
+            setup.command("elasticsearch", "-d", "-p", str(pids)),
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            cwd=instance,
+            env=setup.environment(),
+            start_new_session=True,
+        )
+        try:
+            returncode = launcher.wait(timeout=max(deadline - time.monotonic(), 1.0))
+        except subprocess.TimeoutExpired:
+            launcher.kill()
+            launcher.wait()
+            returncode = None
+    pid = written_pid(instance)
+    if pid is not None:
+        write_state(instance, new_state(instance, setup.port, password, pid=pid))
+    if returncode != 0 or pid is None:
+        if pid is not None and is_our_process(pid, instance):
+            terminate(pid, 30.0, instance)
+        what = "timed out" if returncode is None else f"exited with {returncode}"
+        raise LocalElasticsearchError(
+            f"Elasticsearch did not start (launcher {what}); read {logs}/. "
+            f"Last lines of {startup_log}:\n{_tail(startup_log)}"
+        )
+    node = LocalNode(url=url, username=USERNAME, password=password, pid=pid, home=instance)
+    _wait_until_usable(node, instance, deadline, started_here=True)
+    log(f"Elasticsearch is up (pid {pid})")
+    return node
+
+
+def _wait_until_usable(
+    node: LocalNode, instance: Path, deadline: float, *, started_here: bool
+) -> None:
+    while True:
+        if not is_our_process(node.pid, instance):
+            problem = f"Elasticsearch (pid {node.pid}) exited while starting"
+            break
+        if usable(node, wait=True):
+            return
+        if time.monotonic() >= deadline:
+            problem = f"Elasticsearch (pid {node.pid}) did not become healthy in time"
+            if started_here:  # half-started and unusable: do not leave it behind
+                terminate(node.pid, 30.0, instance)
+                problem += " and was stopped"
+            else:
+                problem += "; `trailql elasticsearch down` stops it"
+            break
+        time.sleep(0.5)
+    logs = instance / "logs"
+    server_log = logs / f"{_CLUSTER_NAME}.log"
+    source = server_log if _tail(server_log) else logs / "startup.log"
+    raise LocalElasticsearchError(
+        f"{problem}; read {logs}/. Last lines of {source}:\n{_tail(source)}"
+    )
+
+
+def _tail(path: Path) -> str:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-TAIL_LINES:])

@@ -24,6 +24,9 @@ from api.selection import selected_fields
 from schema import DERIVED
 
 MAX_TERMS = 500
+#: Most buckets one timeline may return, its groups' buckets included: Elasticsearch refuses
+#: a search past search.max_buckets (65,536 by default); this leaves room for the rest.
+MAX_TIMELINE_BUCKETS = 50_000
 MAX_GROUPS = 50
 #: Cardinality is exact below this many distinct values, approximate (within about 1%) above.
 DISTINCT_PRECISION = 3000
@@ -274,6 +277,26 @@ def auto_width(span: tuple[datetime, datetime] | None) -> tuple[str, str]:
     return "calendar_interval", "1M"
 
 
+_WIDTHS = {width: size for _, width, size in _LADDER}
+
+
+def _check_bucket_count(
+    width: str, span: tuple[datetime, datetime] | None, per_bucket: int
+) -> None:
+    """Refuse a width that would cut the range into more buckets than a search may return."""
+    if span is None:
+        return
+    buckets = int((span[1] - span[0]) / _WIDTHS[width]) + 1
+    if buckets * per_bucket > MAX_TIMELINE_BUCKETS:
+        raise user_error(
+            ErrorCode.BAD_USER_INPUT,
+            f"a timeline of {width} buckets from {span[0]:%Y-%m-%d %H:%M} to "
+            f"{span[1]:%Y-%m-%d %H:%M} would have {buckets * per_bucket:,} buckets (with its "
+            f"groups); at most {MAX_TIMELINE_BUCKETS:,}. Choose a wider interval (or AUTO), "
+            "fewer groups, or a narrower from/to.",
+        )
+
+
 def _timeline(
     arguments: dict[str, Any], selections: list[Selection], span: tuple[datetime, datetime] | None
 ) -> dict[str, Any]:
@@ -281,12 +304,13 @@ def _timeline(
     if interval is Interval.AUTO:
         kind, width = auto_width(span)
     else:
-        kind = (
-            "calendar_interval"
-            if interval in (Interval.WEEK, Interval.MONTH)
-            else ("fixed_interval")
-        )
+        calendar = interval in (Interval.WEEK, Interval.MONTH)
+        kind = "calendar_interval" if calendar else "fixed_interval"
         width = interval.value
+        group_count = (
+            _size(arguments.get("size"), 5, MAX_GROUPS, "size") if arguments.get("field") else 0
+        )
+        _check_bucket_count(width, span, 1 + group_count)
     histogram: dict[str, Any] = {"field": "eventTime", kind: width, "min_doc_count": 0}
     if span is not None:
         # Empty buckets out to the edges of the range asked for, not only between events.

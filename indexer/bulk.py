@@ -21,6 +21,8 @@ from typing import Any, Generic, Self, TypeVar
 import orjson
 from elasticsearch import ApiError, Elasticsearch, TransportError
 
+from trailql.metrics import ELASTICSEARCH_REQUEST_SECONDS, INDEXER_RETRIES
+
 Tag = TypeVar("Tag")
 
 _RETRY_STATUSES = frozenset({429, 502, 503, 504})
@@ -51,11 +53,21 @@ class BulkAction(Generic[Tag]):
 
 @dataclass(frozen=True, slots=True)
 class BulkResult(Generic[Tag]):
-    """One document's outcome; ``reason`` says why when it was rejected."""
+    """One document's outcome; ``reason`` and ``status`` say why when it was rejected.
+
+    A rejection with a retryable ``status`` (429, 50x) outlasted every retry: the document
+    was not refused, only not taken yet.
+    """
 
     action: BulkAction[Tag]
     outcome: Outcome
     reason: str | None = None
+    status: int | None = None
+
+    @property
+    def deferred(self) -> bool:
+        """Rejected only for now (Elasticsearch overloaded or recovering): worth sending again."""
+        return self.outcome is Outcome.REJECTED and self.status in _RETRY_STATUSES
 
 
 class BulkWriter(Generic[Tag]):
@@ -142,10 +154,15 @@ class BulkWriter(Generic[Tag]):
     def _send(self, batch: list[BulkAction[Tag]]) -> list[BulkResult[Tag]]:
         results: list[BulkResult[Tag]] = []
         for attempt in range(self._max_retries + 1):
-            items = self._post(batch)
+            response = self._post(batch)
+            items = response["items"]
+            if not response.get("errors", True) and len(items) == len(batch):
+                # Every document created: no need to look at each item.
+                results.extend([BulkResult(action, Outcome.INDEXED) for action in batch])
+                break
             retry: list[BulkAction[Tag]] = []
             for action, item in zip(batch, items, strict=True):
-                status, reason = _status_and_reason(item)
+                status, reason = _status_and_reason(next(iter(item.values())))
                 if status in (200, 201):
                     results.append(BulkResult(action, Outcome.INDEXED))
                 elif status == 409:  # noqa: PLR2004  create of an existing _id
@@ -153,24 +170,27 @@ class BulkWriter(Generic[Tag]):
                 elif status in _RETRY_STATUSES and attempt < self._max_retries:
                     retry.append(action)
                 else:
-                    results.append(BulkResult(action, Outcome.REJECTED, reason))
+                    results.append(BulkResult(action, Outcome.REJECTED, reason, status))
             if not retry:
                 break
+            INDEXER_RETRIES.labels(reason="rejected").inc(len(retry))
             batch = retry
             self._sleep(attempt)
         return results
 
-    def _post(self, batch: list[BulkAction[Tag]]) -> list[dict[str, Any]]:
-        body = b"".join(action.lines for action in batch)
+    def _post(self, batch: list[BulkAction[Tag]]) -> dict[str, Any]:
+        """Send one batch; the response's ``errors`` flag and ``items``."""
+        payload = b"".join(action.lines for action in batch)
         for attempt in range(self._max_retries + 1):
             try:
-                response = self._client.perform_request(
-                    "POST",
-                    "/_bulk",
-                    params={"filter_path": _RESPONSE_FIELDS},
-                    headers=_BULK_HEADERS,
-                    body=body,
-                )
+                with ELASTICSEARCH_REQUEST_SECONDS.labels(kind="bulk").time():
+                    response = self._client.perform_request(
+                        "POST",
+                        "/_bulk",
+                        params={"filter_path": _RESPONSE_FIELDS},
+                        headers=_BULK_HEADERS,
+                        body=payload,
+                    )
             except ApiError as exc:
                 if exc.meta.status not in _RETRY_STATUSES or attempt == self._max_retries:
                     raise ElasticsearchUnavailableError(f"bulk request failed: {exc}") from exc
@@ -178,7 +198,9 @@ class BulkWriter(Generic[Tag]):
                 if attempt == self._max_retries:
                     raise ElasticsearchUnavailableError(f"bulk request failed: {exc}") from exc
             else:
-                return [next(iter(item.values())) for item in response.body["items"]]
+                answer: dict[str, Any] = response.body
+                return answer
+            INDEXER_RETRIES.labels(reason="unavailable").inc()
             self._sleep(attempt)
         raise AssertionError  # pragma: no cover  the loop always returns or raises
 

@@ -183,7 +183,28 @@ class _Gunzip(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
+    def read(self, size: int = -1) -> bytes:
+        """Up to ``size`` bytes (all that is left when negative), with no buffer to fill."""
+        if size < 0:
+            return b"".join(iter(lambda: self.read(self._COMPRESSED_CHUNK * 16), b""))
+        self._fill()
+        if len(self._pending) <= size:
+            chunk, self._pending = self._pending, b""
+            return chunk
+        chunk = self._pending[:size]
+        self._pending = self._pending[size:]
+        return chunk
+
     def readinto(self, buffer: Any) -> int:
+        self._fill()
+        target = memoryview(buffer).cast("B")
+        count = min(len(target), len(self._pending))
+        target[:count] = self._pending[:count]
+        self._pending = self._pending[count:]
+        return count
+
+    def _fill(self) -> None:
+        """Decompress until something is pending or the data ends."""
         while not self._pending and not self._finished:
             chunk = self._compressed.read(self._COMPRESSED_CHUNK)
             if not chunk:
@@ -197,8 +218,3 @@ class _Gunzip(io.RawIOBase):
                 rest = self._decompressor.unused_data
                 self._decompressor = zlib.decompressobj(wbits=31)
                 self._pending += self._decompressor.decompress(rest)
-        target = memoryview(buffer).cast("B")
-        count = min(len(target), len(self._pending))
-        target[:count] = self._pending[:count]
-        self._pending = self._pending[count:]
-        return count

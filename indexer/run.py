@@ -10,8 +10,9 @@ import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from elasticsearch import Elasticsearch
@@ -112,17 +113,60 @@ def index_sources(
         concurrency=bulk.concurrency,
         max_retries=bulk.max_retries,
     ) as writer:
-        for trail_file in trail_files(sources, days, summary):
-            if on_file is not None:
-                on_file(trail_file.name)
-            _index_file(trail_file, writer, alias, summary)
+        for document in serialised_documents(
+            sources, alias=alias, summary=summary, days=days, on_file=on_file
+        ):
+            writer.add(document.index_name, document.event_id, document.source, document.file)
     client.indices.refresh(index=alias, ignore_unavailable=True, allow_no_indices=True)
     return summary
 
 
-def _index_file(
-    trail_file: TrailFile, writer: BulkWriter[str], alias: str, summary: IndexSummary
-) -> None:
+class SerialisedDocument(NamedTuple):
+    """One event ready for ``_bulk``: where it goes, its ``_id``, its bytes, its file."""
+
+    index_name: str
+    event_id: str
+    source: bytes
+    file: str
+
+
+def serialised_documents(
+    sources: Iterable[str],
+    *,
+    alias: str,
+    summary: IndexSummary,
+    days: DayRange = _EVERY_DAY,
+    on_file: Callable[[str], None] | None = None,
+) -> Iterator[SerialisedDocument]:
+    """Every storable record in ``sources`` as its document; the rest go to ``summary``.
+
+    Everything the indexer does short of sending: reading, checking, deriving, serialising.
+    """
+    indices = _MonthlyIndices(alias)
+    for trail_file in trail_files(sources, days, summary):
+        if on_file is not None:
+            on_file(trail_file.name)
+        yield from _file_documents(trail_file, indices, summary)
+
+
+class _MonthlyIndices:
+    """``monthly_index`` for one alias, worked out once per month rather than per event."""
+
+    def __init__(self, alias: str) -> None:
+        self._alias = alias
+        self._names: dict[int, str] = {}
+
+    def __call__(self, event_time: datetime) -> str:
+        month = event_time.year * 100 + event_time.month
+        name = self._names.get(month)
+        if name is None:
+            name = self._names[month] = monthly_index(self._alias, event_time)
+        return name
+
+
+def _file_documents(
+    trail_file: TrailFile, indices: _MonthlyIndices, summary: IndexSummary
+) -> Iterator[SerialisedDocument]:
     summary.files_read += 1
     position = 0
     try:
@@ -138,8 +182,12 @@ def _index_file(
                     where = f"{trail_file.name}: record {position}"
                     summary.rejected_records.append(Problem(where, str(exc)))
                     continue
-                index = monthly_index(alias, document.event_time)
-                writer.add(index, document.event_id, _serialise(document.source), trail_file.name)
+                yield SerialisedDocument(
+                    indices(document.event_time),
+                    document.event_id,
+                    _serialise(document.source),
+                    trail_file.name,
+                )
     except TrailFileError as exc:
         kept = f" (the {position} records before it were kept)" if position else ""
         summary.failed_files.append(Problem(trail_file.name, f"{exc}{kept}"))

@@ -21,6 +21,7 @@ from urllib.parse import urlparse
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from indexer.notifications import S3Object, normalise_etag
 from indexer.reader import WHOLE_FILE_LIMIT
 from indexer.sources import (
     DayRange,
@@ -33,6 +34,7 @@ from indexer.sources import (
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import ObjectTypeDef
 
 _REGION_FOLDER = re.compile(r"(?:^|/)CloudTrail/[^/]+/((?:\d{4}/)?(?:\d{2}/)?(?:\d{2}/)?)$")
 
@@ -44,24 +46,33 @@ def is_s3_uri(source: str) -> bool:
 
 def s3_files(uri: str, days: DayRange) -> Iterator[TrailFile | SkippedFile]:
     """Every trail file under ``s3://bucket/prefix`` (in key order within each folder)."""
+    client: S3Client = boto3.client("s3")
+    for found in s3_objects(client, uri, days):
+        if isinstance(found, SkippedFile):
+            yield found
+        else:
+            yield TrailFile(found.uri, _opener(client, found.bucket, found.key))
+
+
+def s3_objects(client: S3Client, uri: str, days: DayRange) -> Iterator[S3Object | SkippedFile]:
+    """Like :func:`s3_files`, as objects with their ETag and size (for the state index)."""
     parsed = urlparse(uri)
     bucket, prefix = parsed.netloc, parsed.path.lstrip("/")
     if not bucket:
         raise SourceError(f"{uri}: no bucket named (expected s3://bucket/prefix)")
-    client: S3Client = boto3.client("s3")
     try:
-        keys = (
-            _all_keys(client, bucket, prefix)
+        items = (
+            _all_items(client, bucket, prefix)
             if days == DayRange()
-            else (_keys_in_days(client, bucket, prefix, days))
+            else (_items_in_days(client, bucket, prefix, days))
         )
-        for key in keys:
-            name = f"s3://{bucket}/{key}"
+        for item in items:
+            key = item["Key"]
             reason = not_events_reason(key)
             if reason is not None:
-                yield SkippedFile(name, reason)
+                yield SkippedFile(f"s3://{bucket}/{key}", reason)
             elif is_trail_file_name(key) and days.admits(key):
-                yield TrailFile(name, _opener(client, bucket, key))
+                yield S3Object(bucket, key, normalise_etag(item.get("ETag")), item.get("Size"))
     except (ClientError, BotoCoreError) as exc:
         raise SourceError(f"{uri}: {exc}") from None
 
@@ -81,30 +92,31 @@ def _opener(
     return open_object
 
 
-def _all_keys(client: S3Client, bucket: str, prefix: str) -> Iterator[str]:
+def _all_items(client: S3Client, bucket: str, prefix: str) -> Iterator[ObjectTypeDef]:
     paginator = client.get_paginator("list_objects_v2")
     for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
         for item in page.get("Contents", []):
             if not item["Key"].endswith("/"):
-                yield item["Key"]
+                yield item
 
 
-def _keys_in_days(client: S3Client, bucket: str, prefix: str, days: DayRange) -> Iterator[str]:
+def _items_in_days(
+    client: S3Client, bucket: str, prefix: str, days: DayRange
+) -> Iterator[ObjectTypeDef]:
     """Walk folder by folder, entering only date folders that overlap ``days``."""
     date_part = _REGION_FOLDER.search(prefix)
     if date_part is not None and date_part[1].count("/") == 3:  # noqa: PLR2004  YYYY/MM/DD/
-        yield from _all_keys(client, bucket, prefix)
+        yield from _all_items(client, bucket, prefix)
         return
     paginator = client.get_paginator("list_objects_v2")
     for page in paginator.paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
-        for item in page.get("Contents", []):
-            yield item["Key"]
+        yield from page.get("Contents", [])
         for common in page.get("CommonPrefixes", []):
             child = common["Prefix"]
             if not_events_reason(child) is not None:
                 continue  # digest and Insights folders: years of files that hold no events
             if _date_folder_overlaps(child, days):
-                yield from _keys_in_days(client, bucket, child, days)
+                yield from _items_in_days(client, bucket, child, days)
 
 
 def _date_folder_overlaps(folder: str, days: DayRange) -> bool:

@@ -8,8 +8,11 @@ mapping excludes that namespace from ``_source``, so it is indexed but never sto
 from __future__ import annotations
 
 import ipaddress
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -41,6 +44,12 @@ _SEARCHED_PATHS = (
     ("userIdentity", "userName"),
     ("userIdentity", "sessionContext", "sessionIssuer", "userName"),
 )
+
+
+#: Exactly the IPv4 addresses ``ipaddress`` accepts (four decimal octets up to 255, no leading
+#: zeros), each already in canonical form: most CloudTrail addresses, checked without it.
+_OCTET = "(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_IPV4 = re.compile(rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}")
 
 
 class InvalidRecordError(ValueError):
@@ -85,31 +94,47 @@ def event_document(record: object) -> EventDocument:
 def search_text(record: dict[str, Any], extra: list[str]) -> str:
     """Names, messages and parameter values, as one text for free-text search."""
     parts = list(extra)
+    _add_named_values(record, parts)
+    for name in OPAQUE_FIELDS:
+        block = record.get(name)
+        if isinstance(block, dict):
+            _collect_leaves(block.values(), parts)
+        elif isinstance(block, list):
+            _collect_leaves(block, parts)
+        elif block is not None:
+            _collect_leaves((block,), parts)
+    return "\n".join(filter(None, parts))[:SEARCH_TEXT_LIMIT]
+
+
+def _add_named_values(record: dict[str, Any], parts: list[str]) -> None:
+    """The texts at :data:`_SEARCHED_PATHS`, then the resources' ARNs."""
     for path in _SEARCHED_PATHS:
         value: Any = record
         for key in path:
-            value = value.get(key) if isinstance(value, dict) else None
+            if not isinstance(value, dict):
+                value = None
+                break
+            value = value.get(key)
         if isinstance(value, str):
             parts.append(value)
-    parts.extend(
-        resource["ARN"]
-        for resource in record.get("resources") or []
-        if isinstance(resource, dict) and isinstance(resource.get("ARN"), str)
-    )
-    for name in OPAQUE_FIELDS:
-        _collect_leaves(record.get(name), parts)
-    return "\n".join(part for part in parts if part)[:SEARCH_TEXT_LIMIT]
+    for resource in record.get("resources") or ():
+        if isinstance(resource, dict):
+            arn = resource.get("ARN")
+            if isinstance(arn, str):
+                parts.append(arn)
 
 
-def _collect_leaves(value: object, parts: list[str]) -> None:
-    if isinstance(value, dict):
-        for item in value.values():
-            _collect_leaves(item, parts)
-    elif isinstance(value, list):
-        for item in value:
-            _collect_leaves(item, parts)
-    elif isinstance(value, str | int | float) and not isinstance(value, bool):
-        parts.append(str(value))
+def _collect_leaves(values: Iterable[object], parts: list[str]) -> None:
+    """Every string and number below ``values``, depth first, as text."""
+    for value in values:
+        if isinstance(value, str):
+            parts.append(value)
+        elif isinstance(value, dict):
+            _collect_leaves(value.values(), parts)
+        elif isinstance(value, list):
+            _collect_leaves(value, parts)
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            parts.append(str(value))
 
 
 def parse_event_time(value: object) -> datetime:
@@ -161,6 +186,14 @@ def ip_address(value: object) -> str | None:
     """
     if not isinstance(value, str) or not value:
         return None
+    if ":" not in value:  # IPv4 or not an address: no need for ipaddress's parser
+        return value if _IPV4.fullmatch(value) else None
+    return _canonical_ipv6(value)
+
+
+@lru_cache(maxsize=8192)
+def _canonical_ipv6(value: str) -> str | None:
+    """IPv6 parsing is slow and a caller's addresses recur, so answers are remembered."""
     try:
         return str(ipaddress.ip_address(value))
     except ValueError:
@@ -199,20 +232,36 @@ def _add_log_group(found: list[str], value: object) -> None:
 
 
 def searchable(value: object, depth: int = 0) -> Any:
-    """A copy of an opaque block that the flattened field always accepts.
+    """A version of an opaque block that the flattened field always accepts.
 
     Flattened fields take only objects: a bare value becomes ``{"_value": ...}``, and
-    subtrees deeper than :data:`SEARCHABLE_DEPTH` are replaced by their JSON text.
+    subtrees deeper than :data:`SEARCHABLE_DEPTH` are replaced by their JSON text. A block
+    that already fits (nearly every one) is used as it is, not copied.
     """
     if value is None:
         return None
-    if depth == 0 and not isinstance(value, dict | list):
-        return {SCALAR_KEY: value}
+    if depth == 0 and not (isinstance(value, dict | list) and _nests_too_deep(value, 0)):
+        return value if isinstance(value, dict) else {SCALAR_KEY: value}
+    copy = _cut_below(value, depth)
+    return {SCALAR_KEY: copy} if depth == 0 and isinstance(value, list) else copy
+
+
+def _cut_below(value: object, depth: int) -> Any:
+    """A copy of ``value`` (at ``depth``) with every too-deep subtree as its JSON text."""
     if depth >= SEARCHABLE_DEPTH and isinstance(value, dict | list):
         return orjson.dumps(value).decode()
     if isinstance(value, dict):
-        return {key: searchable(item, depth + 1) for key, item in value.items()}
+        return {key: _cut_below(item, depth + 1) for key, item in value.items()}
     if isinstance(value, list):
-        copy = [searchable(item, depth + 1) for item in value]
-        return {SCALAR_KEY: copy} if depth == 0 else copy
+        return [_cut_below(item, depth + 1) for item in value]
     return value
+
+
+def _nests_too_deep(container: dict[str, Any] | list[Any], depth: int) -> bool:
+    """Whether an object or array sits at :data:`SEARCHABLE_DEPTH` or deeper below."""
+    if depth >= SEARCHABLE_DEPTH:
+        return True
+    for item in container.values() if isinstance(container, dict) else container:
+        if isinstance(item, dict | list) and _nests_too_deep(item, depth + 1):
+            return True
+    return False

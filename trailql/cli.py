@@ -50,11 +50,40 @@ def _parser() -> argparse.ArgumentParser:
     actions.add_parser("status", help="say whether it runs, and where")
 
     index = commands.add_parser("index", help="load CloudTrail log files into Elasticsearch")
-    index.add_argument("sources", nargs="+", metavar="SOURCE", help="file, folder or s3://…")
+    index.add_argument("sources", nargs="*", metavar="SOURCE", help="file, folder or s3://…")
     index.add_argument("--since", type=_day, help="first day folder to read (YYYY-MM-DD, UTC)")
     index.add_argument("--until", type=_day, help="last day folder to read (YYYY-MM-DD, UTC)")
     index.add_argument("--bulk-mb", type=float, default=8.0, help="bulk request size in MB")
     index.add_argument("--concurrency", type=int, default=2, help="bulk requests at once")
+    index.add_argument(
+        "--sqs-queue-url", metavar="URL", help="load the files this queue announces, until stopped"
+    )
+    index.add_argument(
+        "--follow", action="store_true", help="keep polling the s3:// SOURCEs for new files"
+    )
+    index.add_argument(
+        "--poll-interval", type=float, default=60.0, metavar="S", help="--follow: seconds (60)"
+    )
+    index.add_argument(
+        "--max-receives",
+        type=int,
+        default=5,
+        metavar="N",
+        help="SQS: receives of a failing message before it is left to the dead-letter queue (5)",
+    )
+    index.add_argument(
+        "--visibility-timeout",
+        type=int,
+        metavar="S",
+        help="SQS: seconds a message stays hidden, extended while it loads (the queue's)",
+    )
+    index.add_argument(
+        "--retry-delay", type=int, default=30, metavar="S", help="SQS: seconds before a retry (30)"
+    )
+    index.add_argument(
+        "--wait-seconds", type=int, default=20, metavar="S", help="SQS: long-poll wait, 0-20 (20)"
+    )
+    index.add_argument("--metrics-port", type=int, metavar="PORT", help="serve Prometheus metrics")
 
     generate = commands.add_parser("generate", help="write synthetic trail files for demos")
     generate.add_argument("out", type=Path, metavar="OUT", help="folder to write into")
@@ -133,18 +162,46 @@ def _elasticsearch(arguments: argparse.Namespace) -> int:
 
 
 def _index(arguments: argparse.Namespace) -> int:
-    from elasticsearch import TransportError  # noqa: PLC0415
+    from elasticsearch import ApiError, TransportError  # noqa: PLC0415
 
     from indexer.bulk import ElasticsearchUnavailableError  # noqa: PLC0415
     from indexer.run import BulkOptions, index_sources  # noqa: PLC0415
-    from indexer.sources import DayRange  # noqa: PLC0415
+    from indexer.service import continuous_mode, run_continuous  # noqa: PLC0415
+    from indexer.sources import DayRange, SourceError  # noqa: PLC0415
     from trailql.elastic import resolve_connection, sync_client  # noqa: PLC0415
 
     alias = IndexSettings().index
-    client = sync_client(resolve_connection())
     bulk = BulkOptions(
         max_bytes=int(arguments.bulk_mb * 1024 * 1024), concurrency=arguments.concurrency
     )
+    try:
+        mode = continuous_mode(
+            sources=arguments.sources,
+            queue_url=arguments.sqs_queue_url,
+            follow=arguments.follow,
+            days=DayRange(arguments.since, arguments.until),
+            poll_seconds=arguments.poll_interval,
+            max_receives=arguments.max_receives,
+            visibility_timeout=arguments.visibility_timeout,
+            retry_delay_seconds=arguments.retry_delay,
+            wait_seconds=arguments.wait_seconds,
+            max_bytes=bulk.max_bytes,
+            concurrency=bulk.concurrency,
+            metrics_port=arguments.metrics_port,
+        )
+    except ValueError as exc:
+        _stderr.print(Text.assemble(("error:", "red"), f" {exc}"))
+        return EXIT_ERROR
+    client = sync_client(resolve_connection())
+    if mode is not None:
+        try:
+            run_continuous(mode, client=client, alias=alias, metrics_port=arguments.metrics_port)
+        except (SourceError, ApiError) as exc:
+            _stderr.print(Text.assemble(("error:", "red"), f" {exc}"), soft_wrap=True)
+            return EXIT_ERROR
+        finally:
+            client.close()
+        return EXIT_OK
     try:
         with _stderr.status("indexing…") as status:
             summary = index_sources(

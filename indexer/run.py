@@ -22,6 +22,7 @@ from indexer.reader import TrailFileError, UnreadableRecord, read_records
 from indexer.s3 import is_s3_uri, s3_files
 from indexer.sources import DayRange, SkippedFile, SourceError, TrailFile, local_files
 from schema import InvalidRecordError, event_document, index_template, monthly_index
+from trailql.metrics import INDEXER_EVENTS, INDEXER_FILES
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +119,18 @@ def index_sources(
         ):
             writer.add(document.index_name, document.event_id, document.source, document.file)
     client.indices.refresh(index=alias, ignore_unavailable=True, allow_no_indices=True)
+    _count(summary)
     return summary
+
+
+def _count(summary: IndexSummary) -> None:
+    """Add a run's figures to the shared metrics (a one-shot run is scraped, if at all, after)."""
+    INDEXER_EVENTS.labels(outcome="indexed").inc(summary.indexed)
+    INDEXER_EVENTS.labels(outcome="already_present").inc(summary.already_present)
+    INDEXER_EVENTS.labels(outcome="rejected").inc(len(summary.rejected_records))
+    INDEXER_FILES.labels(outcome="read").inc(summary.files_read)
+    INDEXER_FILES.labels(outcome="failed").inc(len(summary.failed_files))
+    INDEXER_FILES.labels(outcome="skipped").inc(sum(summary.skipped.values()))
 
 
 class SerialisedDocument(NamedTuple):

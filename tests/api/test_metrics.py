@@ -42,9 +42,7 @@ def post(client: TestClient, query: str, **headers: str) -> dict[str, Any]:
 
 def test_metrics_count_operations_errors_and_searches(es, es_connection, alias):
     files = sigma_files()[:3]
-    summary = index_sources([str(path) for path in files], client=es, alias=alias)
     loaded = sum(len(records_of(path)) for path in files)
-    assert summary.indexed == loaded
 
     run = uuid.uuid4().hex[:8]  # operation names no other test uses
     recent, stats, too_big, broken, cursor = (
@@ -52,6 +50,8 @@ def test_metrics_count_operations_errors_and_searches(es, es_connection, alias):
     )
     with TestClient(create_app(es_connection, alias)) as client:
         before, _ = scrape(client)
+        summary = index_sources([str(path) for path in files], client=es, alias=alias)
+        assert summary.indexed == loaded
         answers = [
             post(client, f"query {recent} {{ events(first: 3) {{ totalCount }} }}"),
             post(client, f"query {recent} {{ events(first: 1) {{ nodes {{ eventID }} }} }}"),
@@ -95,12 +95,12 @@ def test_metrics_count_operations_errors_and_searches(es, es_connection, alias):
     assert moved(before, after, f"{elasticsearch}_count", kind="search") == searches
     assert moved(before, after, f"{elasticsearch}_bucket", kind="search", le="+Inf") == searches
 
-    # The indexer's metrics are defined in the same registry and served on the same page.
-    assert {
-        "trailql_indexer_events",
-        "trailql_indexer_files",
-        "trailql_indexer_retries",
-    } <= families
+    # The indexer counts in the same registry, so its figures are on the same page.
+    indexer_events = "trailql_indexer_events_total"
+    assert moved(before, after, indexer_events, outcome="indexed") == loaded
+    assert moved(before, after, indexer_events, outcome="rejected") == 0
+    assert moved(before, after, "trailql_indexer_files_total", outcome="read") == len(files)
+    assert "trailql_indexer_retries" in families
 
 
 def test_refused_requests_count_as_unauthenticated_errors(secured_api, keys):

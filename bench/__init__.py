@@ -1,0 +1,1 @@
+"""TrailQL's benchmark harness: ``python -m bench`` (see bench/README.md)."""

@@ -1,0 +1,89 @@
+"""The one Elasticsearch a run measures against, and the aliases it makes there.
+
+The same choice as the tests' fixture: ``ELASTICSEARCH_URL`` when set, otherwise the local
+node on the given port (started if need be, and stopped at the end only if started here).
+Every alias is ``trailql-bench-<what>-<random>`` and is dropped with its indices and
+template at the end, whatever happens.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from elasticsearch import Elasticsearch
+
+from trailql import local_elasticsearch
+from trailql.elastic import Connection, resolve_connection, sync_client
+
+ALIAS_PREFIX = "trailql-bench-"
+
+
+@contextmanager
+def elasticsearch_connection(port: int) -> Iterator[Connection]:
+    """The cluster for the run; a local node started here is stopped on the way out."""
+    if os.environ.get("ELASTICSEARCH_URL"):
+        yield resolve_connection()
+        return
+    before = local_elasticsearch.status(port=port)
+    node = local_elasticsearch.up(port=port)
+    try:
+        yield Connection(url=node.url, username=node.username, password=node.password)
+    finally:
+        if before is None:
+            local_elasticsearch.down(port=port)
+
+
+def new_alias(purpose: str) -> str:
+    """A fresh alias name no other run or test uses."""
+    return f"{ALIAS_PREFIX}{purpose}-{uuid.uuid4().hex[:8]}"
+
+
+def drop_alias(client: Elasticsearch, alias: str) -> None:
+    """Remove an alias's monthly indices and its template (by name, never by wildcard)."""
+    indices = list(client.indices.get(index=f"{alias}-*", allow_no_indices=True))
+    if indices:
+        client.indices.delete(index=indices)
+    client.options(ignore_status=404).indices.delete_index_template(name=alias)
+
+
+@dataclass
+class Aliases:
+    """Every alias a run made, so all of them go at the end even after a failure."""
+
+    client: Elasticsearch
+    made: list[str] = field(default_factory=list)
+
+    def new(self, purpose: str) -> str:
+        """A fresh alias, remembered for :meth:`drop_all`."""
+        alias = new_alias(purpose)
+        self.made.append(alias)
+        return alias
+
+    def drop(self, alias: str) -> None:
+        """Drop one alias now."""
+        drop_alias(self.client, alias)
+        if alias in self.made:
+            self.made.remove(alias)
+
+    def drop_all(self) -> None:
+        """Drop whatever is left."""
+        for alias in list(self.made):
+            self.drop(alias)
+
+
+@contextmanager
+def bench_cluster(connection: Connection) -> Iterator[Aliases]:
+    """A client for the run's own requests, and the aliases it made, dropped at the end."""
+    client = sync_client(connection)
+    aliases = Aliases(client)
+    try:
+        yield aliases
+    finally:
+        try:
+            aliases.drop_all()
+        finally:
+            client.close()

@@ -1,0 +1,145 @@
+"""Measure 1, indexing: parse and normalise alone, end to end, and the ceiling beside it.
+
+- Parse and normalise: :func:`indexer.run.serialised_documents` over the trail files (the
+  indexer's own reading, checking, deriving and serialising, nothing sent), single-threaded:
+  events per CPU-second.
+- End to end: :func:`indexer.run.index_sources` from the files on disk into a fresh alias,
+  refresh included.
+- Ceiling: the very same documents as ready ``_bulk`` bodies, sent straight to ``_bulk``
+  (see :mod:`bench.ceiling`) into another fresh alias.
+
+End to end and ceiling alternate (ABBA…) over the rounds, each into its own fresh alias,
+dropped straight after; the ratio is the median of the rounds' ratios.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench.ceiling import SerialisedEvent, bulk_bodies, send_bodies
+from bench.cluster import Aliases
+from bench.datasets import TrailFolder
+from bench.peak_rss import run_indexer
+from bench.stats import median
+from indexer.run import BulkOptions, IndexSummary, index_sources, serialised_documents
+from trailql.elastic import Connection
+
+_PARSE_ALIAS = "parse"
+
+
+@dataclass
+class IndexingFigures:
+    """What measure 1 found."""
+
+    events: int
+    files: int
+    parse_events_per_cpu_second: float
+    parse_events_per_second: float
+    end_to_end: list[float] = field(default_factory=list)  # events/s, one per round
+    ceiling: list[float] = field(default_factory=list)
+    ratios: list[float] = field(default_factory=list)
+    cli_peak_rss_mb: float = 0.0
+    cli_events_per_second: float = 0.0
+
+    @property
+    def ratio(self) -> float:
+        """End to end ÷ ceiling: the median of the rounds' ratios."""
+        return median(self.ratios)
+
+    def as_dict(self) -> dict[str, Any]:
+        """For results.json."""
+        return {
+            "events": self.events,
+            "files": self.files,
+            "parse_events_per_cpu_second": round(self.parse_events_per_cpu_second),
+            "parse_events_per_second": round(self.parse_events_per_second),
+            "end_to_end_events_per_second": round(median(self.end_to_end)),
+            "ceiling_events_per_second": round(median(self.ceiling)),
+            "ratio": round(self.ratio, 3),
+            "rounds": [
+                {"end_to_end": round(e), "ceiling": round(c), "ratio": round(r, 3)}
+                for e, c, r in zip(self.end_to_end, self.ceiling, self.ratios, strict=True)
+            ],
+            "cli_peak_rss_mb": round(self.cli_peak_rss_mb, 1),
+            "cli_events_per_second": round(self.cli_events_per_second),
+        }
+
+
+def _parse_and_normalise(trail: TrailFolder) -> tuple[list[SerialisedEvent], float, float]:
+    """Every document, and the rates: events per CPU-second and per wall-second."""
+    summary = IndexSummary()
+    prefix = f"{_PARSE_ALIAS}-"
+    events: list[SerialisedEvent] = []
+    keep = events.append
+    cpu, wall = time.process_time(), time.perf_counter()
+    for document in serialised_documents([str(trail.root)], alias=_PARSE_ALIAS, summary=summary):
+        keep(
+            SerialisedEvent(
+                document.index_name.removeprefix(prefix), document.event_id, document.source
+            )
+        )
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    if not summary.clean or len(events) != trail.events:
+        raise RuntimeError(f"the generated trail did not read cleanly: {summary}")
+    return events, len(events) / cpu, len(events) / wall
+
+
+def _end_to_end(aliases: Aliases, trail: TrailFolder) -> float:
+    alias = aliases.new("e2e")
+    try:
+        started = time.perf_counter()
+        summary = index_sources([str(trail.root)], client=aliases.client, alias=alias)
+        seconds = time.perf_counter() - started
+        if not summary.clean or summary.indexed != trail.events:
+            raise RuntimeError(f"end to end did not index every event: {summary}")
+        return trail.events / seconds
+    finally:
+        aliases.drop(alias)
+
+
+def _ceiling(aliases: Aliases, events: list[SerialisedEvent], bulk: BulkOptions) -> float:
+    alias = aliases.new("ceiling")
+    try:
+        bodies = bulk_bodies(events, alias, bulk.max_bytes)
+        created, seconds = send_bodies(aliases.client, alias, bodies, bulk)
+        return created / seconds
+    finally:
+        aliases.drop(alias)
+
+
+def measure_indexing(
+    connection: Connection, aliases: Aliases, trail: TrailFolder, rounds: int
+) -> IndexingFigures:
+    """Measure 1 on one generated trail."""
+    print(f"  parse and normalise {trail.events:,} events …", flush=True)
+    events, per_cpu_second, per_second = _parse_and_normalise(trail)
+    figures = IndexingFigures(trail.events, trail.files, per_cpu_second, per_second)
+    bulk = BulkOptions()
+    for number in range(rounds):
+        # ABBA: each side goes first as often as the other.
+        end_to_end_first = number % 4 in (0, 3)
+        if end_to_end_first:
+            end_to_end = _end_to_end(aliases, trail)
+            ceiling = _ceiling(aliases, events, bulk)
+        else:
+            ceiling = _ceiling(aliases, events, bulk)
+            end_to_end = _end_to_end(aliases, trail)
+        figures.end_to_end.append(end_to_end)
+        figures.ceiling.append(ceiling)
+        figures.ratios.append(end_to_end / ceiling)
+        print(
+            f"  round {number + 1}/{rounds}: end to end {end_to_end:,.0f}/s, "
+            f"ceiling {ceiling:,.0f}/s, ratio {end_to_end / ceiling:.3f}",
+            flush=True,
+        )
+    del events
+    alias = aliases.new("cli")
+    try:
+        run = run_indexer(connection, alias, [trail.root])
+    finally:
+        aliases.drop(alias)
+    figures.cli_peak_rss_mb = run.peak_rss_mb
+    figures.cli_events_per_second = trail.events / run.seconds
+    return figures

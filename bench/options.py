@@ -1,0 +1,144 @@
+"""What one run measures and at which sizes: the command line, with presets for CI and 1M."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results.json"
+
+
+@dataclass(frozen=True)
+class Options:
+    """Sizes, sample counts and places for one run."""
+
+    # 1. indexing
+    index_events: int = 300_000
+    index_rounds: int = 4  # ABBA: each side first as often as the other
+    # 2. memory
+    big_file_mb: int = 500
+    # 3. and 5. queries and growth: latencies on the small and the large data set
+    small_events: int = 20_000
+    query_events: int = 100_000
+    samples: int = 300  # per query and per side, split over the rounds
+    latency_rounds: int = 5
+    warmup: int = 10
+    # 4. throughput
+    clients: int = 16
+    throughput_requests: int = 3_000
+    throughput_seconds: float = 15.0
+    throughput_rounds: int = 2
+    # the run
+    seed: int = 1
+    es_port: int = 9200
+    workdir: Path = Path(tempfile.gettempdir()) / "trailql-bench-data"
+    output: Path = DEFAULT_OUTPUT
+    request_cache: bool = False
+    smoke: bool = False
+    full: bool = False
+
+    @property
+    def samples_per_round(self) -> int:
+        """Samples of each query and side in one round (at least one)."""
+        return max(1, self.samples // self.latency_rounds)
+
+
+def smoke_sizes(options: Options) -> Options:
+    """``--smoke``: every measure end to end on tiny sizes, for CI."""
+    return replace(
+        options,
+        smoke=True,
+        index_events=2_000,
+        index_rounds=2,
+        big_file_mb=4,
+        small_events=1_000,
+        query_events=2_000,
+        samples=20,
+        latency_rounds=2,
+        warmup=2,
+        throughput_requests=64,
+        throughput_seconds=2.0,
+        throughput_rounds=1,
+    )
+
+
+def full_sizes(options: Options) -> Options:
+    """``--full``: the query measures at 1,000,000 events against 100,000."""
+    return replace(options, full=True, small_events=100_000, query_events=1_000_000)
+
+
+def _parser() -> argparse.ArgumentParser:
+    defaults = Options()
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="TrailQL's benchmarks: indexing, memory, queries, throughput, growth.",
+    )
+    preset = parser.add_mutually_exclusive_group()
+    preset.add_argument("--smoke", action="store_true", help="tiny sizes, for CI (< 1 minute)")
+    preset.add_argument(
+        "--full", action="store_true", help="queries at 1,000,000 events against 100,000"
+    )
+    sizes = parser.add_argument_group("sizes (after the preset)")
+    sizes.add_argument("--index-events", type=int, help=f"default {defaults.index_events:,}")
+    sizes.add_argument("--index-rounds", type=int, help=f"default {defaults.index_rounds}")
+    sizes.add_argument("--big-file-mb", type=int, help=f"default {defaults.big_file_mb}")
+    sizes.add_argument("--small-events", type=int, help=f"default {defaults.small_events:,}")
+    sizes.add_argument("--query-events", type=int, help=f"default {defaults.query_events:,}")
+    sizes.add_argument(
+        "--samples", type=int, help=f"per query and side, default {defaults.samples}"
+    )
+    sizes.add_argument("--latency-rounds", type=int, help=f"default {defaults.latency_rounds}")
+    sizes.add_argument("--warmup", type=int, help=f"per query and side, default {defaults.warmup}")
+    sizes.add_argument("--clients", type=int, help=f"default {defaults.clients}")
+    sizes.add_argument(
+        "--throughput-requests", type=int, help=f"default {defaults.throughput_requests:,}"
+    )
+    sizes.add_argument(
+        "--throughput-seconds", type=float, help=f"default {defaults.throughput_seconds}"
+    )
+    sizes.add_argument(
+        "--throughput-rounds", type=int, help=f"default {defaults.throughput_rounds}"
+    )
+    run = parser.add_argument_group("the run")
+    run.add_argument("--seed", type=int, help=f"generator seed, default {defaults.seed}")
+    run.add_argument(
+        "--es-port",
+        type=int,
+        help="local node's port when ELASTICSEARCH_URL is unset "
+        "(default TRAILQL_TEST_ES_PORT or 9200)",
+    )
+    run.add_argument(
+        "--workdir", type=Path, help=f"generated data, kept between runs ({defaults.workdir})"
+    )
+    run.add_argument(
+        "--output", type=Path, help="where the figures go (default bench/results.json)"
+    )
+    run.add_argument(
+        "--request-cache",
+        action="store_true",
+        help="leave Elasticsearch's shard request cache on for the query indices",
+    )
+    return parser
+
+
+def parse_options(argv: Sequence[str] | None = None) -> Options:
+    """The options a command line asks for: defaults, then the preset, then explicit sizes."""
+    arguments = _parser().parse_args(argv)
+    options = Options(es_port=int(os.environ.get("TRAILQL_TEST_ES_PORT", "9200")))
+    if arguments.smoke:
+        options = smoke_sizes(options)
+    if arguments.full:
+        options = full_sizes(options)
+    explicit = {
+        name: value
+        for name, value in vars(arguments).items()
+        if name not in ("smoke", "full", "request_cache") and value is not None
+    }
+    options = replace(options, request_cache=arguments.request_cache, **explicit)
+    if options.small_events >= options.query_events:
+        _parser().error("--small-events must be smaller than --query-events")
+    return options

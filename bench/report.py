@@ -1,0 +1,201 @@
+"""The run's table (rich) and its figures (results.json), both from one results document.
+
+``python -m bench.report [results.json]`` prints the table of an earlier run again.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from bench.options import DEFAULT_OUTPUT
+from bench.targets import TARGETS, Target
+
+Row = tuple[str, str, str, str, str]
+
+
+def _mark(target: Target, value: float | None) -> str:
+    if value is None:
+        return "[yellow]n/a[/]"
+    if target.met(value):
+        return f"[green]pass[/] ({target.margin(value)})"
+    return f"[red]MISS[/] ({target.margin(value)})"
+
+
+def _ms(latency: dict[str, float]) -> str:
+    return f"{latency['p50_ms']:.2f} / {latency['p95_ms']:.2f} / {latency['p99_ms']:.2f}"
+
+
+def _target(key: str) -> Target:
+    return next(target for target in TARGETS if target.key == key)
+
+
+def _judged(results: dict[str, Any], key: str, label: str, numbers: str) -> Row:
+    """A headline row: the figure, its target, and whether it is met."""
+    value = results.get(key)
+    target = _target(key)
+    if value is None:
+        shown = "n/a"
+    elif target.unit == "MB":
+        shown = f"{value:,.0f} MB"
+    else:
+        shown = f"{value:.3f}"
+    return (label, shown, numbers, target.text, _mark(target, value))
+
+
+def _indexing_rows(results: dict[str, Any]) -> list[Row]:
+    indexing = results["indexing"]
+    rounds = len(indexing["rounds"])
+    return [
+        (
+            f"1. parse + normalise ({indexing['events']:,} events, {indexing['files']:,} files)",
+            f"{indexing['parse_events_per_cpu_second']:,} /s/core",
+            f"{indexing['parse_events_per_second']:,} events/s wall, no Elasticsearch",
+            "",
+            "",
+        ),
+        _judged(
+            results,
+            "indexing_ratio",
+            "   indexing end to end ÷ ceiling",
+            f"end to end {indexing['end_to_end_events_per_second']:,}/s, ceiling "
+            f"{indexing['ceiling_events_per_second']:,}/s (medians of {rounds} rounds)",
+        ),
+        (
+            "   trailql index (subprocess), same files",
+            f"{indexing['cli_peak_rss_mb']:,.0f} MB",
+            f"peak RSS; {indexing['cli_events_per_second']:,} events/s",
+            "",
+            "",
+        ),
+    ]
+
+
+def _memory_rows(results: dict[str, Any]) -> list[Row]:
+    memory = results["memory"]
+    how = "streamed" if memory["streamed"] else "parsed whole"
+    return [
+        _judged(
+            results,
+            "indexer_peak_rss_mb",
+            f"2. trailql index, one {memory['file_mb']:,.0f} MB file",
+            f"peak RSS; {memory['events']:,} events, {how}, "
+            f"{memory['events_per_second']:,} events/s",
+        )
+    ]
+
+
+_API_TARGETS = {
+    "events_first100": "events_first100_p50_ratio",
+    "event_stats": "event_stats_p50_ratio",
+}
+
+
+def _query_rows(results: dict[str, Any]) -> list[Row]:
+    large = results["query_sizes"]["large"]
+    rows: list[Row] = []
+    for key, query in results["queries"].items():
+        label = f"3. {query['label']}"
+        numbers = (
+            f"GraphQL {_ms(query['graphql_large'])} ms, raw {_ms(query['raw_large'])} ms "
+            f"(p50/p95/p99, {large:,} events)"
+        )
+        if key in _API_TARGETS:
+            rows.append(_judged(results, _API_TARGETS[key], label, numbers))
+        else:
+            rows.append((label, f"{query['graphql_raw_ratio']['p50']:.3f}", numbers, "", ""))
+    rows.extend(("   note", "", note, "", "") for note in results.get("notes", []))
+    return rows
+
+
+def _throughput_rows(results: dict[str, Any]) -> list[Row]:
+    clients = results["options"]["clients"]
+    return [
+        (
+            f"4. {one['label']}, {clients} clients",
+            f"{one['graphql_requests_per_second']:,.0f} req/s",
+            (
+                f"raw {one['raw_requests_per_second']:,.0f} req/s; p50 under load "
+                f"{one['graphql_p50_ms_under_load']:.1f} ms "
+                f"(raw {one['raw_p50_ms_under_load']:.1f})"
+            ),
+            "",
+            "",
+        )
+        for one in results["throughput"].values()
+    ]
+
+
+def _growth_rows(results: dict[str, Any]) -> list[Row]:
+    sizes = results["query_sizes"]
+    target = _target("growth_max_ratio")
+    rows: list[Row] = [
+        (
+            f"5. {query['label']}",
+            f"{query['growth_p50']:.3f}",
+            (
+                f"GraphQL p50 {query['graphql_small']['p50_ms']:.2f} ms at {sizes['small']:,} → "
+                f"{query['graphql_large']['p50_ms']:.2f} ms at {sizes['large']:,} "
+                f"(raw x{query['growth_raw_p50']:.2f})"
+            ),
+            target.text,
+            _mark(target, query["growth_p50"]),
+        )
+        for query in results["queries"].values()
+    ]
+    rows.append(_judged(results, "growth_max_ratio", "   worst query", ""))
+    return rows
+
+
+def results_table(results: dict[str, Any]) -> Table:
+    """Every figure of a run, with the targets beside the headline ones."""
+    machine = results["machine"]
+    table = Table(
+        title=(
+            f"TrailQL benchmarks, {machine['date']}: {machine['cores']} cores, "
+            f"{machine['memory_gib']:g} GiB, {machine['cpu_model']}, Python {machine['python']}"
+        ),
+        title_justify="left",
+    )
+    for name, justify in (
+        ("measure", "left"),
+        ("figure", "right"),
+        ("absolute numbers", "left"),
+        ("target", "right"),
+        ("mark", "left"),
+    ):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    sections = (_indexing_rows, _memory_rows, _query_rows, _throughput_rows, _growth_rows)
+    for number, section in enumerate(sections):
+        if number:
+            table.add_section()
+        for row in section(results):
+            table.add_row(*row)
+    return table
+
+
+def print_results(results: dict[str, Any], console: Console | None = None) -> None:
+    """Print the table."""
+    (console or Console(width=200)).print(results_table(results))
+
+
+def write_results(results: dict[str, Any], path: Path) -> None:
+    """Write results.json."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+
+
+def main() -> int:
+    """Print the table of a results file."""
+    path = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_OUTPUT
+    print_results(json.loads(path.read_text()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

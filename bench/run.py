@@ -1,0 +1,191 @@
+"""``python -m bench``: every measure, in one run, against one Elasticsearch.
+
+1. indexing (:mod:`bench.indexing`), 2. memory (:mod:`bench.memory`), 3. and 5. query
+latencies on two data sets (:mod:`bench.latency`), 4. throughput (:mod:`bench.throughput`).
+The table is printed and the figures written to ``--output`` (bench/results.json).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from bench.api_auth import bench_key
+from bench.api_server import Served, serving
+from bench.client import connection_pool
+from bench.cluster import Aliases, bench_cluster, elasticsearch_connection
+from bench.datasets import big_file, trail_folder
+from bench.indexing import measure_indexing
+from bench.latency import measure_latencies
+from bench.machine import machine
+from bench.memory import measure_memory
+from bench.options import Options, parse_options
+from bench.prepared import PreparedDataSet, index_data_set, prepare_data_set
+from bench.query_set import query_set
+from bench.report import print_results, write_results
+from bench.targets import TARGETS
+from bench.throughput import measure_throughput
+from trailql.elastic import Connection
+
+
+def _options_record(options: Options) -> dict[str, Any]:
+    record = dataclasses.asdict(options)
+    return {key: str(value) if isinstance(value, Path) else value for key, value in record.items()}
+
+
+@contextmanager
+def environment(values: dict[str, str]) -> Iterator[None]:
+    """Set environment variables for the block (the in-process API reads its settings there)."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _check_search_counts(served: Served, data_set: PreparedDataSet, notes: list[str]) -> None:
+    """The served API must report as many searches per query as the capture recorded."""
+    pool = connection_pool(served.url)
+    for key, captured in data_set.queries.items():
+        answer = orjson.loads(captured.graphql.send(pool))
+        if answer.get("errors"):
+            raise RuntimeError(f"{key} failed on the served API: {answer['errors']}")
+        searches = answer.get("extensions", {}).get("elasticsearch", {}).get("searches")
+        if searches is None:
+            note = "the API reports no extensions.elasticsearch.searches: search counts unchecked"
+            if note not in notes:
+                notes.append(note)
+        elif searches != captured.searches:
+            raise RuntimeError(
+                f"{key} on the {data_set.name} data set: the served API made {searches} "
+                f"searches, the capture recorded {captured.searches}"
+            )
+
+
+def _queries(
+    options: Options, connection: Connection, aliases: Aliases, results: dict[str, Any]
+) -> None:
+    notes: list[str] = results["notes"]
+    trails = {
+        "small": trail_folder(options.workdir, events=options.small_events, seed=options.seed),
+        "large": trail_folder(options.workdir, events=options.query_events, seed=options.seed),
+    }
+    alias_of = {
+        name: index_data_set(aliases, name, trail, request_cache=options.request_cache)
+        for name, trail in trails.items()
+    }
+    server_environment, headers = bench_key()
+    with environment(server_environment):
+        prepared = {
+            name: prepare_data_set(connection, name, trails[name].events, alias_of[name], headers)
+            for name in ("large", "small")
+        }
+    large, small = prepared["large"], prepared["small"]
+    with_log_group = large.has_log_group and small.has_log_group
+    if not with_log_group:
+        notes.append("logGroup is not in the schema yet: skipped")
+        print("  note: logGroup is not in the schema yet: skipped", flush=True)
+    if not options.request_cache:
+        notes.append("shard request cache off on the query indices (--request-cache to keep it)")
+    with ExitStack() as stack:
+        served = {
+            name: stack.enter_context(serving(connection, alias_of[name], server_environment))
+            for name in ("large", "small")
+        }
+        _check_search_counts(served["large"], large, notes)
+        _check_search_counts(served["small"], small, notes)
+        pools = {
+            "api_large": connection_pool(served["large"].url),
+            "api_small": connection_pool(served["small"].url),
+            "elasticsearch": connection_pool(connection.url),
+        }
+        print("3. and 5. query latencies, GraphQL and raw, large and small", flush=True)
+        latencies = measure_latencies(
+            query_set(with_log_group=with_log_group),
+            large,
+            small,
+            pools,
+            warmup=options.warmup,
+            rounds=options.latency_rounds,
+            per_round=options.samples_per_round,
+        )
+        print(f"4. throughput, {options.clients} clients", flush=True)
+        throughput = measure_throughput(
+            large,
+            served["large"].url,
+            connection.url,
+            clients=options.clients,
+            requests=options.throughput_requests,
+            seconds=options.throughput_seconds,
+            rounds=options.throughput_rounds,
+        )
+    results["query_sizes"] = {"small": small.events, "large": large.events}
+    results["facts"] = {name: dataclasses.asdict(one.facts) for name, one in prepared.items()}
+    results["queries"] = {one.key: one.as_dict() for one in latencies}
+    results["throughput"] = {one.key: one.as_dict() for one in throughput}
+    by_key = {one.key: one for one in latencies}
+    results["events_first100_p50_ratio"] = round(by_key["events_first100"].api_ratio, 3)
+    results["event_stats_p50_ratio"] = round(by_key["event_stats"].api_ratio, 3)
+    results["growth_max_ratio"] = round(max(one.growth for one in latencies), 3)
+
+
+def run(options: Options) -> dict[str, Any]:
+    """Every measure; the results document."""
+    options.workdir.mkdir(parents=True, exist_ok=True)
+    results: dict[str, Any] = {
+        "machine": machine(),
+        "options": _options_record(options),
+        "notes": [],
+    }
+    started = time.perf_counter()
+    with (
+        elasticsearch_connection(options.es_port) as connection,
+        bench_cluster(connection) as aliases,
+    ):
+        print(f"1. indexing {options.index_events:,} generated events", flush=True)
+        trail = trail_folder(options.workdir, events=options.index_events, seed=options.seed)
+        indexing = measure_indexing(connection, aliases, trail, options.index_rounds)
+        results["indexing"] = indexing.as_dict()
+        results["indexing_ratio"] = round(indexing.ratio, 3)
+
+        print(f"2. memory: trailql index on one {options.big_file_mb:,} MB file", flush=True)
+        big = big_file(options.workdir, trail, megabytes=options.big_file_mb, seed=options.seed)
+        memory = measure_memory(connection, aliases, big)
+        results["memory"] = memory.as_dict()
+        results["indexer_peak_rss_mb"] = round(memory.peak_rss_mb, 1)
+
+        print("3.-5. queries: indexing the two data sets", flush=True)
+        _queries(options, connection, aliases, results)
+    results["targets"] = {
+        target.key: {
+            "label": target.label,
+            "target": target.text,
+            "value": results.get(target.key),
+            "met": results.get(target.key) is not None and target.met(results[target.key]),
+        }
+        for target in TARGETS
+    }
+    results["seconds"] = round(time.perf_counter() - started)
+    return results
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run, print the table, write the figures."""
+    options = parse_options(argv)
+    results = run(options)
+    print_results(results)
+    write_results(results, options.output)
+    print(f"figures written to {options.output} ({results['seconds']} s in all)")
+    return 0

@@ -1,0 +1,47 @@
+"""The targets the figures are reported against, and whether each is met."""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Target:
+    """One headline figure's bound."""
+
+    key: str  # the figure's key in results.json
+    label: str
+    bound: float
+    at_least: bool  # True: the figure must be >= bound; False: <= bound
+    unit: str = "x"
+
+    @property
+    def text(self) -> str:
+        """How the bound reads, such as ``≥ 0.90`` or ``≤ 300 MB``."""
+        sign = "≥" if self.at_least else "≤"
+        return f"{sign} {self.bound:g} MB" if self.unit == "MB" else f"{sign} {self.bound:.2f}"
+
+    def met(self, value: float) -> bool:
+        """Whether ``value`` is within the bound."""
+        compare: Callable[[float, float], bool] = operator.ge if self.at_least else operator.le
+        return compare(value, self.bound)
+
+    def margin(self, value: float) -> str:
+        """How far inside (+) or outside (-) the bound, as a share of it."""
+        inside = (value - self.bound) if self.at_least else (self.bound - value)
+        return f"{inside / self.bound:+.0%}"
+
+
+TARGETS = (
+    Target("indexing_ratio", "indexing end to end ÷ ceiling", 0.90, at_least=True),
+    Target(
+        "indexer_peak_rss_mb", "indexer peak RSS on the big file", 300, at_least=False, unit="MB"
+    ),
+    Target(
+        "events_first100_p50_ratio", "events(first: 100) p50, GraphQL ÷ raw", 1.20, at_least=False
+    ),
+    Target("event_stats_p50_ratio", "eventStats p50, GraphQL ÷ raw", 1.10, at_least=False),
+    Target("growth_max_ratio", "latency large ÷ small, worst query", 1.50, at_least=False),
+)

@@ -1,12 +1,14 @@
 """The ASGI application: GraphQL on ``/graphql``; health, readiness and metrics beside it.
 
 Middleware, outermost first: the request log (request ID, one JSON line per request), CORS
-(so preflights and 401s carry its headers), then authentication.
+(so preflights and 401s carry its headers), authentication, the per-credential rate limit,
+then the body size limit.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from elasticsearch import AsyncElasticsearch, TransportError
@@ -16,44 +18,20 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from strawberry.asgi import GraphQL
-from strawberry.http.base import BaseRequestProtocol
 
 from api.auth import authenticator_from
-from api.auth_middleware import Authentication, is_ide_request
-from api.context import Context
-from api.graphiql import graphiql_assets, graphiql_page
+from api.auth_middleware import Authentication
+from api.body_limit import BodyLimit
+from api.execution import Executor
+from api.graphiql import graphiql_assets
+from api.limits import Limits
 from api.metrics import metrics
+from api.rate_limit import Rate, RateLimit, RateLimiter, parse_rates
 from api.request_log import RequestLog
-from api.schema import build_schema, limits_from
-from api.tenancy import NO_ACCOUNT
+from api.schema import schema
+from api.settings import ApiSettings
+from api.view import GraphQLView
 from trailql.elastic import Connection, async_client
-from trailql.settings import ApiSettings
-
-
-class _GraphQLApp(GraphQL[Context, None]):
-    async def get_context(self, request: Request, response: object) -> Context:  # type: ignore[override]
-        """The cluster client and alias set up by the lifespan; the tenant authenticated.
-
-        Strawberry asks for a context before it renders GraphiQL's page, which is open: such
-        a request has no tenant, and gets one that sees no account.
-        """
-        del response
-        return Context(
-            elasticsearch=request.app.state.elasticsearch,
-            alias=request.app.state.alias,
-            tenant=getattr(request.state, "tenant", NO_ACCOUNT),
-            request_record=getattr(request.state, "request_record", None),
-        )
-
-    def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
-        """The page for exactly the requests authentication leaves open as the page's."""
-        return is_ide_request(request)
-
-    async def render_graphql_ide(self, request: Request) -> Response:
-        """Our GraphiQL page, whose files this server serves: no CDN, so it works offline."""
-        del request
-        return graphiql_page()
 
 
 async def healthz(_: Request) -> Response:
@@ -75,15 +53,42 @@ async def readyz(request: Request) -> Response:
     return JSONResponse({"status": "ready"})
 
 
-def create_app(
-    connection: Connection, alias: str, settings: ApiSettings | None = None
-) -> Starlette:
-    """The application for one cluster and alias.
+def limits_from(settings: ApiSettings) -> Limits:
+    """The ceilings the settings ask for."""
+    return Limits(
+        max_cost=settings.max_query_cost,
+        max_depth=settings.max_query_depth,
+        max_aliases=settings.max_query_aliases,
+        max_tokens=settings.max_query_tokens,
+        max_validation_complexity=settings.max_validation_complexity,
+        max_input_depth=settings.max_input_depth,
+        max_list_length=settings.max_list_length,
+        max_string_length=settings.max_string_length,
+        max_pattern_length=settings.max_pattern_length,
+        max_filter_clauses=settings.max_filter_clauses,
+    )
 
-    Raises ``api.auth.AuthConfigError`` when authentication is on and cannot work.
+
+def create_app(
+    connection: Connection,
+    alias: str,
+    settings: ApiSettings | None = None,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+) -> Starlette:
+    """The application for one cluster and alias; ``clock`` paces the rate limits.
+
+    Raises ``api.auth.AuthConfigError`` when authentication is on and cannot work, and
+    ``api.rate_limit.RateConfigError`` when TRAILQL_RATE_LIMITS cannot be read.
     """
     settings = settings or ApiSettings()
     authenticator = authenticator_from(settings)
+    limiter = RateLimiter(
+        Rate(settings.rate_limit, settings.rate_burst),
+        settings.max_concurrent_requests,
+        parse_rates(settings.rate_limits),
+        clock,
+    )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -94,7 +99,8 @@ def create_app(
         finally:
             await app.state.elasticsearch.close()
 
-    graphql = _GraphQLApp(build_schema(limits_from(settings)))
+    executor = Executor(schema, limits_from(settings), time_budget=settings.request_timeout)
+    graphql = GraphQLView(schema, executor)
     middleware = [
         Middleware(RequestLog),
         Middleware(
@@ -106,6 +112,8 @@ def create_app(
             max_age=600,
         ),
         Middleware(Authentication, authenticator=authenticator),
+        Middleware(RateLimit, limiter=limiter),
+        Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
     ]
     return Starlette(
         routes=[

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from api.keys import KEY_PREFIX, ApiKeys, KeyConfigError, load_api_keys
+from api.settings import ApiSettings
 from api.tenancy import Tenant
 from api.tokens import InvalidTokenError, TokenVerifier
-from trailql.settings import ApiSettings
 
 logger = logging.getLogger("trailql.api.auth")
 

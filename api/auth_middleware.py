@@ -15,15 +15,14 @@ from collections.abc import Mapping
 from typing import Protocol
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.auth import Authenticator, UnauthenticatedError
-from api.errors import ErrorCode
+from api.errors import ErrorCode, refusal_response
 from api.graphiql import ASSET_PREFIX
 from api.tenancy import EVERY_ACCOUNT
 from api.tokens import SigningKeysUnavailableError
-from trailql.metrics import GRAPHQL_ERRORS
 
 logger = logging.getLogger("trailql.api.auth")
 
@@ -62,12 +61,6 @@ def is_open(request: Request) -> bool:
     return path == GRAPHQL_PATH and is_ide_request(request)
 
 
-def _error(status: int, code: ErrorCode, message: str, headers: dict[str, str]) -> Response:
-    body = {"errors": [{"message": message, "extensions": {"code": code.value}}]}
-    GRAPHQL_ERRORS.labels(code.value).inc()  # a GraphQL error body, though GraphQL never ran
-    return JSONResponse(body, status_code=status, headers=headers)
-
-
 class Authentication:
     """ASGI middleware: a tenant for every request that needs one, or 401."""
 
@@ -100,9 +93,13 @@ class Authentication:
             state["tenant"] = await authenticator.authenticate(request.headers)
         except UnauthenticatedError as exc:
             challenge = authenticator.challenge(invalid_token=exc.invalid_token)
-            return _error(401, ErrorCode.UNAUTHENTICATED, str(exc), {"WWW-Authenticate": challenge})
+            return refusal_response(
+                401, ErrorCode.UNAUTHENTICATED, str(exc), {"WWW-Authenticate": challenge}
+            )
         except SigningKeysUnavailableError as exc:
             logger.warning("JWKS unavailable: %s", exc)
             message = "the token's signing keys cannot be fetched now; try again shortly."
-            return _error(503, ErrorCode.UPSTREAM_UNAVAILABLE, message, {"Retry-After": "5"})
+            return refusal_response(
+                503, ErrorCode.UPSTREAM_UNAVAILABLE, message, {"Retry-After": "5"}
+            )
         return None

@@ -14,11 +14,17 @@ from typing import Any
 
 from elasticsearch import AsyncElasticsearch, NotFoundError
 
+from api.errors import TimeBudgetExceededError
+from api.limits import Limits
 from api.request_log import RequestRecord
 from api.tenancy import Tenant, check_confined
 from trailql.metrics import ELASTICSEARCH_REQUEST_SECONDS
 
 _MONTHLY = re.compile(r"(\d{4})\.(\d{2})")
+_OUT_OF_TIME = (
+    "the search ran past the request's time budget and was stopped; narrow the filter or "
+    "ask for less."
+)
 
 
 @dataclass
@@ -28,8 +34,12 @@ class Context:
     elasticsearch: AsyncElasticsearch
     alias: str
     tenant: Tenant
-    #: The request's log line, which the GraphQL extension completes (operation, errors).
+    #: The request's log line, which the executor completes (operation, errors).
     request_record: RequestRecord | None = None
+    #: The ceilings on inputs (filters read theirs from here).
+    limits: Limits = field(default_factory=Limits)
+    #: When the request's time budget runs out (``time.monotonic``); None: no budget.
+    deadline: float | None = None
     search_took_ms: list[int] = field(default_factory=list)
 
     async def search(self, **request: Any) -> Any:
@@ -40,6 +50,12 @@ class Context:
         """
         check_confined(request)
         request["query"] = self.tenant.restrict(request.get("query"))
+        if self.deadline is not None:
+            remaining = self.deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeBudgetExceededError(_OUT_OF_TIME)
+            # Elasticsearch stops collecting at its own timeout and says so in timed_out.
+            request["timeout"] = f"{max(1, int(remaining * 1000))}ms"
         started = time.perf_counter()
         try:
             response = await self.elasticsearch.search(
@@ -49,6 +65,8 @@ class Context:
             elapsed = time.perf_counter() - started
             ELASTICSEARCH_REQUEST_SECONDS.labels(kind="search").observe(elapsed)
         self.search_took_ms.append(int(response.get("took", 0)))
+        if response.get("timed_out"):
+            raise TimeBudgetExceededError(_OUT_OF_TIME)  # partial results are never answers
         return response
 
     async def months(self) -> list[datetime]:

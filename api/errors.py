@@ -1,32 +1,57 @@
-"""Every GraphQL error carries ``extensions.code``; none carries a stack trace."""
+"""Every GraphQL error carries ``extensions.code``; none carries a stack trace.
+
+:func:`with_code` is the one place an error gets its code: errors raised with a code pass
+through; errors GraphQL itself found in the request keep their message; Elasticsearch's
+refusals of a search the caller asked for are the caller's, with a plain message; only our
+own failures are INTERNAL, logged here and answered with a generic message.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from enum import StrEnum
 from typing import Any
 
 from elasticsearch import ApiError, TransportError
 from graphql.error import GraphQLError
-from strawberry.extensions import MaskErrors, SchemaExtension
+from graphql.validation.validate import ValidationAbortedError
+from starlette.responses import JSONResponse, Response
+
+from trailql.metrics import GRAPHQL_ERRORS
 
 logger = logging.getLogger("trailql.api")
 
 #: How graphql-core's parser says a document exceeded ``max_tokens``.
 _TOKEN_LIMIT = "Document contains more than"  # noqa: S105  not a password: a parser message
+#: How it says a document nests deeper than its recursion can follow.
+_NESTED = "nested too deeply"
+_CLIENT_ERROR = range(400, 500)
 
 
 class ErrorCode(StrEnum):
-    """The codes a client can branch on."""
+    """The codes a client can branch on (README, "Errors")."""
 
     BAD_USER_INPUT = "BAD_USER_INPUT"
     INVALID_CURSOR = "INVALID_CURSOR"
     GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
     QUERY_TOO_COSTLY = "QUERY_TOO_COSTLY"
+    #: The request ran past its time budget (TRAILQL_REQUEST_TIMEOUT); nothing partial is kept.
+    TIMEOUT = "TIMEOUT"
     UPSTREAM_UNAVAILABLE = "UPSTREAM_UNAVAILABLE"
     INTERNAL = "INTERNAL"
     #: No credential, or one not accepted: answered 401 before GraphQL runs.
     UNAUTHENTICATED = "UNAUTHENTICATED"
+    #: Too many requests from one credential: answered 429 with Retry-After.
+    RATE_LIMITED = "RATE_LIMITED"
+    #: A request body over TRAILQL_MAX_BODY_BYTES: answered 413 before it is read whole.
+    PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+    #: A request GraphQL-over-HTTP cannot take: no query, not JSON, a batch, a wrong method.
+    BAD_REQUEST = "BAD_REQUEST"
+
+
+class TimeBudgetExceededError(Exception):
+    """The request's searches ran out of time (Elasticsearch's own timeout, or ours)."""
 
 
 def user_error(code: ErrorCode, message: str) -> GraphQLError:
@@ -34,61 +59,136 @@ def user_error(code: ErrorCode, message: str) -> GraphQLError:
     return GraphQLError(message, extensions={"code": code.value})
 
 
-def _upstream_failed(error: BaseException | None) -> bool:
+def error_body(code: ErrorCode, message: str) -> dict[str, Any]:
+    """A response body of one error, in GraphQL's shape, for answers GraphQL never ran for."""
+    return {"errors": [{"message": message, "extensions": {"code": code.value}}]}
+
+
+def refusal_response(
+    status: int, code: ErrorCode, message: str, headers: dict[str, str] | None = None
+) -> Response:
+    """A request refused before GraphQL runs: a GraphQL error body, counted like the rest."""
+    GRAPHQL_ERRORS.labels(code=code.value).inc()
+    return JSONResponse(error_body(code, message), status_code=status, headers=headers)
+
+
+def upstream_failed(error: BaseException | None) -> bool:
+    """Elasticsearch could not answer (down, overloaded): worth trying again shortly."""
     if isinstance(error, ApiError):
-        return error.meta.status >= 500  # noqa: PLR2004
+        return error.meta.status >= 500 or error.meta.status in {408, 429}  # noqa: PLR2004
     return isinstance(error, TransportError)
 
 
-class ErrorCodes(MaskErrors):
-    """Gives every error a code, and hides what a client should not see.
+#: Elasticsearch's refusals of a search that the caller's request caused, by error type:
+#: the code and a plain message. Matched anywhere in the error's causes.
+_REFUSALS: dict[str, tuple[ErrorCode, str]] = {
+    "too_many_nested_clauses": (
+        ErrorCode.QUERY_TOO_COSTLY,
+        "the filter nests too many conditions for Elasticsearch; simplify it.",
+    ),
+    "too_many_clauses": (
+        ErrorCode.QUERY_TOO_COSTLY,
+        (
+            "the filter expands to too many conditions for Elasticsearch (a prefix or a "
+            "search word matching too many values, or too many values); narrow it."
+        ),
+    ),
+    "too_many_buckets_exception": (
+        ErrorCode.QUERY_TOO_COSTLY,
+        "the statistics would return too many buckets; ask for fewer or wider buckets.",
+    ),
+}
+#: Refusals recognised by their reason rather than their type (a generic type).
+_REFUSAL_REASONS: tuple[tuple[str, ErrorCode, str], ...] = (
+    (
+        "Determinizing automaton",
+        ErrorCode.BAD_USER_INPUT,
+        "the text to match is too complex for Elasticsearch; use a shorter one.",
+    ),
+    (
+        "Result window is too large",
+        ErrorCode.BAD_USER_INPUT,
+        "that page lies too deep; page with cursors instead.",
+    ),
+    (
+        "maxClauseCount",
+        ErrorCode.QUERY_TOO_COSTLY,
+        "the filter expands to too many conditions for Elasticsearch; narrow it.",
+    ),
+    (
+        "failed to parse date field",
+        ErrorCode.BAD_USER_INPUT,
+        "a time in the filter is outside what Elasticsearch can represent.",
+    ),
+)
 
-    Errors raised with a code pass through. Errors GraphQL itself found in the request
-    (syntax, unknown fields, wrong argument types) keep their message, which names the
-    problem. Anything else is logged here and answered with a generic message.
-    """
 
-    def __init__(self) -> None:
-        super().__init__(should_mask_error=lambda _: True)
+def _causes(error: object) -> Iterator[dict[str, Any]]:
+    """Every error object in an Elasticsearch error answer: the error, its causes, roots."""
+    stack = [error]
+    seen = 0
+    while stack and seen < 64:  # noqa: PLR2004  a bound on a body we did not write
+        item = stack.pop()
+        if not isinstance(item, dict):
+            continue
+        seen += 1
+        yield item
+        stack.append(item.get("caused_by"))
+        for key in ("root_cause", "failed_shards"):
+            nested = item.get(key)
+            if isinstance(nested, list):
+                stack.extend(nested)
 
-    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
-        """Attach the code; replace the message only for unexpected failures."""
-        if error.extensions and "code" in error.extensions:
-            return error
-        original = error.original_error
-        if original is None and _TOKEN_LIMIT in error.message:
-            code, message = ErrorCode.QUERY_TOO_COSTLY, error.message
-        elif original is None:
-            code, message = ErrorCode.GRAPHQL_VALIDATION_FAILED, error.message
-        elif isinstance(original, GraphQLError):  # variables that do not fit their types
-            code, message = ErrorCode.BAD_USER_INPUT, error.message
-        elif _upstream_failed(original):
-            logger.warning("Elasticsearch unavailable: %s", original)
-            code = ErrorCode.UPSTREAM_UNAVAILABLE
-            message = "Elasticsearch is unavailable; try again shortly."
-        else:
-            logger.error("unexpected error", exc_info=original)
-            code, message = ErrorCode.INTERNAL, "Internal error; it has been logged."
-        return GraphQLError(
-            message,
-            nodes=error.nodes,
-            source=error.source,
-            positions=error.positions,
-            path=error.path,
-            extensions={"code": code.value},
+
+def refusal(error: BaseException) -> tuple[ErrorCode, str] | None:
+    """The code and message for Elasticsearch refusing a search the caller asked for."""
+    if not isinstance(error, ApiError) or error.meta.status not in _CLIENT_ERROR:
+        return None
+    body = error.body if isinstance(error.body, dict) else {}
+    for cause in _causes(body.get("error")):
+        known = _REFUSALS.get(str(cause.get("type")))
+        if known is not None:
+            return known
+        reason = str(cause.get("reason", ""))
+        for fragment, code, message in _REFUSAL_REASONS:
+            if fragment in reason:
+                return code, message
+    return None
+
+
+def with_code(error: GraphQLError) -> GraphQLError:
+    """The error a client sees: with ``extensions.code``, and no internals."""
+    if error.extensions and "code" in error.extensions:
+        return error
+    original = error.original_error
+    if isinstance(error, ValidationAbortedError):
+        code = ErrorCode.QUERY_TOO_COSTLY
+        message = (
+            "the document is too complex to validate (many fields of the same name that "
+            "would have to merge); remove repeated fields or fragments."
         )
-
-
-class ElasticsearchUsage(SchemaExtension):
-    """Reports in ``extensions.elasticsearch`` how many searches a response took, and how long.
-
-    Lets a client (and our tests) see that a query cost one request, not one per field.
-    """
-
-    def get_results(self) -> dict[str, Any]:
-        """The figures for this operation."""
-        context = self.execution_context.context
-        took = getattr(context, "search_took_ms", None)
-        if took is None:
-            return {}
-        return {"elasticsearch": {"searches": len(took), "tookMs": sum(took)}}
+    elif original is None and (_TOKEN_LIMIT in error.message or _NESTED in error.message):
+        code, message = ErrorCode.QUERY_TOO_COSTLY, error.message
+    elif original is None:
+        code, message = ErrorCode.GRAPHQL_VALIDATION_FAILED, error.message
+    elif isinstance(original, GraphQLError):  # variables that do not fit their types
+        code, message = ErrorCode.BAD_USER_INPUT, error.message
+    elif isinstance(original, TimeBudgetExceededError):
+        code, message = ErrorCode.TIMEOUT, str(original)
+    elif (refused := refusal(original)) is not None:
+        code, message = refused
+    elif upstream_failed(original):
+        logger.warning("Elasticsearch unavailable: %s", original)
+        code = ErrorCode.UPSTREAM_UNAVAILABLE
+        message = "Elasticsearch is unavailable; try again shortly."
+    else:
+        logger.error("unexpected error", exc_info=original)
+        code, message = ErrorCode.INTERNAL, "Internal error; it has been logged."
+    return GraphQLError(
+        message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        extensions={"code": code.value},
+    )

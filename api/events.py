@@ -140,7 +140,7 @@ async def find_events(
     after_values = search_after(cursor, direction)
     reverse = {"asc": "desc", "desc": "asc"}[direction]
     request: dict[str, Any] = {
-        "query": filter_query(event_filter),
+        "query": filter_query(event_filter, context.limits),
         "sort": _sort(reverse if backwards else direction),
         "size": size + 1,  # one more than asked: is there another page?
         "track_total_hits": selects(info, "totalCount"),

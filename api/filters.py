@@ -2,6 +2,10 @@
 
 Every condition is a filter clause (no scoring), so Elasticsearch can cache it; lists mean
 "any of", conditions side by side mean "all of", and ``and``/``or``/``not`` nest.
+
+A filter is held to the input limits as its query is built: nesting, the length of every
+list and text, and the number of clauses it produces in all, each refused with
+BAD_USER_INPUT naming the limit, so Elasticsearch never sees a query it would refuse.
 """
 
 from __future__ import annotations
@@ -11,9 +15,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import strawberry
+from graphql import GraphQLError
 
 from api.errors import ErrorCode, user_error
+from api.limits import Limits
 from schema import DERIVED
+from schema.document import SEARCHABLE_DEPTH
 
 _PRINCIPAL_FIELDS = (
     f"{DERIVED}.principal",
@@ -24,6 +31,7 @@ _PRINCIPAL_FIELDS = (
     "userIdentity.sessionContext.sessionIssuer.userName",
 )
 _MAX_NESTING = 8
+_SHOWN = 60
 
 
 @strawberry.input(
@@ -146,8 +154,166 @@ def utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def _any_of(field: str, values: list[str] | None) -> dict[str, Any] | None:
-    return {"terms": {field: values}} if values else None
+def filter_query(event_filter: EventFilter | None, limits: Limits) -> dict[str, Any]:
+    """The Elasticsearch query for a filter (``match_all`` for none), within ``limits``."""
+    if event_filter is None:
+        return {"match_all": {}}
+    return _QueryBuilder(limits).query(event_filter, 0)
+
+
+def _over(found: str, limit: int, setting: str) -> GraphQLError:
+    return user_error(
+        ErrorCode.BAD_USER_INPUT, f"{found}; at most {limit:,} (TRAILQL_{setting.upper()})."
+    )
+
+
+def _shown(text: str) -> str:
+    return repr(text) if len(text) <= _SHOWN else repr(text[: _SHOWN - 1] + "…")
+
+
+class _QueryBuilder:
+    """One filter's query, counting its clauses against the limits as it goes."""
+
+    def __init__(self, limits: Limits) -> None:
+        self._limits = limits
+        self._clauses = 0
+
+    def _count(self, clauses: int) -> None:
+        self._clauses += clauses
+        if self._clauses > self._limits.max_filter_clauses:
+            raise _over(
+                f"the filter has more than {self._limits.max_filter_clauses:,} conditions "
+                "and values in all",
+                self._limits.max_filter_clauses,
+                "max_filter_clauses",
+            )
+
+    def _text(self, field: str, text: str, *, pattern: bool = False) -> str:
+        most = self._limits.max_pattern_length if pattern else self._limits.max_string_length
+        if len(text) > most:
+            setting = "max_pattern_length" if pattern else "max_string_length"
+            raise _over(f"`{field}` {_shown(text)} is {len(text):,} characters long", most, setting)
+        return text
+
+    def _values(self, field: str, values: list[str] | None) -> list[str] | None:
+        if not values:
+            return values
+        if len(values) > self._limits.max_list_length:
+            raise _over(
+                f"`{field}` lists {len(values):,} values",
+                self._limits.max_list_length,
+                "max_list_length",
+            )
+        for value in values:
+            self._text(field, value)
+        self._count(len(values))
+        return values
+
+    def _any_of(self, name: str, field: str, values: list[str] | None) -> dict[str, Any] | None:
+        checked = self._values(name, values)
+        return {"terms": {field: checked}} if checked else None
+
+    def query(self, event_filter: EventFilter, depth: int) -> dict[str, Any]:
+        """The query for one level of the filter; ``and``/``or``/``not`` one level deeper."""
+        if depth > _MAX_NESTING:
+            raise user_error(
+                ErrorCode.BAD_USER_INPUT, f"filters nest at most {_MAX_NESTING} levels deep."
+            )
+        f = event_filter
+        clauses = [
+            _time_range(f),
+            self._any_of("eventSource", "eventSource", f.event_source),
+            self._any_of("eventName", "eventName", f.event_name),
+            self._any_of("awsRegion", "awsRegion", f.aws_region),
+            self._any_of("recipientAccountId", "recipientAccountId", f.recipient_account_id),
+            self._any_of("eventType", "eventType", f.event_type),
+            self._any_of("eventCategory", "eventCategory", f.event_category),
+            self._any_of("userIdentityType", "userIdentity.type", f.user_identity_type),
+            _principal(self._values("principal", f.principal)),
+            self._any_of("accessKeyId", "userIdentity.accessKeyId", f.access_key_id),
+            _source_address(self._values("sourceIPAddress", f.source_ip_address)),
+            _contains(
+                "userAgent",
+                None
+                if f.user_agent is None
+                else self._text("userAgent", f.user_agent, pattern=True),
+            ),
+            _flag("readOnly", f.read_only),
+            _flag("managementEvent", f.management_event),
+            self._any_of("errorCode", "errorCode", f.error_code),
+            _has_error(f.has_error),
+            self._any_of("resourceArn", "resources.ARN", f.resource_arn),
+            self._any_of("logGroupName", f"{DERIVED}.logGroupName", f.log_group_name),
+            _search(None if f.search is None else self._text("search", f.search, pattern=True)),
+        ]
+        for block, conditions in (
+            ("requestParameters", f.request_parameters),
+            ("responseElements", f.response_elements),
+        ):
+            if conditions and len(conditions) > self._limits.max_list_length:
+                raise _over(
+                    f"`{block}` lists {len(conditions):,} conditions",
+                    self._limits.max_list_length,
+                    "max_list_length",
+                )
+            clauses += [self._parameter(block, condition) for condition in conditions or []]
+        clauses += [self.query(inner, depth + 1) for inner in self._nested("and", f.and_)]
+        if f.or_:
+            either = [self.query(inner, depth + 1) for inner in self._nested("or", f.or_)]
+            clauses.append({"bool": {"should": either, "minimum_should_match": 1}})
+        if f.not_ is not None:
+            clauses.append({"bool": {"must_not": [self.query(f.not_, depth + 1)]}})
+        kept = [clause for clause in clauses if clause]
+        self._count(len(kept))
+        return {"bool": {"filter": kept}} if kept else {"match_all": {}}
+
+    def _nested(self, name: str, filters: list[EventFilter] | None) -> list[EventFilter]:
+        if filters and len(filters) > self._limits.max_list_length:
+            raise _over(
+                f"`{name}` lists {len(filters):,} filters",
+                self._limits.max_list_length,
+                "max_list_length",
+            )
+        return filters or []
+
+    def _parameter(self, block: str, condition: ParameterCondition) -> dict[str, Any]:
+        path = self._text(f"{block} path", condition.path).strip().strip(".")
+        if not path or "*" in path:
+            raise user_error(
+                ErrorCode.BAD_USER_INPUT, f"{block} path {_shown(condition.path)} is not valid."
+            )
+        if path.count(".") >= SEARCHABLE_DEPTH:
+            raise user_error(
+                ErrorCode.BAD_USER_INPUT,
+                f"{block} path {_shown(path)} has more than {SEARCHABLE_DEPTH} parts; "
+                "parameters are searchable that deep at most.",
+            )
+        field = f"{DERIVED}.{block}.{path}"
+        given = [
+            name
+            for name, value in (
+                ("equals", condition.equals),
+                ("in", condition.in_),
+                ("prefix", condition.prefix),
+                ("exists", condition.exists),
+            )
+            if value is not None
+        ]
+        if len(given) != 1:
+            raise user_error(
+                ErrorCode.BAD_USER_INPUT,
+                f"a {block} condition on {_shown(path)} needs exactly one of equals, in, "
+                "prefix, exists.",
+            )
+        self._count(1)
+        if condition.equals is not None:
+            return {"term": {field: self._text(f"{block}.{path}", condition.equals)}}
+        if condition.in_ is not None:
+            return {"terms": {field: self._values(f"{block}.{path}", condition.in_)}}
+        if condition.prefix is not None:
+            prefix = self._text(f"{block}.{path}", condition.prefix, pattern=True)
+            return {"prefix": {field: prefix}}
+        return _has(field, condition.exists) or {}
 
 
 def _time_range(event_filter: EventFilter) -> dict[str, Any] | None:
@@ -207,33 +373,8 @@ def _has(field: str, value: bool | None) -> dict[str, Any] | None:  # noqa: FBT0
     return exists if value else {"bool": {"must_not": [exists]}}
 
 
-def _parameter(block: str, condition: ParameterCondition) -> dict[str, Any]:
-    path = condition.path.strip().strip(".")
-    if not path or "*" in path:
-        raise user_error(ErrorCode.BAD_USER_INPUT, f"{block} path {condition.path!r} is not valid.")
-    field = f"{DERIVED}.{block}.{path}"
-    given = [
-        name
-        for name, value in (
-            ("equals", condition.equals),
-            ("in", condition.in_),
-            ("prefix", condition.prefix),
-            ("exists", condition.exists),
-        )
-        if value is not None
-    ]
-    if len(given) != 1:
-        raise user_error(
-            ErrorCode.BAD_USER_INPUT,
-            f"a {block} condition on {path!r} needs exactly one of equals, in, prefix, exists.",
-        )
-    if condition.equals is not None:
-        return {"term": {field: condition.equals}}
-    if condition.in_ is not None:
-        return {"terms": {field: condition.in_}}
-    if condition.prefix is not None:
-        return {"prefix": {field: condition.prefix}}
-    return _has(field, condition.exists) or {}
+def _has_error(value: bool | None) -> dict[str, Any] | None:  # noqa: FBT001
+    return _has("errorCode", value)
 
 
 def _search(text: str | None) -> dict[str, Any] | None:
@@ -246,45 +387,3 @@ def _search(text: str | None) -> dict[str, Any] | None:
             "default_operator": "and",
         }
     }
-
-
-def filter_query(event_filter: EventFilter | None, depth: int = 0) -> dict[str, Any]:
-    """The Elasticsearch query for a filter (``match_all`` for none)."""
-    if event_filter is None:
-        return {"match_all": {}}
-    if depth > _MAX_NESTING:
-        raise user_error(
-            ErrorCode.BAD_USER_INPUT, f"filters nest at most {_MAX_NESTING} levels deep."
-        )
-    f = event_filter
-    clauses = [
-        _time_range(f),
-        _any_of("eventSource", f.event_source),
-        _any_of("eventName", f.event_name),
-        _any_of("awsRegion", f.aws_region),
-        _any_of("recipientAccountId", f.recipient_account_id),
-        _any_of("eventType", f.event_type),
-        _any_of("eventCategory", f.event_category),
-        _any_of("userIdentity.type", f.user_identity_type),
-        _principal(f.principal),
-        _any_of("userIdentity.accessKeyId", f.access_key_id),
-        _source_address(f.source_ip_address),
-        _contains("userAgent", f.user_agent),
-        _flag("readOnly", f.read_only),
-        _flag("managementEvent", f.management_event),
-        _any_of("errorCode", f.error_code),
-        _has("errorCode", f.has_error),
-        _any_of("resources.ARN", f.resource_arn),
-        _any_of(f"{DERIVED}.logGroupName", f.log_group_name),
-        _search(f.search),
-    ]
-    clauses += [_parameter("requestParameters", c) for c in f.request_parameters or []]
-    clauses += [_parameter("responseElements", c) for c in f.response_elements or []]
-    clauses += [filter_query(inner, depth + 1) for inner in f.and_ or []]
-    if f.or_:
-        either = [filter_query(inner, depth + 1) for inner in f.or_]
-        clauses.append({"bool": {"should": either, "minimum_should_match": 1}})
-    if f.not_ is not None:
-        clauses.append({"bool": {"must_not": [filter_query(f.not_, depth + 1)]}})
-    kept = [clause for clause in clauses if clause]
-    return {"bool": {"filter": kept}} if kept else {"match_all": {}}

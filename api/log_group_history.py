@@ -79,7 +79,7 @@ async def find_history(
     query = {
         "bool": {
             "filter": [
-                filter_query(event_filter),
+                filter_query(event_filter, context.limits),
                 names_group_query(name),
                 history_calls_query(),
             ]

@@ -249,7 +249,10 @@ async def find_log_groups(
             "cardinality": {"field": _NAME_FIELD, "precision_threshold": COUNT_PRECISION}
         }
     response = await context.search(
-        query=filter_query(event_filter), size=0, track_total_hits=False, aggs=aggregations
+        query=filter_query(event_filter, context.limits),
+        size=0,
+        track_total_hits=False,
+        aggs=aggregations,
     )
     found = response.get("aggregations", {})
     buckets = found.get("groups", {}).get("buckets", [])
@@ -285,7 +288,11 @@ async def find_log_group(
     event_filter: EventFilter | None,
 ) -> LogGroup | None:
     """One group's summary (its history is resolved on demand), or None if no event names it."""
-    query = {"bool": {"filter": [filter_query(event_filter), {"term": {_NAME_FIELD: name}}]}}
+    query = {
+        "bool": {
+            "filter": [filter_query(event_filter, context.limits), {"term": {_NAME_FIELD: name}}]
+        }
+    }
     response = await context.search(
         query=query,
         size=0,

@@ -393,7 +393,11 @@ async def event_stats(
     [this_field] = info.selected_fields
     span = await time_span(info.context, filter)
     aggregations = stats_aggregations(this_field.selections, span)
-    request: dict[str, Any] = {"query": filter_query(filter), "size": 0, "track_total_hits": True}
+    request: dict[str, Any] = {
+        "query": filter_query(filter, info.context.limits),
+        "size": 0,
+        "track_total_hits": True,
+    }
     if aggregations:
         request["aggs"] = aggregations
     response = await info.context.search(**request)

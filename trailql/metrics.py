@@ -47,3 +47,9 @@ SQS_OLDEST_MESSAGE_AGE_SECONDS = Gauge(
     "trailql_sqs_oldest_message_age_seconds",
     "Age of the oldest message in the last batch received from SQS: how far behind we are.",
 )
+RATE_LIMITED = Counter(
+    "trailql_rate_limited_total",
+    "Requests refused with 429 because one credential asked too often or too much at once, "
+    "by reason (rate, concurrency).",
+    ["reason"],
+)

@@ -1,4 +1,7 @@
-"""Configuration from the environment, shared by the indexer and the API."""
+"""Configuration from the environment shared by the indexer and the API.
+
+What only the API reads (limits, authentication, CORS) is in ``api.settings``.
+"""
 
 from __future__ import annotations
 
@@ -31,37 +34,3 @@ class IndexSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TRAILQL_", extra="ignore")
 
     index: str = "trailql-events"
-
-
-class ApiSettings(BaseSettings):
-    """How the API serves (``TRAILQL_*``)."""
-
-    model_config = SettingsConfigDict(env_prefix="TRAILQL_", extra="ignore")
-
-    #: Origins a browser app may call the API from, comma-separated; empty: same origin only.
-    cors_origins: str = ""
-    #: Ceilings on one query (see api/limits.py for how cost is counted).
-    max_query_cost: int = 50_000
-    max_query_depth: int = 12
-    max_query_aliases: int = 60
-    max_query_tokens: int = 5_000
-
-    #: Authentication off: every request sees every account. For local development only.
-    auth_disabled: bool = False
-    #: API key hash lines (``NAME:SHA256:ACCOUNTS[:EXPIRES]``), separated by ``;`` or new lines.
-    api_keys: str = ""
-    #: A file of the same lines, one per line (``#`` starts a comment).
-    api_keys_file: Path | None = None
-    #: JWT bearer tokens: the issuer (``iss``) and audience (``aud``) they must carry.
-    jwt_issuer: str | None = None
-    jwt_audience: str | None = None
-    #: Where the issuer publishes its signing keys (RS/PS/ES/EdDSA tokens) ...
-    jwt_jwks_url: str | None = None
-    #: ... or a shared secret of at least 32 bytes (HS256/384/512 tokens): one, not both.
-    jwt_secret: SecretStr | None = None
-    #: The claim that lists the AWS account IDs a token may see.
-    jwt_accounts_claim: str = "trailql_accounts"
-
-    def cors_origin_list(self) -> list[str]:
-        """The origins as a list, blanks dropped."""
-        return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]

@@ -11,6 +11,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from api.app import create_app
+from api.settings import ApiSettings
 from indexer.run import IndexSummary
 from tests.api.credentials import (
     AUDIENCE,
@@ -23,7 +24,6 @@ from tests.api.credentials import (
     serving_jwks,
 )
 from trailql.elastic import Connection
-from trailql.settings import ApiSettings
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,9 @@ from starlette.testclient import TestClient
 from api import graphiql
 from api.app import create_app
 from api.auth import AuthConfigError, authenticator_from
+from api.settings import ApiSettings
 from tests.api.credentials import AUDIENCE, ISSUER, KID, SIGMA, rsa_key, token
 from trailql.elastic import Connection
-from trailql.settings import ApiSettings
 
 QUERY = {"query": "{ events { totalCount } }"}
 BOTH_CHALLENGES = 'Bearer realm="trailql", ApiKey realm="trailql"'

@@ -1,8 +1,8 @@
 from starlette.testclient import TestClient
 
 from api.app import create_app
+from api.settings import ApiSettings
 from trailql.elastic import Connection
-from trailql.settings import ApiSettings
 
 PREFLIGHT = {
     "access-control-request-method": "POST",

@@ -13,10 +13,10 @@ from starlette.testclient import TestClient
 
 from api.app import create_app
 from api.keys import KEY_PREFIX, ApiKeys, KeyConfigError, load_api_keys, parse_key_lines
+from api.settings import ApiSettings
 from api.tenancy import Tenant
 from tests.api.credentials import SIGMA, STRATUS
 from trailql.elastic import Connection
-from trailql.settings import ApiSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 DIGEST = "a" * 64

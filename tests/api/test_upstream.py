@@ -9,7 +9,7 @@ from graphql import GraphQLError
 from starlette.testclient import TestClient
 
 from api.app import create_app
-from api.errors import ErrorCodes
+from api.errors import with_code
 from trailql import local_elasticsearch
 from trailql.elastic import Connection
 
@@ -45,7 +45,7 @@ def test_a_stopped_elasticsearch_answers_upstream_unavailable():
 
 def test_an_unexpected_failure_is_internal_and_says_nothing_of_its_cause():
     failure = GraphQLError("boom", original_error=RuntimeError("secret detail at line 42"))
-    masked = ErrorCodes().anonymise_error(failure)
+    masked = with_code(failure)
     assert masked.extensions == {"code": "INTERNAL"}
     assert masked.message == "Internal error; it has been logged."
     assert masked.original_error is None

@@ -1,0 +1,190 @@
+"""Answering one GraphQL operation: every check before any work, then graphql-core.
+
+The order is the defence: the variables' shape (no recursion), the document (parsed and
+validated once, remembered; bounded by tokens, nesting and validation work), the operation
+chosen, the variables coerced, the cost measured (linear, after validation), and only then
+execution, under a time budget. Each refusal carries its code (``api.errors``). The metrics
+and the request's log line are written here too, so every answer is counted the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from graphql import ExecutionResult as CoreExecutionResult
+from graphql import GraphQLError, OperationType, execute
+from graphql.execution.values import get_variable_values
+from strawberry.schema import Schema
+from strawberry.types import ExecutionResult
+from strawberry.utils.await_maybe import await_maybe
+
+from api.context import Context
+from api.documents import DocumentCache, PreparedDocument
+from api.errors import ErrorCode, user_error, with_code
+from api.inputs import check_variables
+from api.limits import Limits, QueryShape, measure, problems
+from api.operations import operation_label
+from trailql.metrics import GRAPHQL_ERRORS, GRAPHQL_REQUEST_SECONDS, GRAPHQL_REQUESTS
+
+
+class OperationNotAllowedError(Exception):
+    """The operation's type cannot be run over this transport (a mutation over GET)."""
+
+
+class Executor:
+    """Runs operations against one schema under one set of limits."""
+
+    def __init__(self, schema: Schema, limits: Limits, *, time_budget: float) -> None:
+        self._schema = schema
+        self._graphql_schema = schema._schema  # noqa: SLF001  Strawberry's graphql-core schema
+        self._limits = limits
+        self._time_budget = time_budget
+        self._documents = DocumentCache(
+            self._graphql_schema,
+            max_tokens=limits.max_tokens,
+            max_complexity=limits.max_validation_complexity,
+        )
+
+    @property
+    def limits(self) -> Limits:
+        """The ceilings every request is held to."""
+        return self._limits
+
+    async def execute(
+        self,
+        query: str,
+        variables: dict[str, Any] | None,
+        operation_name: str | None,
+        context: Context,
+        allowed: frozenset[OperationType],
+    ) -> ExecutionResult:
+        """The answer to one operation, with codes on its errors; counted and logged.
+
+        Raises:
+            OperationNotAllowedError: the operation is a kind this transport does not run.
+        """
+        started = time.perf_counter()
+        shape: QueryShape | None = None
+        label = operation_label(operation_name)
+        try:
+            prepared, result, shape = await self._run(
+                query, variables, operation_name, context, allowed
+            )
+            if operation_name is None and prepared is not None:
+                label = operation_label(_only_operation_name(prepared))
+            errors = [with_code(error) for error in result.errors or ()]
+        except asyncio.CancelledError:
+            # The client went away (or the server is stopping): count it, then stop.
+            self._count(label, started, ["CANCELLED"], context)
+            raise
+        self._count(label, started, [_code(error) for error in errors], context)
+        extensions: dict[str, Any] = {}
+        if shape is not None:
+            extensions["cost"] = {"requested": shape.cost, "maximum": self._limits.max_cost}
+        took = context.search_took_ms
+        extensions["elasticsearch"] = {"searches": len(took), "tookMs": sum(took)}
+        return ExecutionResult(data=result.data, errors=errors or None, extensions=extensions)
+
+    async def _run(  # noqa: PLR0911  one return per refusal, in the order they are checked
+        self,
+        query: str,
+        variables: dict[str, Any] | None,
+        operation_name: str | None,
+        context: Context,
+        allowed: frozenset[OperationType],
+    ) -> tuple[PreparedDocument | None, CoreExecutionResult, QueryShape | None]:
+        refused = check_variables(variables, self._limits)
+        if refused is not None:
+            return None, _refusal(refused), None
+        prepared = await self._documents.get(query)
+        operation = prepared.operation(operation_name)
+        if operation is not None and operation.operation not in allowed:
+            raise OperationNotAllowedError(operation.operation.value)
+        if prepared.errors:
+            return prepared, _refusal(*prepared.errors), None
+        if operation is None:
+            return prepared, _refusal(_no_operation(prepared, operation_name)), None
+        coerced = get_variable_values(
+            self._graphql_schema, operation.variable_definitions or (), variables or {}
+        )
+        if isinstance(coerced, list):
+            return prepared, _refusal(*map(_bad_input, coerced)), None
+        shape = measure(operation, prepared.fragments, coerced.coerced)
+        over = problems(shape, self._limits)
+        if over:
+            return prepared, _refusal(*over), shape
+        assert prepared.document is not None
+        context.deadline = time.monotonic() + self._time_budget
+        try:
+            async with asyncio.timeout(self._time_budget):
+                result = await await_maybe(
+                    execute(
+                        self._graphql_schema,
+                        prepared.document,
+                        context_value=context,
+                        variable_values=variables,
+                        operation_name=operation_name,
+                        executor_class=self._schema.execution_context_class,
+                        operation_extensions=None,
+                    )
+                )
+        except TimeoutError:
+            return prepared, _refusal(_timed_out(self._time_budget)), shape
+        return prepared, result, shape
+
+    def _count(self, label: str, started: float, codes: list[str], context: Context) -> None:
+        GRAPHQL_REQUESTS.labels(operation=label).inc()
+        GRAPHQL_REQUEST_SECONDS.labels(operation=label).observe(time.perf_counter() - started)
+        for code in codes:
+            GRAPHQL_ERRORS.labels(code=code).inc()
+        record = context.request_record
+        if record is not None:
+            record.operation = label
+            record.error_codes = codes
+
+
+def _refusal(*errors: GraphQLError) -> CoreExecutionResult:
+    return CoreExecutionResult(None, list(errors))
+
+
+def _bad_input(error: GraphQLError) -> GraphQLError:
+    """A variable that does not fit its type: the caller's to fix."""
+    return GraphQLError(
+        error.message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        extensions={"code": ErrorCode.BAD_USER_INPUT.value},
+    )
+
+
+def _code(error: GraphQLError) -> str:
+    return str((error.extensions or {}).get("code", ErrorCode.INTERNAL.value))
+
+
+def _only_operation_name(prepared: PreparedDocument) -> str | None:
+    operation = prepared.operation(None)
+    return operation.name.value if operation is not None and operation.name else None
+
+
+def _no_operation(prepared: PreparedDocument, name: str | None) -> GraphQLError:
+    if name:
+        return user_error(
+            ErrorCode.BAD_USER_INPUT, f"the document has no operation named {name!r}."
+        )
+    if not prepared.operations:
+        return user_error(ErrorCode.BAD_USER_INPUT, "the document has no operation to run.")
+    return user_error(
+        ErrorCode.BAD_USER_INPUT,
+        "the document has several operations: name the one to run in operationName.",
+    )
+
+
+def _timed_out(budget: float) -> GraphQLError:
+    return user_error(
+        ErrorCode.TIMEOUT,
+        f"the request ran past its time budget of {budget:g} s and was stopped; narrow the "
+        "filter or ask for less.",
+    )

@@ -1,0 +1,73 @@
+"""How the API serves (``TRAILQL_*``): limits, authentication, CORS.
+
+Every limit has a default that real questions never meet; each is refused with a code that
+names it (README, "Limits").
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ApiSettings(BaseSettings):
+    """The API's settings, read from ``TRAILQL_*`` environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="TRAILQL_", extra="ignore")
+
+    #: Origins a browser app may call the API from, comma-separated; empty: same origin only.
+    cors_origins: str = ""
+
+    #: Ceilings on one query document (see api/limits.py for how cost is counted).
+    max_query_cost: int = 50_000
+    max_query_depth: int = 12
+    max_query_aliases: int = 60
+    max_query_tokens: int = 5_000
+    #: Work validation may spend comparing fields that must merge (graphql-core's units).
+    max_validation_complexity: int = 5_000
+
+    #: Ceilings on one request's inputs, checked before any work.
+    max_body_bytes: int = 1024 * 1024
+    max_input_depth: int = 32
+    max_list_length: int = 1_000
+    max_string_length: int = 1_024
+    #: Text matched as a pattern (userAgent contains, search): Elasticsearch builds an
+    #: automaton from it, whose cost grows with its length.
+    max_pattern_length: int = 256
+    max_filter_clauses: int = 1_024
+
+    #: Seconds one request may run: its searches carry it as Elasticsearch's own timeout.
+    request_timeout: float = 20.0
+    #: Seconds ``trailql serve`` lets requests in flight finish after SIGTERM.
+    shutdown_timeout: float = 10.0
+
+    #: Requests per second each credential may make on average, and in a burst (0: no limit).
+    rate_limit: float = 100.0
+    rate_burst: int = 200
+    #: Requests of each credential answered at once (0: no limit); more wait their turn,
+    #: and past eight waiting per slot they are refused.
+    max_concurrent_requests: int = 8
+    #: Per-credential exceptions, ``NAME=RATE/BURST`` separated by ``;`` (``ci=5/10``).
+    rate_limits: str = ""
+
+    #: Authentication off: every request sees every account. For local development only.
+    auth_disabled: bool = False
+    #: API key hash lines (``NAME:SHA256:ACCOUNTS[:EXPIRES]``), separated by ``;`` or new lines.
+    api_keys: str = ""
+    #: A file of the same lines, one per line (``#`` starts a comment).
+    api_keys_file: Path | None = None
+    #: JWT bearer tokens: the issuer (``iss``) and audience (``aud``) they must carry.
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    #: Where the issuer publishes its signing keys (RS/PS/ES/EdDSA tokens) ...
+    jwt_jwks_url: str | None = None
+    #: ... or a shared secret of at least 32 bytes (HS256/384/512 tokens): one, not both.
+    jwt_secret: SecretStr | None = None
+    #: The claim that lists the AWS account IDs a token may see.
+    jwt_accounts_claim: str = "trailql_accounts"
+
+    def cors_origin_list(self) -> list[str]:
+        """The origins as a list, blanks dropped."""
+        return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]

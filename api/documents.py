@@ -22,10 +22,17 @@ from graphql import (
     FragmentDefinitionNode,
     GraphQLError,
     GraphQLSchema,
+    ObjectValueNode,
     OperationDefinitionNode,
+    ValidationContext,
+    ValidationRule,
     parse,
+    specified_rules,
     validate,
 )
+
+from api.errors import ErrorCode
+from api.limits import Limits
 
 #: Documents up to this long are prepared on the event loop: a thread costs more than that.
 _INLINE_CHARACTERS = 2_000
@@ -55,11 +62,32 @@ class PreparedDocument:
         return self.operations[0] if len(self.operations) == 1 else None
 
 
-def _prepare(
-    schema: GraphQLSchema, query: str, max_tokens: int, complexity: int
-) -> PreparedDocument:
+def _input_objects_rule(most: int) -> type[ValidationRule]:
+    """A rule refusing documents that write more than ``most`` input objects literally."""
+
+    class InputObjects(ValidationRule):
+        def __init__(self, context: ValidationContext) -> None:
+            super().__init__(context)
+            self.count = 0
+
+        def enter_object_value(self, node: ObjectValueNode, *_: object) -> None:
+            self.count += 1
+            if self.count == most + 1:
+                self.report_error(
+                    GraphQLError(
+                        f"the document holds more than {most:,} input objects; at most "
+                        f"{most:,} (TRAILQL_MAX_INPUT_OBJECTS).",
+                        node,
+                        extensions={"code": ErrorCode.BAD_USER_INPUT.value},
+                    )
+                )
+
+    return InputObjects
+
+
+def _prepare(schema: GraphQLSchema, query: str, limits: Limits) -> PreparedDocument:
     try:
-        document = parse(query, max_tokens=max_tokens)
+        document = parse(query, max_tokens=limits.max_tokens)
     except GraphQLError as error:
         return PreparedDocument(len(query), None, (error,))
     operations = tuple(
@@ -73,8 +101,9 @@ def _prepare(
         if isinstance(definition, FragmentDefinitionNode)
     }
     # graphql-core reads this budget when the rule starts; it is ours alone in this process.
-    overlapping_fields.MAX_COMPLEXITY_BUDGET = complexity
-    errors = tuple(validate(schema, document, max_errors=20))
+    overlapping_fields.MAX_COMPLEXITY_BUDGET = limits.max_validation_complexity
+    rules = (*specified_rules, _input_objects_rule(limits.max_input_objects))
+    errors = tuple(validate(schema, document, rules, max_errors=20))
     return PreparedDocument(len(query), document, errors, operations, fragments)
 
 
@@ -85,10 +114,9 @@ def _weight(prepared: PreparedDocument) -> int:
 class DocumentCache:
     """Prepared documents by their text, least recently used dropped first."""
 
-    def __init__(self, schema: GraphQLSchema, *, max_tokens: int, max_complexity: int) -> None:
+    def __init__(self, schema: GraphQLSchema, limits: Limits) -> None:
         self._schema = schema
-        self._max_tokens = max_tokens
-        self._max_complexity = max_complexity
+        self._limits = limits
         self._prepared: LRUCache[str, PreparedDocument] = LRUCache(
             maxsize=CACHED_CHARACTERS, getsizeof=_weight
         )
@@ -107,4 +135,4 @@ class DocumentCache:
         return prepared
 
     def _prepare(self, query: str) -> PreparedDocument:
-        return _prepare(self._schema, query, self._max_tokens, self._max_complexity)
+        return _prepare(self._schema, query, self._limits)

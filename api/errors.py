@@ -26,6 +26,8 @@ logger = logging.getLogger("trailql.api")
 _TOKEN_LIMIT = "Document contains more than"  # noqa: S105  not a password: a parser message
 #: How it says a document nests deeper than its recursion can follow.
 _NESTED = "nested too deeply"
+#: How validation says it stopped after too many errors (rather than too much work).
+_TOO_MANY = "Too many validation errors"
 _CLIENT_ERROR = range(400, 500)
 
 
@@ -161,11 +163,11 @@ def with_code(error: GraphQLError) -> GraphQLError:
     if error.extensions and "code" in error.extensions:
         return error
     original = error.original_error
-    if isinstance(error, ValidationAbortedError):
+    if isinstance(error, ValidationAbortedError) and not error.message.startswith(_TOO_MANY):
         code = ErrorCode.QUERY_TOO_COSTLY
         message = (
-            "the document is too complex to validate (many fields of the same name that "
-            "would have to merge); remove repeated fields or fragments."
+            "the document is too complex to validate (fragments nested too deep, or many "
+            "fields of one name that would have to merge); simplify it."
         )
     elif original is None and (_TOKEN_LIMIT in error.message or _NESTED in error.message):
         code, message = ErrorCode.QUERY_TOO_COSTLY, error.message

@@ -41,11 +41,7 @@ class Executor:
         self._graphql_schema = schema._schema  # noqa: SLF001  Strawberry's graphql-core schema
         self._limits = limits
         self._time_budget = time_budget
-        self._documents = DocumentCache(
-            self._graphql_schema,
-            max_tokens=limits.max_tokens,
-            max_complexity=limits.max_validation_complexity,
-        )
+        self._documents = DocumentCache(self._graphql_schema, limits)
 
     @property
     def limits(self) -> Limits:

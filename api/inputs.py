@@ -33,21 +33,48 @@ def check_variables(variables: dict[str, Any] | None, limits: Limits) -> GraphQL
     """The first way ``variables`` goes past the input limits, or None."""
     if not variables:
         return None
-    stack: list[tuple[object, int, str]] = [
-        (value, 1, f"${name}") for name, value in variables.items()
-    ]
-    while stack:
-        value, depth, path = stack.pop()
-        if isinstance(value, str):
-            if len(value) > limits.max_string_length:
-                return _over(
-                    f"the text at {_shown(path)} is {len(value):,} characters long",
-                    limits.max_string_length,
-                    "max_string_length",
-                )
-            continue
-        if not isinstance(value, dict | list):
-            continue
+    return _Walk(limits).over(variables)
+
+
+class _Walk:
+    """Every value of the variables, depth first from a stack, counting input objects."""
+
+    def __init__(self, limits: Limits) -> None:
+        self._limits = limits
+        self._objects = 0
+
+    def over(self, variables: dict[str, Any]) -> GraphQLError | None:
+        stack: list[tuple[object, int, str]] = [
+            (value, 1, f"${name}") for name, value in variables.items()
+        ]
+        while stack:
+            value, depth, path = stack.pop()
+            if isinstance(value, str):
+                refused = self._text(value, path)
+            elif isinstance(value, list):
+                refused = self._container(depth, path, len(value), "values")
+                stack.extend((item, depth + 1, f"{path}[{i}]") for i, item in enumerate(value))
+            elif isinstance(value, dict):
+                self._objects += 1
+                refused = self._container(depth, path, len(value), "keys")
+                stack.extend((item, depth + 1, f"{path}.{key}") for key, item in value.items())
+            else:
+                refused = None
+            if refused is not None:
+                return refused
+        return None
+
+    def _text(self, text: str, path: str) -> GraphQLError | None:
+        if len(text) <= self._limits.max_string_length:
+            return None
+        return _over(
+            f"the text at {_shown(path)} is {len(text):,} characters long",
+            self._limits.max_string_length,
+            "max_string_length",
+        )
+
+    def _container(self, depth: int, path: str, size: int, what: str) -> GraphQLError | None:
+        limits = self._limits
         if depth > limits.max_input_depth:
             return _over(
                 f"variables nest more than {limits.max_input_depth} levels deep (at "
@@ -55,20 +82,14 @@ def check_variables(variables: dict[str, Any] | None, limits: Limits) -> GraphQL
                 limits.max_input_depth,
                 "max_input_depth",
             )
-        if isinstance(value, list):
-            if len(value) > limits.max_list_length:
-                return _over(
-                    f"the list at {_shown(path)} holds {len(value):,} values",
-                    limits.max_list_length,
-                    "max_list_length",
-                )
-            stack.extend((item, depth + 1, f"{path}[{index}]") for index, item in enumerate(value))
-        else:
-            if len(value) > limits.max_list_length:
-                return _over(
-                    f"the object at {_shown(path)} holds {len(value):,} keys",
-                    limits.max_list_length,
-                    "max_list_length",
-                )
-            stack.extend((item, depth + 1, f"{path}.{key}") for key, item in value.items())
-    return None
+        if self._objects > limits.max_input_objects:
+            return _over(
+                f"variables hold more than {limits.max_input_objects:,} input objects",
+                limits.max_input_objects,
+                "max_input_objects",
+            )
+        if size > limits.max_list_length:
+            return _over(
+                f"{_shown(path)} holds {size:,} {what}", limits.max_list_length, "max_list_length"
+            )
+        return None

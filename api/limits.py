@@ -55,6 +55,7 @@ class Limits:
     max_tokens: int = 5_000
     max_validation_complexity: int = 5_000
     max_input_depth: int = 32
+    max_input_objects: int = 100
     max_list_length: int = 1_000
     max_string_length: int = 1_024
     max_pattern_length: int = 256

@@ -31,6 +31,9 @@ class ApiSettings(BaseSettings):
     #: Ceilings on one request's inputs, checked before any work.
     max_body_bytes: int = 1024 * 1024
     max_input_depth: int = 32
+    #: Input objects (filters, parameter conditions) in one request's variables, and in its
+    #: document: each is converted for its resolver one by one, which is slow in bulk.
+    max_input_objects: int = 100
     max_list_length: int = 1_000
     max_string_length: int = 1_024
     #: Text matched as a pattern (userAgent contains, search): Elasticsearch builds an
@@ -41,7 +44,7 @@ class ApiSettings(BaseSettings):
     #: Seconds one request may run: its searches carry it as Elasticsearch's own timeout.
     request_timeout: float = 20.0
     #: Seconds ``trailql serve`` lets requests in flight finish after SIGTERM.
-    shutdown_timeout: float = 10.0
+    shutdown_timeout: int = 10
 
     #: Requests per second each credential may make on average, and in a burst (0: no limit).
     rate_limit: float = 100.0

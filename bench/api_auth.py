@@ -11,7 +11,16 @@ API_KEY_HEADER = "x-api-key"
 
 
 def bench_key() -> tuple[dict[str, str], dict[str, str]]:
-    """The server's environment (the key's hash line) and the client's headers (the key)."""
+    """The server's environment (the key's hash line) and the client's headers (the key).
+
+    The key has no rate limit: the benchmark measures what the API can serve.
+    """
     key = mint_key()
     line = hash_line("trailql-bench", key, [EVERY_ACCOUNT_MARK])
-    return {"TRAILQL_API_KEYS": line, "TRAILQL_AUTH_DISABLED": "false"}, {API_KEY_HEADER: key}
+    server = {
+        "TRAILQL_API_KEYS": line,
+        "TRAILQL_AUTH_DISABLED": "false",
+        "TRAILQL_RATE_LIMITS": "trailql-bench=0/1",
+        "TRAILQL_MAX_CONCURRENT_REQUESTS": "0",
+    }
+    return server, {API_KEY_HEADER: key}

@@ -39,7 +39,8 @@ def free_port() -> int:
         return port
 
 
-def _wait_until_healthy(url: str, child: subprocess.Popen[bytes]) -> bool:
+def wait_until_healthy(url: str, child: subprocess.Popen[bytes]) -> bool:
+    """Whether ``child`` answers /healthz at ``url`` before it exits or a minute passes."""
     pool = urllib3.connection_from_url(url, retries=False, timeout=2.0)
     deadline = time.monotonic() + _START_TIMEOUT  # a guard against a hang, not a measurement
     while time.monotonic() < deadline and child.poll() is None:
@@ -62,7 +63,7 @@ def serving(connection: Connection, alias: str, environment: Mapping[str, str]) 
     with tempfile.TemporaryFile() as log:
         child = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         try:
-            if not _wait_until_healthy(url, child):
+            if not wait_until_healthy(url, child):
                 log.seek(0)
                 output = log.read().decode(errors="replace")[-4000:]
                 raise RuntimeError(f"trailql serve did not start:\n{output}")

@@ -10,6 +10,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results.json"
+#: The measures of a run, in the order they run.
+MEASURES = ("indexing", "memory", "queries", "hostile")
 
 
 @dataclass(frozen=True)
@@ -32,7 +34,11 @@ class Options:
     throughput_requests: int = 3_000
     throughput_seconds: float = 15.0
     throughput_rounds: int = 2
+    # 6. hostile requests
+    hostile_samples: int = 3
     # the run
+    #: The measures to run (empty: all of them).
+    only: tuple[str, ...] = ()
     seed: int = 1
     es_port: int = 9200
     workdir: Path = Path(tempfile.gettempdir()) / "trailql-bench-data"
@@ -40,6 +46,10 @@ class Options:
     request_cache: bool = False
     smoke: bool = False
     full: bool = False
+
+    def runs(self, measure: str) -> bool:
+        """Whether this run includes ``measure``."""
+        return not self.only or measure in self.only
 
     @property
     def samples_per_round(self) -> int:
@@ -63,6 +73,7 @@ def smoke_sizes(options: Options) -> Options:
         throughput_requests=64,
         throughput_seconds=2.0,
         throughput_rounds=1,
+        hostile_samples=1,
     )
 
 
@@ -103,7 +114,18 @@ def _parser() -> argparse.ArgumentParser:
     sizes.add_argument(
         "--throughput-rounds", type=int, help=f"default {defaults.throughput_rounds}"
     )
+    sizes.add_argument(
+        "--hostile-samples",
+        type=int,
+        help=f"per hostile request, default {defaults.hostile_samples}",
+    )
     run = parser.add_argument_group("the run")
+    run.add_argument(
+        "--only",
+        action="append",
+        choices=MEASURES,
+        help="run only this measure (repeatable; default: all)",
+    )
     run.add_argument("--seed", type=int, help=f"generator seed, default {defaults.seed}")
     run.add_argument(
         "--es-port",
@@ -136,8 +158,9 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
     explicit = {
         name: value
         for name, value in vars(arguments).items()
-        if name not in ("smoke", "full", "request_cache") and value is not None
+        if name not in ("smoke", "full", "request_cache", "only") and value is not None
     }
+    explicit["only"] = tuple(arguments.only or ())
     options = replace(options, request_cache=arguments.request_cache, **explicit)
     if options.small_events >= options.query_events:
         _parser().error("--small-events must be smaller than --query-events")

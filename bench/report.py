@@ -41,8 +41,8 @@ def _judged(results: dict[str, Any], key: str, label: str, numbers: str) -> Row:
     target = _target(key)
     if value is None:
         shown = "n/a"
-    elif target.unit == "MB":
-        shown = f"{value:,.0f} MB"
+    elif target.unit in ("MB", "ms"):
+        shown = f"{value:,.0f} {target.unit}"
     else:
         shown = f"{value:.3f}"
     return (label, shown, numbers, target.text, _mark(target, value))
@@ -152,6 +152,47 @@ def _growth_rows(results: dict[str, Any]) -> list[Row]:
     return rows
 
 
+def _hostile_rows(results: dict[str, Any]) -> list[Row]:
+    hostile = results["hostile"]
+    answers, health = hostile["answers_ms"], hostile["health_ms"]
+    slowest = max(answers, key=answers.__getitem__)
+    doubling = hostile["doubling_refusal_ms"]
+    return [
+        _judged(
+            results,
+            "hostile_worst_ms",
+            f"6. {len(answers)} hostile requests, slowest answer",
+            f"{slowest}; the median request's slowest answer "
+            f"{sorted(answers.values())[len(answers) // 2]:.1f} ms",
+        ),
+        _judged(
+            results,
+            "hostile_health_worst_ms",
+            "   /healthz while they ran, slowest",
+            f"beside {max(health, key=health.__getitem__)}; {hostile['health_failures']} failed",
+        ),
+        (
+            "   doubling fragments refused, p50",
+            f"{doubling['40'] / doubling['10']:.2f}",
+            ", ".join(f"{levels} levels {ms:.1f} ms" for levels, ms in doubling.items())
+            + " (40 ÷ 10 levels)",
+            "",
+            "",
+        ),
+    ]
+
+
+#: Each section of the table and the key it needs in the results (a run may skip some).
+_SECTIONS = (
+    ("indexing", _indexing_rows),
+    ("memory", _memory_rows),
+    ("queries", _query_rows),
+    ("throughput", _throughput_rows),
+    ("queries", _growth_rows),
+    ("hostile", _hostile_rows),
+)
+
+
 def results_table(results: dict[str, Any]) -> Table:
     """Every figure of a run, with the targets beside the headline ones."""
     machine = results["machine"]
@@ -170,7 +211,7 @@ def results_table(results: dict[str, Any]) -> Table:
         ("mark", "left"),
     ):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
-    sections = (_indexing_rows, _memory_rows, _query_rows, _throughput_rows, _growth_rows)
+    sections = [section for key, section in _SECTIONS if key in results]
     for number, section in enumerate(sections):
         if number:
             table.add_section()

@@ -22,6 +22,7 @@ from bench.api_server import Served, serving
 from bench.client import connection_pool
 from bench.cluster import Aliases, bench_cluster, elasticsearch_connection
 from bench.datasets import big_file, trail_folder
+from bench.hostile import measure_hostile
 from bench.indexing import measure_indexing
 from bench.latency import measure_latencies
 from bench.machine import machine
@@ -141,6 +142,19 @@ def _queries(
     results["growth_max_ratio"] = round(max(one.growth for one in latencies), 3)
 
 
+def _hostile(
+    options: Options, connection: Connection, aliases: Aliases, results: dict[str, Any]
+) -> None:
+    trail = trail_folder(options.workdir, events=options.small_events, seed=options.seed)
+    alias = index_data_set(aliases, "hostile", trail, request_cache=options.request_cache)
+    server_environment, headers = bench_key()
+    with serving(connection, alias, server_environment) as served:
+        hostile = measure_hostile(served.url, headers, options.hostile_samples)
+    results["hostile"] = hostile.as_dict()
+    results["hostile_worst_ms"] = round(hostile.worst_answer_ms, 1)
+    results["hostile_health_worst_ms"] = round(hostile.worst_health_ms, 1)
+
+
 def run(options: Options) -> dict[str, Any]:
     """Every measure; the results document."""
     options.workdir.mkdir(parents=True, exist_ok=True)
@@ -154,20 +168,25 @@ def run(options: Options) -> dict[str, Any]:
         elasticsearch_connection(options.es_port) as connection,
         bench_cluster(connection) as aliases,
     ):
-        print(f"1. indexing {options.index_events:,} generated events", flush=True)
-        trail = trail_folder(options.workdir, events=options.index_events, seed=options.seed)
-        indexing = measure_indexing(connection, aliases, trail, options.index_rounds)
-        results["indexing"] = indexing.as_dict()
-        results["indexing_ratio"] = round(indexing.ratio, 3)
-
-        print(f"2. memory: trailql index on one {options.big_file_mb:,} MB file", flush=True)
-        big = big_file(options.workdir, trail, megabytes=options.big_file_mb, seed=options.seed)
-        memory = measure_memory(connection, aliases, big)
-        results["memory"] = memory.as_dict()
-        results["indexer_peak_rss_mb"] = round(memory.peak_rss_mb, 1)
-
-        print("3.-5. queries: indexing the two data sets", flush=True)
-        _queries(options, connection, aliases, results)
+        if options.runs("indexing") or options.runs("memory"):
+            trail = trail_folder(options.workdir, events=options.index_events, seed=options.seed)
+        if options.runs("indexing"):
+            print(f"1. indexing {options.index_events:,} generated events", flush=True)
+            indexing = measure_indexing(connection, aliases, trail, options.index_rounds)
+            results["indexing"] = indexing.as_dict()
+            results["indexing_ratio"] = round(indexing.ratio, 3)
+        if options.runs("memory"):
+            print(f"2. memory: trailql index on one {options.big_file_mb:,} MB file", flush=True)
+            big = big_file(options.workdir, trail, megabytes=options.big_file_mb, seed=options.seed)
+            memory = measure_memory(connection, aliases, big)
+            results["memory"] = memory.as_dict()
+            results["indexer_peak_rss_mb"] = round(memory.peak_rss_mb, 1)
+        if options.runs("queries"):
+            print("3.-5. queries: indexing the two data sets", flush=True)
+            _queries(options, connection, aliases, results)
+        if options.runs("hostile"):
+            print(f"6. hostile requests, {options.hostile_samples} samples each", flush=True)
+            _hostile(options, connection, aliases, results)
     results["targets"] = {
         target.key: {
             "label": target.label,

@@ -21,7 +21,9 @@ class Target:
     def text(self) -> str:
         """How the bound reads, such as ``≥ 0.90`` or ``≤ 300 MB``."""
         sign = "≥" if self.at_least else "≤"
-        return f"{sign} {self.bound:g} MB" if self.unit == "MB" else f"{sign} {self.bound:.2f}"
+        if self.unit in ("MB", "ms"):
+            return f"{sign} {self.bound:g} {self.unit}"
+        return f"{sign} {self.bound:.2f}"
 
     def met(self, value: float) -> bool:
         """Whether ``value`` is within the bound."""
@@ -44,4 +46,8 @@ TARGETS = (
     ),
     Target("event_stats_p50_ratio", "eventStats p50, GraphQL ÷ raw", 1.10, at_least=False),
     Target("growth_max_ratio", "latency large ÷ small, worst query", 1.50, at_least=False),
+    Target("hostile_worst_ms", "slowest hostile request answered", 1000, at_least=False, unit="ms"),
+    Target(
+        "hostile_health_worst_ms", "slowest /healthz beside them", 100, at_least=False, unit="ms"
+    ),
 )

@@ -258,12 +258,15 @@ def _serve(arguments: argparse.Namespace) -> int:
     from api.app import create_app  # noqa: PLC0415
     from api.auth import AuthConfigError  # noqa: PLC0415
     from api.logs import configure_logging  # noqa: PLC0415
+    from api.rate_limit import RateConfigError  # noqa: PLC0415
+    from api.settings import ApiSettings  # noqa: PLC0415
     from trailql.elastic import resolve_connection  # noqa: PLC0415
 
     configure_logging()  # every line on stderr is JSON: ours, and uvicorn's through the root
+    settings = ApiSettings()
     try:
-        app = create_app(resolve_connection(), IndexSettings().index)
-    except AuthConfigError as exc:
+        app = create_app(resolve_connection(), IndexSettings().index, settings)
+    except (AuthConfigError, RateConfigError) as exc:
         _stderr.print(f"[red]error:[/] {exc}")
         return EXIT_ERROR
     url = f"http://{arguments.host}:{arguments.port}/graphql"
@@ -277,6 +280,8 @@ def _serve(arguments: argparse.Namespace) -> int:
         log_level="info",
         log_config=None,
         access_log=False,
+        # SIGTERM: requests in flight get this long to finish, then are cancelled.
+        timeout_graceful_shutdown=settings.shutdown_timeout,
     )
     return EXIT_OK
 

@@ -8,25 +8,20 @@ from typing import Any
 import strawberry
 
 from api.context import Context
-from api.cursor import encode_cursor, search_after
 from api.errors import ErrorCode, user_error
 from api.filters import EventFilter, filter_query
+from api.pagination import (
+    EVENT_POSITION,
+    Connection,
+    Edge,
+    encode_cursor,
+    event_sort,
+    page_info,
+    page_size,
+    resume_after,
+)
 from api.selection import selects
 from api.types import Event
-
-__all__ = [
-    "Context",  # re-exported: resolvers in other areas take it from here too
-    "EventConnection",
-    "EventEdge",
-    "EventOrder",
-    "EventQueries",
-    "PageInfo",
-    "find_event",
-    "find_events",
-]
-
-MAX_PAGE_SIZE = 500
-DEFAULT_PAGE_SIZE = 50
 
 
 @strawberry.enum(description="Which way a list is ordered.")
@@ -52,38 +47,12 @@ class EventOrder:
     direction: OrderDirection = OrderDirection.DESC
 
 
-@strawberry.type(description="Where a page ends, for asking for the next one.")
-class PageInfo:
-    """Relay's page information."""
-
-    has_next_page: bool
-    has_previous_page: bool
-    start_cursor: str | None
-    end_cursor: str | None = strawberry.field(
-        description="Pass as `after` for the next page; startCursor as `before` for the one before."
-    )
-
-
-@strawberry.type(description="An event and its cursor.")
-class EventEdge:
-    """One event on a page."""
-
-    cursor: str
-    node: Any = strawberry.field(graphql_type=Event)
-
-
 @strawberry.type(description="A page of events, in the order asked for.")
-class EventConnection:
+class EventConnection(Connection[Event]):
     """A page of events and how many match in all."""
 
-    edges: list[EventEdge]
-    page_info: PageInfo
     total_count: int | None = strawberry.field(
         description="How many events match the filter, exactly (not only on this page)."
-    )
-
-    nodes: list[Any] = strawberry.field(
-        graphql_type=list[Event], description="The events on this page, without cursors."
     )
 
 
@@ -94,22 +63,6 @@ async def find_event(context: Context, event_id: str) -> dict[str, Any] | None:
     response = await context.search(query={"ids": {"values": [event_id]}}, size=1)
     hits = response["hits"]["hits"]
     return hits[0]["_source"] if hits else None
-
-
-def _sort(direction: str) -> list[dict[str, Any]]:
-    return [{"eventTime": {"order": direction}}, {"eventID": {"order": direction}}]
-
-
-def _page_size(first: int | None, last: int | None) -> int:
-    if first is not None and last is not None:
-        raise user_error(ErrorCode.BAD_USER_INPUT, "give `first` or `last`, not both.")
-    size = last if last is not None else first if first is not None else DEFAULT_PAGE_SIZE
-    if not 0 <= size <= MAX_PAGE_SIZE:
-        which = "last" if last is not None else "first"
-        raise user_error(
-            ErrorCode.BAD_USER_INPUT, f"`{which}` must be between 0 and {MAX_PAGE_SIZE}."
-        )
-    return size
 
 
 async def find_events(
@@ -128,7 +81,7 @@ async def find_events(
     Paging backwards (``last``/``before``) searches in the reverse order and turns the page
     round, so both directions are one search_after request.
     """
-    size = _page_size(first, last)
+    size = page_size(first, last)
     backwards = last is not None or before is not None
     if backwards and (first is not None or after is not None):
         raise user_error(
@@ -137,11 +90,11 @@ async def find_events(
         )
     direction = (order or EventOrder()).direction.value
     cursor = before if backwards else after
-    after_values = search_after(cursor, direction)
+    after_values = resume_after(cursor, direction, EVENT_POSITION)
     reverse = {"asc": "desc", "desc": "asc"}[direction]
     request: dict[str, Any] = {
         "query": filter_query(event_filter, context.limits),
-        "sort": _sort(reverse if backwards else direction),
+        "sort": event_sort(reverse if backwards else direction),
         "size": size + 1,  # one more than asked: is there another page?
         "track_total_hits": selects(info, "totalCount"),
         "source": selects(info, "nodes") or selects(info, "edges", "node"),
@@ -153,17 +106,16 @@ async def find_events(
     more = len(hits) > size
     page = hits[:size][::-1] if backwards else hits[:size]
     edges = [
-        EventEdge(cursor=encode_cursor(direction, hit["sort"]), node=hit.get("_source"))
-        for hit in page
+        Edge(cursor=encode_cursor(direction, hit["sort"]), node=hit.get("_source")) for hit in page
     ]
     return EventConnection(
         edges=edges,
         nodes=[edge.node for edge in edges],
-        page_info=PageInfo(
-            has_next_page=cursor is not None if backwards else more,
-            has_previous_page=more if backwards else cursor is not None,
-            start_cursor=edges[0].cursor if edges else None,
-            end_cursor=edges[-1].cursor if edges else None,
+        page_info=page_info(
+            [edge.cursor for edge in edges],
+            more=more,
+            resumed=cursor is not None,
+            backwards=backwards,
         ),
         total_count=response["hits"]["total"]["value"] if request["track_total_hits"] else None,
     )

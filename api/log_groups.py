@@ -8,17 +8,12 @@ or repeats a group however many there are.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 import strawberry
 
 from api.context import Context
-from api.errors import ErrorCode, user_error
-from api.events import PageInfo
 from api.filters import EventFilter, filter_query
 from api.log_group_changes import (
     CHANGE_DEFINITION,
@@ -26,12 +21,12 @@ from api.log_group_changes import (
     change_from_event,
     change_query,
 )
-from api.log_group_history import LogGroupChangeConnection, find_history, page_size
+from api.log_group_history import LogGroupChangeConnection, find_history
+from api.pagination import Connection, Edge, encode_cursor, page_info, page_size, resume_after
 from api.selection import selects
 from schema import DERIVED
 
 _NAME_FIELD = f"{DERIVED}.logGroupName"
-_CURSOR_VERSION = 1  # names the cursor's form, so a future change can tell old cursors apart
 _CURSOR_KIND = "logGroup"  # a cursor of `events` or `history` is not one of these
 
 #: Elasticsearch's cardinality is exact in practice below this many values, an estimate above.
@@ -108,23 +103,10 @@ class LogGroup:
         )
 
 
-@strawberry.type(description="A log group and its cursor.")
-class LogGroupEdge:
-    """One group on a page."""
-
-    cursor: str
-    node: LogGroup
-
-
 @strawberry.type(description="A page of log groups, in name order.")
-class LogGroupConnection:
+class LogGroupConnection(Connection[LogGroup]):
     """A page of groups and how many there are in all."""
 
-    edges: list[LogGroupEdge]
-    nodes: list[LogGroup] = strawberry.field(
-        description="The groups on this page, without cursors."
-    )
-    page_info: PageInfo
     total_count: int | None = strawberry.field(
         description=(
             "How many log groups the matching events name, across all pages. Exact when they "
@@ -132,30 +114,6 @@ class LogGroupConnection:
             "practice up to 3,000 groups and an estimate beyond."
         )
     )
-
-
-def encode_log_group_cursor(name: str) -> str:
-    """The cursor that resumes a listing after the group ``name``."""
-    raw = orjson.dumps([_CURSOR_VERSION, _CURSOR_KIND, name])
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_log_group_cursor(cursor: str) -> str:
-    """The name a cursor resumes after; INVALID_CURSOR when this API did not issue it."""
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        decoded = orjson.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
-    except (ValueError, binascii.Error, UnicodeEncodeError, orjson.JSONDecodeError):
-        decoded = None
-    match decoded:
-        case [int(version), str(kind), str(name)] if (
-            version == _CURSOR_VERSION and kind == _CURSOR_KIND
-        ):
-            return name
-        case _:
-            raise user_error(
-                ErrorCode.INVALID_CURSOR, f"{cursor!r} is not a log group cursor issued by this API"
-            )
 
 
 def _partition(region: str) -> str:
@@ -232,8 +190,9 @@ async def find_log_groups(
         "size": size + 1,  # one more than asked: is there another page?
         "sources": [{"name": {"terms": {"field": _NAME_FIELD}}}],
     }
-    if after is not None:
-        composite["after"] = {"name": decode_log_group_cursor(after)}
+    position = resume_after(after, _CURSOR_KIND, (str,))
+    if position is not None:
+        composite["after"] = {"name": position[0]}
     aggregations: dict[str, Any] = {
         "groups": {
             "composite": composite,
@@ -258,8 +217,8 @@ async def find_log_groups(
     buckets = found.get("groups", {}).get("buckets", [])
     more = len(buckets) > size
     edges = [
-        LogGroupEdge(
-            cursor=encode_log_group_cursor(bucket["key"]["name"]),
+        Edge(
+            cursor=encode_cursor(_CURSOR_KIND, [bucket["key"]["name"]]),
             node=_log_group(bucket["key"]["name"], bucket["doc_count"], bucket, event_filter),
         )
         for bucket in buckets[:size]
@@ -271,12 +230,7 @@ async def find_log_groups(
     return LogGroupConnection(
         edges=edges,
         nodes=[edge.node for edge in edges],
-        page_info=PageInfo(
-            has_next_page=more,
-            has_previous_page=after is not None,
-            start_cursor=edges[0].cursor if edges else None,
-            end_cursor=edges[-1].cursor if edges else None,
-        ),
+        page_info=page_info([edge.cursor for edge in edges], more=more, resumed=after is not None),
         total_count=total,
     )
 

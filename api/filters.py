@@ -114,7 +114,11 @@ class EventFilter:
         default=None, description="Any of these error codes, such as AccessDenied."
     )
     has_error: bool | None = strawberry.field(
-        default=None, description="true: only failed calls; false: only successful ones."
+        default=None,
+        description=(
+            "true: only failed calls (a non-empty errorCode); false: only successful ones "
+            "(no errorCode, or an empty or null one)."
+        ),
     )
     request_parameters: list[ParameterCondition] | None = strawberry.field(
         default=None, description="All of these conditions on requestParameters."
@@ -373,8 +377,23 @@ def _has(field: str, value: bool | None) -> dict[str, Any] | None:  # noqa: FBT0
     return exists if value else {"bool": {"must_not": [exists]}}
 
 
+def failure_query() -> dict[str, Any]:
+    """Failed calls: an errorCode that is not empty (``schema.failed`` for one record).
+
+    An empty errorCode is indexed as an empty term, which ``exists`` alone would count.
+    """
+    return {
+        "bool": {
+            "filter": [{"exists": {"field": "errorCode"}}],
+            "must_not": [{"term": {"errorCode": ""}}],
+        }
+    }
+
+
 def _has_error(value: bool | None) -> dict[str, Any] | None:  # noqa: FBT001
-    return _has("errorCode", value)
+    if value is None:
+        return None
+    return failure_query() if value else {"bool": {"must_not": [failure_query()]}}
 
 
 def _search(text: str | None) -> dict[str, Any] | None:

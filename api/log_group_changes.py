@@ -15,8 +15,9 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON
 
+from api.filters import failure_query
 from api.types import Event
-from schema import principal_name
+from schema import failed, principal_name
 from schema.document import parse_event_time
 
 LOGS = "logs.amazonaws.com"
@@ -147,7 +148,7 @@ def change_query() -> dict[str, Any]:
     return {
         "bool": {
             "filter": [_calls_query(changes)],
-            "must_not": [{"exists": {"field": "errorCode"}}, {"term": {"readOnly": True}}],
+            "must_not": [failure_query(), {"term": {"readOnly": True}}],
         }
     }
 
@@ -245,8 +246,8 @@ def change_from_event(record: dict[str, Any]) -> LogGroupChange | None:
         return None
     parameters = record.get("requestParameters")
     p: dict[str, Any] = parameters if isinstance(parameters, dict) else {}
-    error = record.get("errorCode")  # any recorded value means failure, as in EventFilter
-    error_code = None if error is None else str(error)
+    succeeded = not failed(record)
+    error_code = None if succeeded else str(record["errorCode"])
     tags = p.get("tags")
     return LogGroupChange(
         kind=kind,
@@ -255,7 +256,7 @@ def change_from_event(record: dict[str, Any]) -> LogGroupChange | None:
         principal=principal_name(record.get("userIdentity")),
         user_identity=record.get("userIdentity"),
         source_ip_address=_text(record.get("sourceIPAddress")),
-        succeeded=error is None,
+        succeeded=succeeded,
         error_code=error_code,
         error_message=_text(record.get("errorMessage")),
         retention_in_days=_whole_number(p.get("retentionInDays")),

@@ -19,7 +19,7 @@ from strawberry.types.nodes import SelectedField, Selection
 
 from api.context import Context
 from api.errors import ErrorCode, user_error
-from api.filters import EventFilter, filter_query, utc
+from api.filters import EventFilter, failure_query, filter_query, utc
 from api.selection import selected_fields
 from schema import DERIVED
 
@@ -143,7 +143,9 @@ class EventStats:
         """The events at this level."""
         return self.level.count
 
-    @strawberry.field(description="The share of events with an errorCode (0 to 1); null if none.")
+    @strawberry.field(
+        description="The share of events that failed (a non-empty errorCode), 0 to 1; null if none."
+    )
     def error_rate(self, info: strawberry.Info[Context, None]) -> float | None:
         """Failed calls over all calls."""
         if not self.level.count:
@@ -341,7 +343,7 @@ def stats_aggregations(
         arguments = field.arguments
         match field.name:
             case "errorRate":
-                aggregations[key] = {"filter": {"exists": {"field": "errorCode"}}}
+                aggregations[key] = {"filter": failure_query()}
             case "distinct":
                 target = _enum(EventField, arguments.get("field"))
                 aggregations[key] = {

@@ -5,6 +5,7 @@ from schema.document import (
     EventDocument,
     InvalidRecordError,
     event_document,
+    failed,
     ip_address,
     principal_name,
 )
@@ -21,6 +22,7 @@ __all__ = [
     "Kind",
     "event_document",
     "event_mapping",
+    "failed",
     "index_template",
     "ip_address",
     "monthly_index",

@@ -137,6 +137,17 @@ def _collect_leaves(values: Iterable[object], parts: list[str]) -> None:
             parts.append(str(value))
 
 
+def failed(record: dict[str, Any]) -> bool:
+    """Whether the call failed: it has an errorCode, and the code is not empty.
+
+    CloudTrail leaves errorCode out of successful calls; some producers write it as null or
+    as an empty string, and neither is an error. ``api.filters.failure_query`` is the same
+    test in Elasticsearch's terms.
+    """
+    code = record.get("errorCode")
+    return code is not None and code != ""
+
+
 def parse_event_time(value: object) -> datetime:
     """CloudTrail writes ``2023-07-10T12:18:07Z``; anything ISO-8601 with a zone is accepted."""
     if not isinstance(value, str):

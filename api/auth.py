@@ -138,7 +138,7 @@ def authenticator_from(settings: ApiSettings) -> Authenticator | None:
     if not api_keys and tokens is None:
         raise AuthConfigError(
             "authentication is on but no credential is configured: set TRAILQL_API_KEYS or "
-            "TRAILQL_API_KEYS_FILE (python -m api.keys mint NAME ACCOUNT...), or "
+            "TRAILQL_API_KEYS_FILE (trailql keys mint NAME ACCOUNT...), or "
             "TRAILQL_JWT_ISSUER, TRAILQL_JWT_AUDIENCE and TRAILQL_JWT_JWKS_URL or "
             "TRAILQL_JWT_SECRET; for local development only, TRAILQL_AUTH_DISABLED=true"
         )

@@ -9,18 +9,16 @@ ACCOUNTS are 12-digit IDs, comma-separated, or ``*`` for all; EXPIRES, when give
 ISO 8601 instant (UTC unless it says) from which the key is refused. ``TRAILQL_API_KEYS``
 holds lines separated by ``;`` or new lines; ``TRAILQL_API_KEYS_FILE`` names a file of them,
 one per line, ``#`` starting a comment. Mint one with
-``python -m api.keys mint NAME ACCOUNT [ACCOUNT ...] [--days N | --expires WHEN]``; revoke
-one by removing its line.
+``trailql keys mint NAME ACCOUNT [ACCOUNT ...] [--days N | --expires WHEN]``; revoke one by
+removing its line.
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import hmac
 import re
 import secrets
-import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -160,50 +158,19 @@ def load_api_keys(text: str, file: Path | None) -> ApiKeys:
     return ApiKeys(keys)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``mint NAME ACCOUNT...``: print a new key, then its hash line, on standard output."""
-    parser = argparse.ArgumentParser(
-        prog="python -m api.keys", description="Mint TrailQL API keys."
-    )
-    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
-    mint = actions.add_parser("mint", help="a new key and the hash line the server needs")
-    mint.add_argument("name", help="who the key is for: shown in logs (letters, digits, ._@-)")
-    mint.add_argument(
-        "accounts", nargs="+", metavar="ACCOUNT", help="AWS account IDs it may see, or '*' for all"
-    )
-    add_expiry_options(mint)
-    arguments = parser.parse_args(argv)
-    return mint_command(arguments.name, arguments.accounts, arguments.days, arguments.expires)
+def mint(
+    name: str, accounts: Sequence[str], *, days: int | None = None, expires: str | None = None
+) -> tuple[str, str]:
+    """A new key and the hash line that lets it in, expiring in ``days`` or at ``expires``.
 
-
-def add_expiry_options(parser: argparse.ArgumentParser) -> None:
-    """``--days N`` or ``--expires WHEN``: when the key stops working (default: never)."""
-    expiry = parser.add_mutually_exclusive_group()
-    expiry.add_argument("--days", type=int, help="expire the key this many days from now")
-    expiry.add_argument("--expires", help="expire the key at this ISO 8601 date or time (UTC)")
-
-
-def mint_command(
-    name: str, accounts: Sequence[str], days: int | None = None, expires: str | None = None
-) -> int:
-    """Print a new key and its hash line; exit code 2 with a message on bad input."""
+    Raises:
+        KeyConfigError: a name, account or expiry that cannot be used; the message says which.
+    """
     key = mint_key()
+    when = _expiry(expires, "--expires") if expires is not None else None
+    if days is not None:
+        when = datetime.now(UTC).replace(microsecond=0) + timedelta(days=days)
     try:
-        when = _expiry(expires, "--expires") if expires is not None else None
-        if days is not None:
-            when = datetime.now(UTC).replace(microsecond=0) + timedelta(days=days)
-        line = hash_line(name, key, accounts, when)
-    except (KeyConfigError, InvalidAccountError) as exc:
-        sys.stderr.write(f"error: {exc}\n")
-        return 2
-    sys.stdout.write(f"{key}\n{line}\n")
-    sys.stderr.write(
-        "Line 1 is the key: give it to its user, who sends it as the X-API-Key header; it is "
-        "not stored anywhere.\nLine 2 is its hash line: add it to TRAILQL_API_KEYS or to the "
-        "file TRAILQL_API_KEYS_FILE names, and restart the API.\n"
-    )
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+        return key, hash_line(name, key, accounts, when)
+    except InvalidAccountError as exc:
+        raise KeyConfigError(str(exc)) from None

@@ -126,11 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0911  one return
             case "serve":
                 return _serve(arguments)
             case "keys":
-                from api.keys import mint_command  # noqa: PLC0415
-
-                return mint_command(
-                    arguments.name, arguments.accounts, arguments.days, arguments.expires
-                )
+                return _mint_key(arguments)
             case _:
                 from api.schema import sdl  # noqa: PLC0415
 
@@ -139,6 +135,25 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0911  one return
     except (NoElasticsearchError, LocalElasticsearchError) as exc:
         _stderr.print(f"[red]error:[/] {exc}")
         return EXIT_ERROR
+
+
+def _mint_key(arguments: argparse.Namespace) -> int:
+    from api.keys import KeyConfigError, mint  # noqa: PLC0415
+
+    try:
+        key, line = mint(
+            arguments.name, arguments.accounts, days=arguments.days, expires=arguments.expires
+        )
+    except KeyConfigError as exc:
+        _stderr.print(Text.assemble(("error:", "red"), f" {exc}"), soft_wrap=True)
+        return EXIT_ERROR
+    sys.stdout.write(f"{key}\n{line}\n")
+    _stderr.print(
+        "Line 1 is the key: give it to its user, who sends it as the X-API-Key header; it is "
+        "not stored anywhere.\nLine 2 is its hash line: add it to TRAILQL_API_KEYS or to the "
+        "file TRAILQL_API_KEYS_FILE names, and restart the API."
+    )
+    return EXIT_OK
 
 
 def _elasticsearch(arguments: argparse.Namespace) -> int:

@@ -24,7 +24,7 @@ DIGEST = "a" * 64
 
 def mint(*arguments: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "api.keys", "mint", *arguments],
+        [sys.executable, "-m", "trailql", "keys", "mint", *arguments],
         capture_output=True,
         text=True,
         cwd=ROOT,

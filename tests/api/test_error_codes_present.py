@@ -58,7 +58,7 @@ def api(es, es_connection, tmp_path_factory):
     es.indices.delete_index_template(name=alias)
 
 
-def _ids(client, event_filter):
+def _ids(client: TestClient, event_filter: dict[str, object]) -> set[str]:
     query = "query($f: EventFilter) { events(filter: $f) { nodes { eventID } } }"
     return {node["eventID"] for node in graphql(client, query, f=event_filter)["events"]["nodes"]}
 

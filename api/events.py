@@ -22,6 +22,7 @@ from api.pagination import (
 )
 from api.selection import selects
 from api.types import Event
+from schema import paths
 
 
 @strawberry.enum(description="Which way a list is ordered.")
@@ -36,7 +37,7 @@ class OrderDirection(Enum):
 class EventOrderField(Enum):
     """The order key; eventID always breaks ties."""
 
-    EVENT_TIME = "eventTime"
+    EVENT_TIME = paths.EVENT_TIME
 
 
 @strawberry.input(description="How to order events: by time, newest first unless asked.")

@@ -19,18 +19,40 @@ from graphql import GraphQLError
 
 from api.errors import ErrorCode, user_error
 from api.limits import Limits
-from schema import DERIVED
 from schema.document import SEARCHABLE_DEPTH
-
-_PRINCIPAL_FIELDS = (
-    f"{DERIVED}.principal",
-    "userIdentity.arn",
-    "userIdentity.userName",
-    "userIdentity.principalId",
-    "userIdentity.sessionContext.sessionIssuer.arn",
-    "userIdentity.sessionContext.sessionIssuer.userName",
+from schema.paths import (
+    ACCESS_KEY_ID,
+    ACCOUNT_ID,
+    AWS_REGION,
+    ERROR_CODE,
+    EVENT_CATEGORY,
+    EVENT_NAME,
+    EVENT_SOURCE,
+    EVENT_TIME,
+    EVENT_TYPE,
+    ISSUER_ARN,
+    ISSUER_NAME,
+    LOG_GROUP_NAME,
+    MANAGEMENT_EVENT,
+    PRINCIPAL,
+    PRINCIPAL_ID,
+    READ_ONLY,
+    REQUEST_PARAMETERS,
+    RESOURCE_ARN,
+    RESPONSE_ELEMENTS,
+    SEARCH_TEXT,
+    SOURCE_IP,
+    SOURCE_IP_ADDRESS,
+    USER_AGENT,
+    USER_ARN,
+    USER_IDENTITY_TYPE,
+    USER_NAME,
 )
+
+_PRINCIPAL_FIELDS = (PRINCIPAL, USER_ARN, USER_NAME, PRINCIPAL_ID, ISSUER_ARN, ISSUER_NAME)
 _MAX_NESTING = 8
+#: The searchable copy of each parameter block a condition can name.
+_BLOCKS = {"requestParameters": REQUEST_PARAMETERS, "responseElements": RESPONSE_ELEMENTS}
 _SHOWN = 60
 
 
@@ -226,28 +248,28 @@ class _QueryBuilder:
         f = event_filter
         clauses = [
             _time_range(f),
-            self._any_of("eventSource", "eventSource", f.event_source),
-            self._any_of("eventName", "eventName", f.event_name),
-            self._any_of("awsRegion", "awsRegion", f.aws_region),
-            self._any_of("recipientAccountId", "recipientAccountId", f.recipient_account_id),
-            self._any_of("eventType", "eventType", f.event_type),
-            self._any_of("eventCategory", "eventCategory", f.event_category),
-            self._any_of("userIdentityType", "userIdentity.type", f.user_identity_type),
+            self._any_of("eventSource", EVENT_SOURCE, f.event_source),
+            self._any_of("eventName", EVENT_NAME, f.event_name),
+            self._any_of("awsRegion", AWS_REGION, f.aws_region),
+            self._any_of("recipientAccountId", ACCOUNT_ID, f.recipient_account_id),
+            self._any_of("eventType", EVENT_TYPE, f.event_type),
+            self._any_of("eventCategory", EVENT_CATEGORY, f.event_category),
+            self._any_of("userIdentityType", USER_IDENTITY_TYPE, f.user_identity_type),
             _principal(self._values("principal", f.principal)),
-            self._any_of("accessKeyId", "userIdentity.accessKeyId", f.access_key_id),
+            self._any_of("accessKeyId", ACCESS_KEY_ID, f.access_key_id),
             _source_address(self._values("sourceIPAddress", f.source_ip_address)),
             _contains(
-                "userAgent",
+                USER_AGENT,
                 None
                 if f.user_agent is None
                 else self._text("userAgent", f.user_agent, pattern=True),
             ),
-            _flag("readOnly", f.read_only),
-            _flag("managementEvent", f.management_event),
-            self._any_of("errorCode", "errorCode", f.error_code),
+            _flag(READ_ONLY, f.read_only),
+            _flag(MANAGEMENT_EVENT, f.management_event),
+            self._any_of("errorCode", ERROR_CODE, f.error_code),
             _has_error(f.has_error),
-            self._any_of("resourceArn", "resources.ARN", f.resource_arn),
-            self._any_of("logGroupName", f"{DERIVED}.logGroupName", f.log_group_name),
+            self._any_of("resourceArn", RESOURCE_ARN, f.resource_arn),
+            self._any_of("logGroupName", LOG_GROUP_NAME, f.log_group_name),
             _search(None if f.search is None else self._text("search", f.search, pattern=True)),
         ]
         for block, conditions in (
@@ -292,7 +314,7 @@ class _QueryBuilder:
                 f"{block} path {_shown(path)} has more than {SEARCHABLE_DEPTH} parts; "
                 "parameters are searchable that deep at most.",
             )
-        field = f"{DERIVED}.{block}.{path}"
+        field = f"{_BLOCKS[block]}.{path}"
         given = [
             name
             for name, value in (
@@ -332,7 +354,7 @@ def _time_range(event_filter: EventFilter) -> dict[str, Any] | None:
         bounds["gte"] = start.isoformat()
     if end:
         bounds["lt"] = end.isoformat()
-    return {"range": {"eventTime": bounds}}
+    return {"range": {EVENT_TIME: bounds}}
 
 
 def _principal(values: list[str] | None) -> dict[str, Any] | None:
@@ -353,9 +375,9 @@ def _source_address(values: list[str] | None) -> dict[str, Any] | None:
         except ValueError:
             exact.append(value)
         else:
-            should.append({"term": {f"{DERIVED}.sourceIp": str(network)}})
+            should.append({"term": {SOURCE_IP: str(network)}})
     if exact:
-        should.append({"terms": {"sourceIPAddress": exact}})
+        should.append({"terms": {SOURCE_IP_ADDRESS: exact}})
     return {"bool": {"should": should, "minimum_should_match": 1}}
 
 
@@ -384,8 +406,8 @@ def failure_query() -> dict[str, Any]:
     """
     return {
         "bool": {
-            "filter": [{"exists": {"field": "errorCode"}}],
-            "must_not": [{"term": {"errorCode": ""}}],
+            "filter": [{"exists": {"field": ERROR_CODE}}],
+            "must_not": [{"term": {ERROR_CODE: ""}}],
         }
     }
 
@@ -402,7 +424,7 @@ def _search(text: str | None) -> dict[str, Any] | None:
     return {
         "simple_query_string": {
             "query": text,
-            "fields": [f"{DERIVED}.text"],
+            "fields": [SEARCH_TEXT],
             "default_operator": "and",
         }
     }

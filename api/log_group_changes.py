@@ -19,6 +19,7 @@ from api.filters import failure_query
 from api.types import Event
 from schema import failed, principal_name
 from schema.document import parse_event_time
+from schema.paths import EVENT_NAME, EVENT_SOURCE, READ_ONLY
 
 LOGS = "logs.amazonaws.com"
 MONITORING = "monitoring.amazonaws.com"  # where CloudTrail records the query generator
@@ -131,7 +132,7 @@ def _calls_query(kinds: frozenset[LogGroupChangeKind] | None) -> dict[str, Any]:
         if kinds is None or kind in kinds:
             by_source.setdefault(source, []).append(name)
     either = [
-        {"bool": {"filter": [{"term": {"eventSource": source}}, {"terms": {"eventName": names}}]}}
+        {"bool": {"filter": [{"term": {EVENT_SOURCE: source}}, {"terms": {EVENT_NAME: names}}]}}
         for source, names in sorted(by_source.items())
     ]
     return {"bool": {"should": either, "minimum_should_match": 1}}
@@ -148,7 +149,7 @@ def change_query() -> dict[str, Any]:
     return {
         "bool": {
             "filter": [_calls_query(changes)],
-            "must_not": [failure_query(), {"term": {"readOnly": True}}],
+            "must_not": [failure_query(), {"term": {READ_ONLY: True}}],
         }
     }
 

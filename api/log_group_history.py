@@ -24,7 +24,7 @@ from api.pagination import (
     resume_after,
 )
 from api.selection import selects
-from schema import DERIVED
+from schema.paths import LOG_GROUP_NAME
 
 _ORDER = "asc"  # oldest first
 
@@ -44,7 +44,7 @@ def names_group_query(name: str) -> dict[str, Any]:
     ``trailql.logGroupName`` is derived at indexing from logGroupName, logGroupIdentifier(s)
     and log-group resourceArns, so one term finds them all.
     """
-    return {"term": {f"{DERIVED}.logGroupName": name}}
+    return {"term": {LOG_GROUP_NAME: name}}
 
 
 async def find_history(

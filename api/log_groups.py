@@ -22,11 +22,19 @@ from api.log_group_changes import (
     change_query,
 )
 from api.log_group_history import LogGroupChangeConnection, find_history
-from api.pagination import Connection, Edge, encode_cursor, page_info, page_size, resume_after
+from api.pagination import (
+    Connection,
+    Edge,
+    encode_cursor,
+    event_sort,
+    page_info,
+    page_size,
+    resume_after,
+)
 from api.selection import selects
-from schema import DERIVED
+from schema import paths
 
-_NAME_FIELD = f"{DERIVED}.logGroupName"
+_NAME_FIELD = paths.LOG_GROUP_NAME
 _CURSOR_KIND = "logGroup"  # a cursor of `events` or `history` is not one of these
 
 #: Elasticsearch's cardinality is exact in practice below this many values, an estimate above.
@@ -139,19 +147,19 @@ def _time(aggregation: dict[str, Any]) -> datetime:
 def _summary_aggregations(*, last_change: bool, arns: bool) -> dict[str, Any]:
     """What a group's summary needs, per group: asked only for what the client selected."""
     aggregations: dict[str, Any] = {
-        "firstSeen": {"min": {"field": "eventTime"}},
-        "lastSeen": {"max": {"field": "eventTime"}},
+        "firstSeen": {"min": {"field": paths.EVENT_TIME}},
+        "lastSeen": {"max": {"field": paths.EVENT_TIME}},
     }
     if last_change:
-        newest = [{"eventTime": {"order": "desc"}}, {"eventID": {"order": "desc"}}]
+        newest = event_sort("desc")
         aggregations["lastChange"] = {
             "filter": change_query(),
             "aggs": {"newest": {"top_hits": {"size": 1, "sort": newest}}},
         }
     if arns:
-        regions = {"terms": {"field": "awsRegion", "size": _MAX_REGIONS}}
+        regions = {"terms": {"field": paths.AWS_REGION, "size": _MAX_REGIONS}}
         aggregations["accounts"] = {
-            "terms": {"field": "recipientAccountId", "size": _MAX_ACCOUNTS},
+            "terms": {"field": paths.ACCOUNT_ID, "size": _MAX_ACCOUNTS},
             "aggs": {"regions": regions},
         }
     return aggregations

@@ -19,6 +19,7 @@ import orjson
 import strawberry
 
 from api.errors import ErrorCode, user_error
+from schema.paths import EVENT_ID, EVENT_TIME
 
 MAX_PAGE_SIZE = 500
 DEFAULT_PAGE_SIZE = 50
@@ -92,7 +93,7 @@ def page_info(
 
 def event_sort(direction: str) -> list[dict[str, Any]]:
     """The order of events: by eventTime, eventID breaking ties."""
-    return [{"eventTime": {"order": direction}}, {"eventID": {"order": direction}}]
+    return [{EVENT_TIME: {"order": direction}}, {EVENT_ID: {"order": direction}}]
 
 
 def encode_cursor(kind: str, position: Sequence[int | str]) -> str:

@@ -21,7 +21,7 @@ from api.context import Context
 from api.errors import ErrorCode, user_error
 from api.filters import EventFilter, failure_query, filter_query, utc
 from api.selection import selected_fields
-from schema import DERIVED
+from schema import paths
 
 MAX_TERMS = 500
 #: Most buckets one timeline may return, its groups' buckets included: Elasticsearch refuses
@@ -37,20 +37,20 @@ AUTO_BUCKETS = 60
 class EventField(Enum):
     """Each maps to one indexed field."""
 
-    EVENT_SOURCE = "eventSource"
-    EVENT_NAME = "eventName"
-    AWS_REGION = "awsRegion"
-    ACCOUNT_ID = "recipientAccountId"
-    USER_IDENTITY_TYPE = "userIdentity.type"
-    PRINCIPAL = f"{DERIVED}.principal"
-    ACCESS_KEY_ID = "userIdentity.accessKeyId"
-    SOURCE_IP_ADDRESS = "sourceIPAddress"
-    USER_AGENT = "userAgent"
-    ERROR_CODE = "errorCode"
-    READ_ONLY = "readOnly"
-    EVENT_TYPE = "eventType"
-    EVENT_CATEGORY = "eventCategory"
-    LOG_GROUP_NAME = f"{DERIVED}.logGroupName"
+    EVENT_SOURCE = paths.EVENT_SOURCE
+    EVENT_NAME = paths.EVENT_NAME
+    AWS_REGION = paths.AWS_REGION
+    ACCOUNT_ID = paths.ACCOUNT_ID
+    USER_IDENTITY_TYPE = paths.USER_IDENTITY_TYPE
+    PRINCIPAL = paths.PRINCIPAL
+    ACCESS_KEY_ID = paths.ACCESS_KEY_ID
+    SOURCE_IP_ADDRESS = paths.SOURCE_IP_ADDRESS
+    USER_AGENT = paths.USER_AGENT
+    ERROR_CODE = paths.ERROR_CODE
+    READ_ONLY = paths.READ_ONLY
+    EVENT_TYPE = paths.EVENT_TYPE
+    EVENT_CATEGORY = paths.EVENT_CATEGORY
+    LOG_GROUP_NAME = paths.LOG_GROUP_NAME
 
 
 @strawberry.enum(
@@ -313,7 +313,7 @@ def _timeline(
             _size(arguments.get("size"), 5, MAX_GROUPS, "size") if arguments.get("field") else 0
         )
         _check_bucket_count(width, span, 1 + group_count)
-    histogram: dict[str, Any] = {"field": "eventTime", kind: width, "min_doc_count": 0}
+    histogram: dict[str, Any] = {"field": paths.EVENT_TIME, kind: width, "min_doc_count": 0}
     if span is not None:
         # Empty buckets out to the edges of the range asked for, not only between events.
         histogram["extended_bounds"] = {

@@ -12,7 +12,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-ACCOUNT_FIELD = "recipientAccountId"
+from schema.paths import ACCOUNT_ID
+
+ACCOUNT_FIELD = ACCOUNT_ID
 _ACCOUNT_ID = re.compile(r"\d{12}")
 
 

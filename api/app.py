@@ -29,7 +29,7 @@ from api.limits import Limits
 from api.metrics import metrics
 from api.rate_limit import Rate, RateLimit, RateLimiter, parse_rates
 from api.request_log import RequestLog
-from api.schema import schema
+from api.schema import FIELD_COSTS, schema
 from api.settings import ApiSettings
 from api.view import GraphQLView
 from trailql.elastic import Connection, async_client
@@ -120,7 +120,9 @@ def create_app(
         finally:
             await app.state.elasticsearch.close()
 
-    executor = Executor(schema, limits_from(settings), time_budget=settings.request_timeout)
+    executor = Executor(
+        schema, limits_from(settings), FIELD_COSTS, time_budget=settings.request_timeout
+    )
     graphql = GraphQLView(schema, executor)
     middleware = [
         Middleware(RequestLog),

@@ -10,7 +10,9 @@ import strawberry
 from api.context import Context
 from api.errors import ErrorCode, user_error
 from api.filters import EventFilter, filter_query
+from api.limits import FieldCost
 from api.pagination import (
+    DEFAULT_PAGE_SIZE,
     EVENT_POSITION,
     Connection,
     Edge,
@@ -146,6 +148,15 @@ async def _events(
         last=last,
         before=before,
     )
+
+
+#: What the fields of this area cost (api/limits.py).
+FIELD_COSTS = {
+    "event": FieldCost(searches=True),
+    "events": FieldCost(
+        searches=True, size_arguments=("first", "last"), default_size=DEFAULT_PAGE_SIZE
+    ),
+}
 
 
 @strawberry.type

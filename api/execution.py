@@ -24,7 +24,7 @@ from api.context import Context
 from api.documents import DocumentCache, PreparedDocument
 from api.errors import ErrorCode, user_error, with_code
 from api.inputs import check_variables
-from api.limits import Limits, QueryShape, measure, problems
+from api.limits import FieldCost, Limits, QueryShape, measure, problems
 from api.operations import operation_label
 from trailql.metrics import GRAPHQL_ERRORS, GRAPHQL_REQUEST_SECONDS, GRAPHQL_REQUESTS
 
@@ -36,8 +36,16 @@ class OperationNotAllowedError(Exception):
 class Executor:
     """Runs operations against one schema under one set of limits."""
 
-    def __init__(self, schema: Schema, limits: Limits, *, time_budget: float) -> None:
+    def __init__(
+        self,
+        schema: Schema,
+        limits: Limits,
+        costs: dict[str, FieldCost],
+        *,
+        time_budget: float,
+    ) -> None:
         self._schema = schema
+        self._costs = costs
         self._graphql_schema = schema._schema  # noqa: SLF001  Strawberry's graphql-core schema
         self._limits = limits
         self._time_budget = time_budget
@@ -107,7 +115,7 @@ class Executor:
         )
         if isinstance(coerced, list):
             return prepared, _refusal(*map(_bad_input, coerced)), None
-        shape = measure(operation, prepared.fragments, coerced.coerced)
+        shape = measure(operation, prepared.fragments, coerced.coerced, self._costs)
         over = problems(shape, self._limits)
         if over:
             return prepared, _refusal(*over), shape

@@ -30,19 +30,30 @@ from graphql import (
 
 from api.errors import ErrorCode
 
-#: Fields that run one Elasticsearch search each, and the weight of that search.
-SEARCH_FIELDS = frozenset({"event", "events", "eventStats", "logGroups", "logGroup", "history"})
+#: The weight of one Elasticsearch search.
 SEARCH_WEIGHT = 10
 
-#: List fields: the argument giving their length, and its default.
-LIST_SIZES: dict[str, tuple[tuple[str, ...], int]] = {
-    "events": (("first", "last"), 50),
-    "logGroups": (("first",), 50),
-    "history": (("first", "last"), 50),
-    "terms": (("size",), 10),
-}
-TIMELINE_BUCKETS = 60  # at most, for AUTO; an estimate for fixed widths
-TIMELINE_GROUPS = 5  # a timeline's default `size`: the groups in each of its buckets
+
+@dataclass(frozen=True)
+class FieldCost:
+    """What one field asks beyond 1: a search, and how many times its children are resolved.
+
+    Each area of the schema declares its fields' costs beside the fields themselves;
+    ``api.schema`` gathers them, as it gathers the areas' queries. A list's length is the
+    first of ``size_arguments`` given (``default_size`` otherwise); ``groups_argument`` is an
+    argument that sizes a list further down (a timeline's groups), and ``grouped`` marks
+    that list.
+    """
+
+    searches: bool = False
+    size_arguments: tuple[str, ...] = ()
+    default_size: int = 1
+    groups_argument: tuple[str, int] | None = None
+    grouped: bool = False
+
+
+#: A field of no cost but its own 1.
+_PLAIN = FieldCost()
 
 
 @dataclass(frozen=True)
@@ -78,10 +89,14 @@ class _Measure:
     """One operation's measure; fragments remembered by name and the group size around them."""
 
     def __init__(
-        self, fragments: dict[str, FragmentDefinitionNode], variables: dict[str, Any]
+        self,
+        fragments: dict[str, FragmentDefinitionNode],
+        variables: dict[str, Any],
+        costs: dict[str, FieldCost],
     ) -> None:
         self._fragments = fragments
         self._variables = variables
+        self._costs = costs
         self._measured: dict[tuple[str, int], QueryShape] = {}
 
     def selection_set(self, selection_set: SelectionSetNode | None, groups: int) -> QueryShape:
@@ -114,29 +129,23 @@ class _Measure:
         name = field.name.value
         if name.startswith("__"):
             return _NOTHING  # introspection is not charged (GraphiQL asks it on every load)
+        cost = self._costs.get(name, _PLAIN)
         inner_groups = groups
-        if name == "timeline":
-            inner_groups = self._positive(field, ("size",), TIMELINE_GROUPS)
+        if cost.groups_argument is not None:
+            inner_groups = self._positive(field, cost.groups_argument[:1], cost.groups_argument[1])
         children = self.selection_set(field.selection_set, inner_groups)
-        searches = SEARCH_WEIGHT if name in SEARCH_FIELDS else 0
+        if cost.grouped:
+            size = groups
+        else:
+            size = self._positive(field, cost.size_arguments, cost.default_size)
         return QueryShape(
-            cost=1 + searches + self._multiplier(field, groups) * children.cost,
+            cost=1 + (SEARCH_WEIGHT if cost.searches else 0) + size * children.cost,
             depth=1 + children.depth,
             aliases=(field.alias is not None) + children.aliases,
         )
 
-    def _multiplier(self, field: FieldNode, groups: int) -> int:
-        name = field.name.value
-        if name == "timeline":
-            return TIMELINE_BUCKETS
-        if name == "groups":
-            return groups
-        if name in LIST_SIZES:
-            names, default = LIST_SIZES[name]
-            return self._positive(field, names, default)
-        return 1
-
     def _positive(self, field: FieldNode, names: tuple[str, ...], default: int) -> int:
+        """The first of the arguments ``names`` given, when a positive whole number."""
         for argument in field.arguments or ():
             if argument.name.value in names:
                 value = value_from_ast_untyped(argument.value, self._variables)
@@ -148,12 +157,13 @@ def measure(
     operation: OperationDefinitionNode,
     fragments: dict[str, FragmentDefinitionNode],
     variables: dict[str, Any],
+    costs: dict[str, FieldCost],
 ) -> QueryShape:
     """The cost, depth and alias count of one validated operation with its variables.
 
     Depth counts the operation itself as a level, as the limit always has.
     """
-    shape = _Measure(fragments, variables).selection_set(operation.selection_set, TIMELINE_GROUPS)
+    shape = _Measure(fragments, variables, costs).selection_set(operation.selection_set, 1)
     return QueryShape(cost=shape.cost, depth=shape.depth + 1, aliases=shape.aliases)
 
 

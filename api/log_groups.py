@@ -15,6 +15,7 @@ import strawberry
 
 from api.context import Context
 from api.filters import EventFilter, filter_query
+from api.limits import FieldCost
 from api.log_group_changes import (
     CHANGE_DEFINITION,
     LogGroupChange,
@@ -23,6 +24,7 @@ from api.log_group_changes import (
 )
 from api.log_group_history import LogGroupChangeConnection, find_history
 from api.pagination import (
+    DEFAULT_PAGE_SIZE,
     Connection,
     Edge,
     encode_cursor,
@@ -284,6 +286,16 @@ async def _log_group_by_name(
     filter: EventFilter | None = None,  # noqa: A002  GraphQL's own name
 ) -> LogGroup | None:
     return await find_log_group(info.context, info, name, filter)
+
+
+#: What the fields of this area cost (api/limits.py).
+FIELD_COSTS = {
+    "logGroups": FieldCost(
+        searches=True, size_arguments=("first",), default_size=DEFAULT_PAGE_SIZE
+    ),
+    "logGroup": FieldCost(searches=True),
+    "history": FieldCost(searches=True, size_arguments=("first",), default_size=DEFAULT_PAGE_SIZE),
+}
 
 
 @strawberry.type

@@ -6,13 +6,25 @@ import strawberry
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
-from api.events import EventQueries
-from api.log_groups import LogGroupQueries
-from api.stats import StatsQueries
+from api import events, log_groups, stats
+from api.limits import FieldCost
 from api.types import read_key
 
 #: One type per area keeps each area's module self-contained.
-Query = merge_types("Query", (EventQueries, StatsQueries, LogGroupQueries))
+Query = merge_types("Query", (events.EventQueries, stats.StatsQueries, log_groups.LogGroupQueries))
+
+
+def _gathered(*areas: dict[str, FieldCost]) -> dict[str, FieldCost]:
+    costs: dict[str, FieldCost] = {}
+    for area in areas:
+        for name, cost in area.items():
+            if costs.setdefault(name, cost) != cost:
+                raise ValueError(f"the field {name!r} is charged differently by two areas")
+    return costs
+
+
+#: What every field costs, as each area declares it.
+FIELD_COSTS = _gathered(events.FIELD_COSTS, stats.FIELD_COSTS, log_groups.FIELD_COSTS)
 
 #: Checks, limits, error codes and metrics are the executor's (api/execution.py), not
 #: schema extensions: they run once per request around graphql-core, in a fixed order.

@@ -20,10 +20,13 @@ from strawberry.types.nodes import SelectedField, Selection
 from api.context import Context
 from api.errors import ErrorCode, user_error
 from api.filters import EventFilter, failure_query, filter_query, utc
+from api.limits import FieldCost
 from api.selection import selected_fields
 from schema import paths
 
 MAX_TERMS = 500
+DEFAULT_TERMS = 10
+DEFAULT_GROUPS = 5
 #: Most buckets one timeline may return, its groups' buckets included: Elasticsearch refuses
 #: a search past search.max_buckets (65,536 by default); this leaves room for the rest.
 MAX_TIMELINE_BUCKETS = 50_000
@@ -170,7 +173,7 @@ class EventStats:
         )
     )
     def terms(
-        self, info: strawberry.Info[Context, None], field: EventField, size: int = 10
+        self, info: strawberry.Info[Context, None], field: EventField, size: int = DEFAULT_TERMS
     ) -> list[TermsBucket]:
         """Top values of one field."""
         del field, size
@@ -187,7 +190,7 @@ class EventStats:
         info: strawberry.Info[Context, None],
         interval: Interval = Interval.AUTO,
         field: EventField | None = None,
-        size: int = 5,
+        size: int = DEFAULT_GROUPS,
     ) -> Timeline:
         """A date histogram, optionally split by a field."""
         del field, size
@@ -310,7 +313,9 @@ def _timeline(
         kind = "calendar_interval" if calendar else "fixed_interval"
         width = interval.value
         group_count = (
-            _size(arguments.get("size"), 5, MAX_GROUPS, "size") if arguments.get("field") else 0
+            _size(arguments.get("size"), DEFAULT_GROUPS, MAX_GROUPS, "size")
+            if arguments.get("field")
+            else 0
         )
         _check_bucket_count(width, span, 1 + group_count)
     histogram: dict[str, Any] = {"field": paths.EVENT_TIME, kind: width, "min_doc_count": 0}
@@ -323,7 +328,7 @@ def _timeline(
     aggregation: dict[str, Any] = {"date_histogram": histogram, "meta": {"interval": width}}
     if arguments.get("field") is not None:
         field = _enum(EventField, arguments["field"])
-        size = _size(arguments.get("size"), 5, MAX_GROUPS, "size")
+        size = _size(arguments.get("size"), DEFAULT_GROUPS, MAX_GROUPS, "size")
         buckets = _children(selected_fields(selections), "buckets")
         groups = _children(selected_fields(buckets), "groups")
         aggregation["aggs"] = {"groups": _terms(field, size, groups, span)}
@@ -354,7 +359,7 @@ def stats_aggregations(
                 }
             case "terms":
                 target = _enum(EventField, arguments.get("field"))
-                size = _size(arguments.get("size"), 10, MAX_TERMS, "size")
+                size = _size(arguments.get("size"), DEFAULT_TERMS, MAX_TERMS, "size")
                 aggregations[key] = _terms(target, size, field.selections, span)
             case "timeline":
                 aggregations[key] = _timeline(arguments, field.selections, span)
@@ -405,6 +410,16 @@ async def event_stats(
     response = await info.context.search(**request)
     count = response["hits"]["total"]["value"]
     return EventStats(level=_Level(count, response.get("aggregations", {})))
+
+
+#: What the fields of this area cost (api/limits.py): a timeline is charged its most
+#: buckets for AUTO (an estimate for fixed widths), each with ``size`` groups.
+FIELD_COSTS = {
+    "eventStats": FieldCost(searches=True),
+    "terms": FieldCost(size_arguments=("size",), default_size=DEFAULT_TERMS),
+    "timeline": FieldCost(default_size=AUTO_BUCKETS, groups_argument=("size", DEFAULT_GROUPS)),
+    "groups": FieldCost(grouped=True),
+}
 
 
 @strawberry.type

@@ -10,6 +10,7 @@ from starlette.testclient import TestClient
 
 from api.app import create_app
 from api.limits import QueryShape, measure
+from api.schema import FIELD_COSTS
 from api.settings import ApiSettings
 
 
@@ -106,4 +107,4 @@ def _measure(document: DocumentNode) -> QueryShape:
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
-    return measure(operation, fragments, {})
+    return measure(operation, fragments, {}, FIELD_COSTS)

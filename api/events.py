@@ -20,10 +20,11 @@ from api.pagination import (
     event_sort,
     page_info,
     page_size,
+    plan_connection,
     resume_after,
 )
-from api.selection import selects
-from api.types import Event
+from api.selection import selected_names, selects
+from api.types import Event, record_keys
 from schema import paths
 
 
@@ -57,6 +58,18 @@ class EventConnection(Connection[Event]):
     total_count: int | None = strawberry.field(
         description="How many events match the filter, exactly (not only on this page)."
     )
+
+
+plan_connection(EventConnection, "Event")
+
+
+def _source(info: strawberry.Info[Context, None]) -> bool | dict[str, list[str]]:
+    """What of each record to fetch: only the keys the selected Event fields read."""
+    selected = selected_names(info, "nodes") | selected_names(info, "edges", "node")
+    if not selected:
+        return False
+    keys = record_keys(selected)
+    return True if keys is None else {"includes": keys}
 
 
 async def find_event(context: Context, event_id: str) -> dict[str, Any] | None:
@@ -100,7 +113,7 @@ async def find_events(
         "sort": event_sort(reverse if backwards else direction),
         "size": size + 1,  # one more than asked: is there another page?
         "track_total_hits": selects(info, "totalCount"),
-        "source": selects(info, "nodes") or selects(info, "edges", "node"),
+        "source": _source(info),
     }
     if after_values is not None:
         request["search_after"] = after_values

@@ -20,6 +20,7 @@ from strawberry.schema import Schema
 from strawberry.types import ExecutionResult
 from strawberry.utils.await_maybe import await_maybe
 
+from api.completion import PlannedExecutionContext
 from api.context import Context
 from api.documents import DocumentCache, PreparedDocument
 from api.errors import ErrorCode, user_error, with_code
@@ -43,9 +44,16 @@ class Executor:
         costs: dict[str, FieldCost],
         *,
         time_budget: float,
+        use_plans: bool = True,
     ) -> None:
         self._schema = schema
         self._costs = costs
+        #: Plans complete large results (api/completion.py); False answers the standard way.
+        self._executor_class = type(
+            "Planned" if use_plans else "Standard",
+            (PlannedExecutionContext,),
+            {"use_plans": use_plans},
+        )
         self._graphql_schema = schema._schema  # noqa: SLF001  Strawberry's graphql-core schema
         self._limits = limits
         self._time_budget = time_budget
@@ -130,7 +138,7 @@ class Executor:
                         context_value=context,
                         variable_values=variables,
                         operation_name=operation_name,
-                        executor_class=self._schema.execution_context_class,
+                        executor_class=self._executor_class,
                         operation_extensions=None,
                     )
                 )

@@ -18,6 +18,7 @@ from typing import Any, Generic, TypeVar
 import orjson
 import strawberry
 
+from api.completion import PlannedType, attribute, plan_type
 from api.errors import ErrorCode, user_error
 from schema.paths import EVENT_ID, EVENT_TIME
 
@@ -59,6 +60,43 @@ class Connection(Generic[Node]):
     page_info: PageInfo
     total_count: int | None = strawberry.field(
         description="How many items the whole list holds (not only this page)."
+    )
+
+
+plan_type(
+    "PageInfo",
+    PlannedType(
+        source=PageInfo,
+        readers={
+            "hasNextPage": attribute("has_next_page"),
+            "hasPreviousPage": attribute("has_previous_page"),
+            "startCursor": attribute("start_cursor"),
+            "endCursor": attribute("end_cursor"),
+        },
+    ),
+)
+
+
+def plan_connection(connection: type[Connection[Any]], node_type: str) -> None:
+    """Let plans complete pages of ``node_type``: the connection, its edges, its page info."""
+    plan_type(
+        f"{node_type}Connection",
+        PlannedType(
+            source=connection,
+            root=True,
+            readers={
+                "edges": attribute("edges"),
+                "nodes": attribute("nodes"),
+                "pageInfo": attribute("page_info"),
+                "totalCount": attribute("total_count"),
+            },
+        ),
+    )
+    plan_type(
+        f"{node_type}Edge",
+        PlannedType(
+            source=Edge, readers={"cursor": attribute("cursor"), "node": attribute("node")}
+        ),
     )
 
 

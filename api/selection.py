@@ -1,16 +1,60 @@
-"""What the client selected below the current field, so a resolver fetches only that."""
+"""What the client selected below the current field, so a resolver fetches only that.
+
+Read from the document itself (graphql-core's nodes, through named and inline fragments),
+and remembered per selection: documents are prepared once, so a selection's nodes are the
+same objects on every request that sends it. Directives are not evaluated: a field under
+``@skip`` still counts as selected, which can only fetch a little more than needed.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import strawberry
+from cachetools import LRUCache
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    InlineFragmentNode,
+    SelectionSetNode,
+)
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField, Selection
+
+#: Answers kept, each with the nodes its key names (so their ids stay theirs).
+_KEPT = 4_000
+_answers: LRUCache[tuple[Any, ...], tuple[tuple[FieldNode, ...], frozenset[str]]] = LRUCache(
+    maxsize=_KEPT
+)
+
+
+def _fields(
+    selection_sets: Iterable[SelectionSetNode | None],
+    fragments: dict[str, FragmentDefinitionNode],
+) -> Iterator[FieldNode]:
+    """The fields of these selection sets, looking through fragments (each spread once)."""
+    spread: set[str] = set()
+    stack = [selection_set for selection_set in selection_sets if selection_set is not None]
+    while stack:
+        for selection in stack.pop().selections:
+            if isinstance(selection, FieldNode):
+                yield selection
+            elif isinstance(selection, InlineFragmentNode):
+                stack.append(selection.selection_set)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                fragment = fragments.get(name)
+                if fragment is not None and name not in spread:
+                    spread.add(name)
+                    stack.append(fragment.selection_set)
 
 
 def selected_fields(selections: Iterable[Selection]) -> Iterable[SelectedField]:
-    """The fields among ``selections``, looking through fragments."""
+    """Strawberry's view of ``selections``: the fields, looking through fragments.
+
+    With their arguments' values, variables resolved: what statistics are built from.
+    """
     for selection in selections:
         if isinstance(selection, SelectedField):
             yield selection
@@ -18,13 +62,29 @@ def selected_fields(selections: Iterable[Selection]) -> Iterable[SelectedField]:
             yield from selected_fields(selection.selections)
 
 
+def selected_names(info: strawberry.Info[Any, Any], *path: str) -> frozenset[str]:
+    """The names of the fields selected below ``path`` (GraphQL names) under this field."""
+    raw = info._raw_info  # noqa: SLF001  graphql-core's view: the nodes, not copies of them
+    nodes = tuple(raw.field_nodes)
+    cache_key = (tuple(map(id, nodes)), path)
+    cached = _answers.get(cache_key)
+    if cached is not None:
+        return cached[1]
+    level: list[FieldNode] = list(nodes)
+    for name in path:
+        level = [
+            field
+            for field in _fields((node.selection_set for node in level), raw.fragments)
+            if field.name.value == name
+        ]
+    names = frozenset(
+        field.name.value for field in _fields((node.selection_set for node in level), raw.fragments)
+    )
+    _answers[cache_key] = (nodes, names)
+    return names
+
+
 def selects(info: strawberry.Info[Any, Any], *path: str) -> bool:
     """Whether the client asked for ``path`` (GraphQL names) under this field."""
-    level: list[Selection] = list(info.selected_fields)
-    for name in path:
-        level = [child for parent in selected_fields(level) for child in parent.selections]
-        matching = [field for field in selected_fields(level) if field.name == name]
-        if not matching:
-            return False
-        level = list(matching)
-    return True
+    *parents, last = path
+    return last in selected_names(info, *parents)

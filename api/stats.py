@@ -8,6 +8,7 @@ and a timeline" is one search, however deep the drill-down goes.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -17,6 +18,7 @@ from typing import Any
 import strawberry
 from strawberry.types.nodes import SelectedField, Selection
 
+from api.completion import PlannedType, Reader, plan_type
 from api.context import Context
 from api.errors import ErrorCode, user_error
 from api.filters import EventFilter, failure_query, filter_query, utc
@@ -115,18 +117,71 @@ class Timeline:
     buckets: list[TimeBucket]
 
 
+# How each statistic is read from Elasticsearch's answer: by the resolvers below, and by
+# the plans that complete large results without them (api/completion.py).
+
+
 def _bucket_key(bucket: dict[str, Any]) -> str:
     return str(bucket.get("key_as_string", bucket["key"]))
 
 
-def _terms_buckets(aggregation: dict[str, Any]) -> list[TermsBucket]:
+def _bucket_count(bucket: dict[str, Any]) -> int:
+    count: int = bucket["doc_count"]
+    return count
+
+
+def _bucket_level(bucket: dict[str, Any]) -> _Level:
+    return _Level(bucket["doc_count"], bucket)
+
+
+def _bucket_start(bucket: dict[str, Any]) -> datetime:
+    return _instant(bucket["key"])
+
+
+@functools.lru_cache(maxsize=100_000)
+def _instant(epoch_milliseconds: int) -> datetime:
+    """A bucket's start: timelines ask for the same starts again and again."""
+    return datetime.fromtimestamp(epoch_milliseconds / 1000, UTC)
+
+
+def _bucket_groups(bucket: dict[str, Any]) -> list[dict[str, Any]]:
+    groups = bucket.get("groups")
+    return list(groups["buckets"]) if groups is not None else []
+
+
+def _error_rate(level: _Level, response_key: str) -> float | None:
+    if not level.count:
+        return None
+    return float(level.aggregations[response_key]["doc_count"]) / level.count
+
+
+def _distinct(level: _Level, response_key: str) -> int:
+    return int(level.aggregations[response_key]["value"])
+
+
+def _top_values(level: _Level, response_key: str) -> list[dict[str, Any]]:
+    return list(level.aggregations[response_key]["buckets"])
+
+
+def _histogram(level: _Level, response_key: str) -> dict[str, Any]:
+    aggregation: dict[str, Any] = level.aggregations[response_key]
+    return aggregation
+
+
+def _interval(histogram: dict[str, Any]) -> str:
+    return str(histogram["meta"]["interval"])
+
+
+def _time_buckets(histogram: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(histogram["buckets"])
+
+
+def _terms_buckets(buckets: list[dict[str, Any]]) -> list[TermsBucket]:
     return [
         TermsBucket(
-            key=_bucket_key(bucket),
-            count=bucket["doc_count"],
-            level=_Level(bucket["doc_count"], bucket),
+            key=_bucket_key(bucket), count=_bucket_count(bucket), level=_bucket_level(bucket)
         )
-        for bucket in aggregation["buckets"]
+        for bucket in buckets
     ]
 
 
@@ -144,16 +199,14 @@ class EventStats:
     @strawberry.field(description="How many events match, exactly.")
     def count(self) -> int:
         """The events at this level."""
-        return self.level.count
+        return _level_count(self.level)
 
     @strawberry.field(
         description="The share of events that failed (a non-empty errorCode), 0 to 1; null if none."
     )
     def error_rate(self, info: strawberry.Info[Context, None]) -> float | None:
         """Failed calls over all calls."""
-        if not self.level.count:
-            return None
-        return float(self.level.aggregations[str(info.path.key)]["doc_count"]) / self.level.count
+        return _error_rate(self.level, str(info.path.key))
 
     @strawberry.field(
         description=(
@@ -164,7 +217,7 @@ class EventStats:
     def distinct(self, info: strawberry.Info[Context, None], field: EventField) -> int:
         """Cardinality of one field."""
         del field  # read from the selection when the request was built
-        return int(self.level.aggregations[str(info.path.key)]["value"])
+        return _distinct(self.level, str(info.path.key))
 
     @strawberry.field(
         description=(
@@ -177,7 +230,7 @@ class EventStats:
     ) -> list[TermsBucket]:
         """Top values of one field."""
         del field, size
-        return _terms_buckets(self.level.aggregations[str(info.path.key)])
+        return _terms_buckets(_top_values(self.level, str(info.path.key)))
 
     @strawberry.field(
         description=(
@@ -193,21 +246,73 @@ class EventStats:
         size: int = DEFAULT_GROUPS,
     ) -> Timeline:
         """A date histogram, optionally split by a field."""
-        del field, size
-        del interval
-        aggregation = self.level.aggregations[str(info.path.key)]
-        width = aggregation["meta"]["interval"]
+        del field, size, interval  # read from the selection when the request was built
+        histogram = _histogram(self.level, str(info.path.key))
         return Timeline(
-            interval=width,
+            interval=_interval(histogram),
             buckets=[
                 TimeBucket(
-                    start=datetime.fromtimestamp(bucket["key"] / 1000, UTC),
-                    count=bucket["doc_count"],
-                    groups=_terms_buckets(bucket["groups"]) if "groups" in bucket else [],
+                    start=_bucket_start(bucket),
+                    count=_bucket_count(bucket),
+                    groups=_terms_buckets(_bucket_groups(bucket)),
                 )
-                for bucket in aggregation["buckets"]
+                for bucket in _time_buckets(histogram)
             ],
         )
+
+
+def _level_count(level: _Level) -> int:
+    return level.count
+
+
+def _level_of(stats: object) -> object:
+    """What a plan reads statistics from: a resolver's EventStats, or a bucket's level."""
+    return stats.level if isinstance(stats, EventStats) else stats
+
+
+plan_type(
+    "EventStats",
+    PlannedType(
+        source=_Level,
+        unwrap=_level_of,
+        root=True,
+        readers={
+            "count": Reader(_level_count),
+            "errorRate": Reader(_error_rate, keyed=True),
+            "distinct": Reader(_distinct, keyed=True),
+            "terms": Reader(_top_values, keyed=True),
+            "timeline": Reader(_histogram, keyed=True),
+        },
+    ),
+)
+plan_type(
+    "TermsBucket",
+    PlannedType(
+        source=dict,
+        readers={
+            "key": Reader(_bucket_key),
+            "count": Reader(_bucket_count, dict_key="doc_count"),
+            "stats": Reader(_bucket_level),
+        },
+    ),
+)
+plan_type(
+    "TimeBucket",
+    PlannedType(
+        source=dict,
+        readers={
+            "start": Reader(_bucket_start),
+            "count": Reader(_bucket_count, dict_key="doc_count"),
+            "groups": Reader(_bucket_groups),
+        },
+    ),
+)
+plan_type(
+    "Timeline",
+    PlannedType(
+        source=dict, readers={"interval": Reader(_interval), "buckets": Reader(_time_buckets)}
+    ),
+)
 
 
 def _enum(kind: type[Enum], value: object) -> Any:
@@ -343,8 +448,13 @@ def stats_aggregations(
     ``span`` is the time range the statistics cover, when known: AUTO timelines fit it.
     """
     aggregations: dict[str, Any] = {}
+    # Fields of one response key are one field to GraphQL (validation made them alike but
+    # for their selections), answered by one aggregation over all their selections.
+    merged: dict[str, tuple[SelectedField, list[Selection]]] = {}
     for field in selected_fields(selections):
         key = field.alias or field.name
+        merged.setdefault(key, (field, []))[1].extend(field.selections)
+    for key, (field, children) in merged.items():
         arguments = field.arguments
         match field.name:
             case "errorRate":
@@ -360,9 +470,9 @@ def stats_aggregations(
             case "terms":
                 target = _enum(EventField, arguments.get("field"))
                 size = _size(arguments.get("size"), DEFAULT_TERMS, MAX_TERMS, "size")
-                aggregations[key] = _terms(target, size, field.selections, span)
+                aggregations[key] = _terms(target, size, children, span)
             case "timeline":
-                aggregations[key] = _timeline(arguments, field.selections, span)
+                aggregations[key] = _timeline(arguments, children, span)
             case _:  # count and __typename need no aggregation
                 pass
     return aggregations
@@ -397,9 +507,10 @@ async def event_stats(
     filter: EventFilter | None = None,  # noqa: A002
 ) -> EventStats:
     """Statistics over the events matching `filter`."""
-    [this_field] = info.selected_fields
+    # One field, or several of one response key that GraphQL merges into one.
+    selections = [selection for field in info.selected_fields for selection in field.selections]
     span = await time_span(info.context, filter)
-    aggregations = stats_aggregations(this_field.selections, span)
+    aggregations = stats_aggregations(selections, span)
     request: dict[str, Any] = {
         "query": filter_query(filter, info.context.limits),
         "size": 0,

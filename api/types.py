@@ -7,7 +7,7 @@ added to the table appears in the API without another declaration.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any, Optional, cast
 
@@ -16,6 +16,7 @@ from strawberry.scalars import JSON
 from strawberry.tools import create_type
 from strawberry.types.field import StrawberryField
 
+from api.completion import PlannedType, Reader, key, plan_type
 from schema import EVENT_FIELDS, Field, Kind, principal_name
 from schema.document import parse_event_time
 
@@ -129,3 +130,49 @@ Event: Any = create_type(
     [_strawberry_field(field) for field in EVENT_FIELDS] + [_PRINCIPAL, _RECORD],
     description="One CloudTrail event: a call to an AWS API, as CloudTrail recorded it.",
 )
+
+
+def _reader(field: Field) -> Reader:
+    """How plans read a field: as its resolver above does, from the stored record."""
+    name = field.name
+    match field.kind:
+        case Kind.DATE:
+            return Reader(lambda record: _as_datetime(record.get(name)))
+        case Kind.BOOLEAN:
+            return Reader(lambda record: _as_boolean(record.get(name)))
+        case _:
+            return key(name)
+
+
+def _plan_types(type_name: str, fields: tuple[Field, ...], *, root: bool = False) -> None:
+    readers = {field.name: _reader(field) for field in fields}
+    if root:
+        readers["principal"] = Reader(lambda record: principal_name(record.get("userIdentity")))
+        readers["record"] = Reader(lambda record: record)
+    plan_type(type_name, PlannedType(source=dict, readers=readers, root=root))
+    for field in fields:
+        if field.kind is Kind.OBJECT:
+            _plan_types(field.type_name, field.children)
+
+
+_plan_types("Event", EVENT_FIELDS, root=True)
+
+#: The keys of the stored record each Event field reads (None: the whole record), so a
+#: search fetches only what a selection needs.
+RECORD_KEYS: dict[str, tuple[str, ...] | None] = {
+    **{field.name: (field.name,) for field in EVENT_FIELDS},
+    "principal": ("userIdentity",),
+    "record": None,
+    "__typename": (),
+}
+
+
+def record_keys(selected: Iterable[str]) -> list[str] | None:
+    """The record keys these Event fields read, in order; None when one needs them all."""
+    keys: dict[str, None] = {}
+    for name in selected:
+        read = RECORD_KEYS.get(name)
+        if read is None:
+            return None
+        keys.update(dict.fromkeys(read))
+    return list(keys)

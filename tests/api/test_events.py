@@ -184,3 +184,43 @@ def test_event_time_is_utc(samples_api, sample_records, run_graphql):
     event = run_graphql(samples_api, '{ event(id: "%s") { eventTime } }' % record["eventID"])
     parsed = datetime.fromisoformat(event["event"]["eventTime"])
     assert parsed == datetime.fromisoformat(record["eventTime"]).astimezone(UTC)
+
+
+PAGE_OF_FIELDS = """query($after: String) {
+  events(first: 500, after: $after) {
+    pageInfo { hasNextPage endCursor }
+    nodes { eventID ...Called }
+    edges { node { eventID requestParameters userIdentity { %s } } }
+  }
+}
+fragment Called on Event { eventName eventSource awsRegion sourceIPAddress userAgent errorCode
+  recipientAccountId resources { ARN type } }""" % " ".join(_IDENTITY_STRINGS)
+
+
+def test_every_field_of_a_page_is_the_recorded_value(samples_api, sample_records, run_graphql):
+    """Pages fetch only the keys of each record their fields read: these must all arrive."""
+    by_id = {record["eventID"]: record for record in sample_records}
+    seen, after = 0, None
+    while True:
+        page = run_graphql(samples_api, PAGE_OF_FIELDS, after=after)["events"]
+        for node, edge in zip(page["nodes"], page["edges"], strict=True):
+            record = by_id[node["eventID"]]
+            for name in ("eventName", "eventSource", "awsRegion", "sourceIPAddress", "userAgent"):
+                assert node[name] == record.get(name), name
+            assert node["errorCode"] == record.get("errorCode")
+            assert node["recipientAccountId"] == record.get("recipientAccountId")
+            resources = record.get("resources")
+            expected = (
+                None
+                if resources is None
+                else [{"ARN": r.get("ARN"), "type": r.get("type")} for r in resources]
+            )
+            assert node["resources"] == expected
+            assert edge["node"]["requestParameters"] == record.get("requestParameters")
+            identity = {key: record["userIdentity"].get(key) for key in _IDENTITY_STRINGS}
+            assert edge["node"]["userIdentity"] == identity
+            seen += 1
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert seen == len(sample_records)

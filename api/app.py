@@ -26,13 +26,15 @@ from api.body_limit import BodyLimit
 from api.execution import Executor
 from api.graphiql import graphiql_assets
 from api.limits import Limits
+from api.logs import configure_logging
 from api.metrics import metrics
 from api.rate_limit import Rate, RateLimit, RateLimiter, parse_rates
 from api.request_log import RequestLog
 from api.schema import FIELD_COSTS, schema
 from api.settings import ApiSettings
 from api.view import GraphQLView
-from trailql.elastic import Connection, async_client
+from trailql.elastic import Connection, async_client, connection_from_settings
+from trailql.settings import IndexSettings
 
 
 async def healthz(_: Request) -> Response:
@@ -70,6 +72,16 @@ def _tune_garbage_collection() -> None:
     """
     gc.freeze()
     gc.set_threshold(*_GC_THRESHOLDS)
+
+
+def app_from_environment() -> Starlette:
+    """The application as the environment configures it: what each worker process runs.
+
+    ``trailql serve`` puts the cluster it resolved into the environment before it starts
+    workers, so every worker reaches the same cluster.
+    """
+    configure_logging()
+    return create_app(connection_from_settings(), IndexSettings().index, ApiSettings())
 
 
 def limits_from(settings: ApiSettings) -> Limits:

@@ -1,6 +1,5 @@
-"""What a GraphQL operation was called and which error codes it answered with.
+"""What a GraphQL operation is called, in metrics and in the request log alike.
 
-Shared by the metrics and the request log, so both name an operation the same way.
 Operation names come from clients: a label per name would let any client grow the metrics
 without bound, so names are checked and counted, and the rest share one label.
 """
@@ -8,9 +7,6 @@ without bound, so names are checked and counted, and the rest share one label.
 from __future__ import annotations
 
 import re
-
-from graphql.error import GraphQLError
-from strawberry.types import ExecutionContext
 
 ANONYMOUS = "anonymous"
 OTHER = "other"
@@ -35,15 +31,3 @@ def operation_label(name: object) -> str:
             return OTHER
         _seen.add(name)
     return name
-
-
-def error_codes(execution_context: ExecutionContext) -> list[str]:
-    """The ``extensions.code`` of each error the operation answers with, in order."""
-    result = execution_context.result
-    errors: list[GraphQLError] = list(getattr(result, "errors", None) or [])
-    return [str((error.extensions or {}).get("code", "INTERNAL")) for error in errors]
-
-
-def operation_of(execution_context: ExecutionContext) -> str:
-    """The operation's label: the request's ``operationName``, or the document's first name."""
-    return operation_label(execution_context.operation_name)

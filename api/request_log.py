@@ -3,7 +3,7 @@
 The ID is the client's own ``X-Request-ID`` when it is sane (1 to 128 letters, digits and
 ``._:-``), otherwise a new one. Log lines written while the request runs (an unexpected error,
 say) carry it too, through :data:`current_request_id`. The GraphQL extension
-:class:`RecordOperation` adds the operation and its error codes to the request's line.
+The executor (``api.execution``) adds the operation and its error codes to the line.
 """
 
 from __future__ import annotations
@@ -13,15 +13,11 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from strawberry.extensions import SchemaExtension
-
-from api.operations import error_codes, operation_of
 
 logger = logging.getLogger("trailql.api.requests")
 
@@ -118,17 +114,3 @@ def _log(
             "principal": getattr(tenant, "name", None),
         },
     )
-
-
-class RecordOperation(SchemaExtension):
-    """Puts the operation's name and error codes on its request's log line."""
-
-    def on_operation(self) -> Iterator[None]:
-        """After the operation (and the error codes are attached), note them."""
-        try:
-            yield
-        finally:
-            record = getattr(self.execution_context.context, "request_record", None)
-            if isinstance(record, RequestRecord):
-                record.operation = operation_of(self.execution_context)
-                record.error_codes = error_codes(self.execution_context)

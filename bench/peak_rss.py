@@ -39,15 +39,7 @@ def connection_environment(connection: Connection, alias: str) -> dict[str, str]
         for key, value in os.environ.items()
         if not key.startswith(("ELASTICSEARCH_", "TRAILQL_INDEX"))
     }
-    environment["ELASTICSEARCH_URL"] = connection.url
-    environment["ELASTICSEARCH_REQUEST_TIMEOUT"] = str(connection.request_timeout)
-    if connection.api_key:
-        environment["ELASTICSEARCH_API_KEY"] = connection.api_key
-    elif connection.username:
-        environment["ELASTICSEARCH_USERNAME"] = connection.username
-        environment["ELASTICSEARCH_PASSWORD"] = connection.password or ""
-    if connection.ca_certs:
-        environment["ELASTICSEARCH_CA_CERTS"] = connection.ca_certs
+    environment.update(connection.environment())
     environment["TRAILQL_INDEX"] = alias
     return environment
 

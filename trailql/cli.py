@@ -7,10 +7,13 @@ reports and errors go to standard error.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -93,6 +96,12 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve the GraphQL API")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="processes serving the API (default: one per core)",
+    )
 
     keys = commands.add_parser("keys", help="mint API keys for the API")
     key_actions = keys.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -273,31 +282,48 @@ def _serve(arguments: argparse.Namespace) -> int:
     from api.app import create_app  # noqa: PLC0415
     from api.auth import AuthConfigError  # noqa: PLC0415
     from api.logs import configure_logging  # noqa: PLC0415
+    from api.metrics import MULTIPROCESS_DIRECTORY  # noqa: PLC0415
     from api.rate_limit import RateConfigError  # noqa: PLC0415
     from api.settings import ApiSettings  # noqa: PLC0415
     from trailql.elastic import resolve_connection  # noqa: PLC0415
 
+    if arguments.workers < 1:
+        _stderr.print("[red]error:[/] --workers must be 1 or more")
+        return EXIT_ERROR
     configure_logging()  # every line on stderr is JSON: ours, and uvicorn's through the root
     settings = ApiSettings()
+    connection = resolve_connection()
     try:
-        app = create_app(resolve_connection(), IndexSettings().index, settings)
+        app = create_app(connection, IndexSettings().index, settings)  # checks the settings
     except (AuthConfigError, RateConfigError) as exc:
         _stderr.print(f"[red]error:[/] {exc}")
         return EXIT_ERROR
     url = f"http://{arguments.host}:{arguments.port}/graphql"
-    logging.getLogger("trailql.api").info("GraphiQL: %s", url)
+    logging.getLogger("trailql.api").info(
+        "GraphiQL: %s (%d worker%s)", url, arguments.workers, "s" * (arguments.workers > 1)
+    )
     # The API logs each request itself (api/request_log.py): no uvicorn access log, and no
     # logging config of uvicorn's own, so its lines reach the JSON handler too.
-    uvicorn.run(
-        app,
-        host=arguments.host,
-        port=arguments.port,
-        log_level="info",
-        log_config=None,
-        access_log=False,
+    options: dict[str, Any] = {
+        "host": arguments.host,
+        "port": arguments.port,
+        "log_level": "info",
+        "log_config": None,
+        "access_log": False,
         # SIGTERM: requests in flight get this long to finish, then are cancelled.
-        timeout_graceful_shutdown=settings.shutdown_timeout,
-    )
+        "timeout_graceful_shutdown": settings.shutdown_timeout,
+    }
+    if arguments.workers == 1:
+        uvicorn.run(app, **options)
+        return EXIT_OK
+    # Several processes: each builds the app from the environment, so the cluster resolved
+    # here (perhaps the local node) goes into it, and metrics are kept in files they share.
+    os.environ.update(connection.environment())
+    with tempfile.TemporaryDirectory(prefix="trailql-metrics-") as metrics_directory:
+        os.environ[MULTIPROCESS_DIRECTORY] = metrics_directory
+        uvicorn.run(
+            "api.app:app_from_environment", factory=True, workers=arguments.workers, **options
+        )
     return EXIT_OK
 
 

@@ -16,6 +16,13 @@ class NoElasticsearchError(Exception):
     """No cluster is configured and no local node is running."""
 
 
+_NO_CLUSTER = (
+    "no Elasticsearch configured: set ELASTICSEARCH_URL (and ELASTICSEARCH_USERNAME/"
+    "ELASTICSEARCH_PASSWORD or ELASTICSEARCH_API_KEY), or start a local node with "
+    '`eval "$(trailql elasticsearch up)"`'
+)
+
+
 @dataclass(frozen=True)
 class Connection:
     """Everything needed to reach one cluster."""
@@ -26,6 +33,21 @@ class Connection:
     api_key: str | None = None
     ca_certs: str | None = None
     request_timeout: float = 30.0
+
+    def environment(self) -> dict[str, str]:
+        """The ``ELASTICSEARCH_*`` variables that name this cluster to another process."""
+        variables = {
+            "ELASTICSEARCH_URL": self.url,
+            "ELASTICSEARCH_REQUEST_TIMEOUT": str(self.request_timeout),
+        }
+        if self.api_key:
+            variables["ELASTICSEARCH_API_KEY"] = self.api_key
+        elif self.username:
+            variables["ELASTICSEARCH_USERNAME"] = self.username
+            variables["ELASTICSEARCH_PASSWORD"] = self.password or ""
+        if self.ca_certs:
+            variables["ELASTICSEARCH_CA_CERTS"] = self.ca_certs
+        return variables
 
     def client_options(self) -> dict[str, Any]:
         """Keyword arguments shared by the sync and async clients."""
@@ -42,25 +64,29 @@ class Connection:
         return options
 
 
+def connection_from_settings(settings: ElasticsearchSettings | None = None) -> Connection:
+    """The cluster ``ELASTICSEARCH_*`` names; :class:`NoElasticsearchError` when none is."""
+    settings = settings or ElasticsearchSettings()
+    if not settings.url:
+        raise NoElasticsearchError(_NO_CLUSTER)
+    return Connection(
+        url=settings.url,
+        username=settings.username,
+        password=settings.password.get_secret_value() if settings.password else None,
+        api_key=settings.api_key.get_secret_value() if settings.api_key else None,
+        ca_certs=str(settings.ca_certs) if settings.ca_certs else None,
+        request_timeout=settings.request_timeout,
+    )
+
+
 def resolve_connection(settings: ElasticsearchSettings | None = None) -> Connection:
     """``ELASTICSEARCH_*`` when set; otherwise the node ``trailql elasticsearch up`` started."""
     settings = settings or ElasticsearchSettings()
     if settings.url:
-        return Connection(
-            url=settings.url,
-            username=settings.username,
-            password=settings.password.get_secret_value() if settings.password else None,
-            api_key=settings.api_key.get_secret_value() if settings.api_key else None,
-            ca_certs=str(settings.ca_certs) if settings.ca_certs else None,
-            request_timeout=settings.request_timeout,
-        )
+        return connection_from_settings(settings)
     node = local_elasticsearch.running_node()
     if node is None:
-        raise NoElasticsearchError(
-            "no Elasticsearch configured: set ELASTICSEARCH_URL (and ELASTICSEARCH_USERNAME/"
-            "ELASTICSEARCH_PASSWORD or ELASTICSEARCH_API_KEY), or start a local node with "
-            '`eval "$(trailql elasticsearch up)"`'
-        )
+        raise NoElasticsearchError(_NO_CLUSTER)
     return Connection(
         url=node.url,
         username=node.username,

@@ -42,11 +42,13 @@ def api(
 ) -> Iterator[ServedApi]:
     environment = {"TRAILQL_AUTH_DISABLED": "true"}
     headers: dict[str, str] = {}
+    workers = 1
     if request.param == "read-only API key":
         key, line = api_key("hostile-tester", "*")
         environment = {"TRAILQL_AUTH_DISABLED": "false", "TRAILQL_API_KEYS": line}
         headers = {"X-API-Key": key}
-    with serving(es_connection, samples_alias[0], environment) as served:
+        workers = 2  # and served by two processes, as `trailql serve` does by default
+    with serving(es_connection, samples_alias[0], environment, workers=workers) as served:
         yield ServedApi(served, headers)
 
 

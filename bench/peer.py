@@ -15,6 +15,7 @@ import json
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -247,6 +248,7 @@ def measure_peer(
     Every question's answers are checked first (the run stops if any disagree), then each
     is measured. Returns the figures for results.json, the headline ratios among them.
     """
+    started = time.perf_counter()
     version = _installed_version()
     node, node_version = _node()
     raw_headers = elasticsearch_headers(connection)
@@ -268,6 +270,7 @@ def measure_peer(
         "events": events,
         "timeline_bounds": bounds,
         "questions": {one.question.key: one.as_dict() for one in measured},
+        "seconds": round(time.perf_counter() - started, 1),
     }
     for key in ("q1", "q2", "q3"):
         results[f"peer_{key}_p50_ratio"] = round(by_key[key].p50_ratio("trailql", "peer"), 3)

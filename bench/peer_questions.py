@@ -303,7 +303,7 @@ def questions(
     aggregations = _aggregations(bounds)
     stats = Question(
         "q2",
-        "Q2 eventStats: count, terms(EVENT_NAME, 10), timeline(HOUR)",
+        "Q2 eventStats (count, terms, hourly timeline)",
         {
             "trailql": graphql_request(
                 GRAPHQL_PATH, TRAILQL_STATS, {"filter": SOURCES_FILTER}, trailql_headers

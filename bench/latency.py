@@ -51,9 +51,10 @@ def raw_sender(requests: list[Request], pool: urllib3.HTTPConnectionPool) -> Sen
     return send
 
 
-def _sample(
+def sample(
     variants: list[Variant], warmup: int, rounds: int, per_round: int
 ) -> list[dict[str, Latency]]:
+    """Each variant's percentiles per round, the variants interleaved (see the module's text)."""
     for variant in variants:
         for _ in range(warmup):
             variant.send()
@@ -142,7 +143,7 @@ def measure_latencies(
             variants.append(
                 Variant(f"raw_{data_set.name}", raw_sender(captured.raw, pools["elasticsearch"]))
             )
-        one = QueryLatency(query.key, query.label, _sample(variants, warmup, rounds, per_round))
+        one = QueryLatency(query.key, query.label, sample(variants, warmup, rounds, per_round))
         print(
             f"  {query.label}: GraphQL p50 {one.latency('graphql_large').p50:.2f} ms, "
             f"raw {one.latency('raw_large').p50:.2f} ms (x{one.api_ratio:.2f}); "

@@ -36,6 +36,8 @@ class Options:
     throughput_rounds: int = 2
     # 6. hostile requests
     hostile_samples: int = 3
+    # 7. the peer (graphql-compose-elasticsearch), with the query measures
+    peer: bool = False
     # the run
     #: The measures to run (empty: all of them).
     only: tuple[str, ...] = ()
@@ -74,6 +76,7 @@ def smoke_sizes(options: Options) -> Options:
         throughput_seconds=2.0,
         throughput_rounds=1,
         hostile_samples=1,
+        peer=True,
     )
 
 
@@ -126,6 +129,12 @@ def _parser() -> argparse.ArgumentParser:
         choices=MEASURES,
         help="run only this measure (repeatable; default: all)",
     )
+    run.add_argument(
+        "--peer",
+        action="store_true",
+        help="with the query measures, compare with graphql-compose-elasticsearch on Node "
+        "(on in --smoke)",
+    )
     run.add_argument("--seed", type=int, help=f"generator seed, default {defaults.seed}")
     run.add_argument(
         "--es-port",
@@ -158,10 +167,17 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
     explicit = {
         name: value
         for name, value in vars(arguments).items()
-        if name not in ("smoke", "full", "request_cache", "only") and value is not None
+        if name not in ("smoke", "full", "request_cache", "only", "peer") and value is not None
     }
     explicit["only"] = tuple(arguments.only or ())
-    options = replace(options, request_cache=arguments.request_cache, **explicit)
+    options = replace(
+        options,
+        request_cache=arguments.request_cache,
+        peer=options.peer or arguments.peer,
+        **explicit,
+    )
     if options.small_events >= options.query_events:
         _parser().error("--small-events must be smaller than --query-events")
+    if arguments.peer and not options.runs("queries"):
+        _parser().error("--peer runs with the query measures: add --only queries")
     return options

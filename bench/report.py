@@ -182,6 +182,51 @@ def _hostile_rows(results: dict[str, Any]) -> list[Row]:
     ]
 
 
+def _peer_rows(results: dict[str, Any]) -> list[Row]:
+    peer = results["peer"]
+    clients = results["options"]["clients"]
+    rows: list[Row] = []
+    for key, question in peer["questions"].items():
+        ratios = question["p50_ratio"]
+        rows.append(
+            _judged(
+                results,
+                f"peer_{key}_p50_ratio",
+                f"7. {question['label']}, p50 TrailQL ÷ peer",
+                f"TrailQL {question['trailql']['p50_ms']:.2f} ms, peer "
+                f"{question['peer']['p50_ms']:.2f} ms, raw {question['raw']['p50_ms']:.2f} ms "
+                f"(p50); TrailQL ÷ raw {ratios['trailql_raw']:.2f}, peer ÷ raw "
+                f"{ratios['peer_raw']:.2f}",
+            )
+        )
+        throughput = question.get("throughput")
+        if throughput:
+            rows.append(
+                _judged(
+                    results,
+                    f"peer_{key}_throughput_ratio",
+                    f"   {clients} clients, req/s TrailQL ÷ peer",
+                    f"TrailQL {throughput['trailql_requests_per_second']:,.0f} req/s, peer "
+                    f"{throughput['peer_requests_per_second']:,.0f}, raw "
+                    f"{throughput['raw_requests_per_second']:,.0f}; TrailQL ÷ raw "
+                    f"{throughput['trailql_raw_ratio']:.2f}",
+                )
+            )
+    rows.append(
+        (
+            "   note",
+            "",
+            (
+                f"{peer['peer']} on Node {peer['node']}, {peer['events']:,} events; "
+                "the three sides' answers agree"
+            ),
+            "",
+            "",
+        )
+    )
+    return rows
+
+
 #: Each section of the table and the key it needs in the results (a run may skip some).
 _SECTIONS = (
     ("indexing", _indexing_rows),
@@ -190,6 +235,7 @@ _SECTIONS = (
     ("throughput", _throughput_rows),
     ("queries", _growth_rows),
     ("hostile", _hostile_rows),
+    ("peer", _peer_rows),
 )
 
 

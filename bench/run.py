@@ -1,7 +1,9 @@
 """``python -m bench``: every measure, in one run, against one Elasticsearch.
 
 1. indexing (:mod:`bench.indexing`), 2. memory (:mod:`bench.memory`), 3. and 5. query
-latencies on two data sets (:mod:`bench.latency`), 4. throughput (:mod:`bench.throughput`).
+latencies on two data sets (:mod:`bench.latency`), 4. throughput (:mod:`bench.throughput`),
+6. hostile requests (:mod:`bench.hostile`) and, with ``--peer``, 7. the peer
+(:mod:`bench.peer`).
 The table is printed and the figures written to ``--output`` (bench/results.json).
 """
 
@@ -28,6 +30,7 @@ from bench.latency import measure_latencies
 from bench.machine import machine
 from bench.memory import measure_memory
 from bench.options import Options, parse_options
+from bench.peer import HEADLINE_KEYS, PeerSettings, measure_peer
 from bench.prepared import PreparedDataSet, index_data_set, prepare_data_set
 from bench.query_set import query_set
 from bench.report import print_results, write_results
@@ -132,6 +135,9 @@ def _queries(
             seconds=options.throughput_seconds,
             rounds=options.throughput_rounds,
         )
+        if options.peer:
+            results["peer"] = _peer(options, connection, large, served["large"].url, headers)
+            results.update({key: results["peer"][key] for key in HEADLINE_KEYS})
     results["query_sizes"] = {"small": small.events, "large": large.events}
     results["facts"] = {name: dataclasses.asdict(one.facts) for name, one in prepared.items()}
     results["queries"] = {one.key: one.as_dict() for one in latencies}
@@ -140,6 +146,32 @@ def _queries(
     results["events_first100_p50_ratio"] = round(by_key["events_first100"].api_ratio, 3)
     results["event_stats_p50_ratio"] = round(by_key["event_stats"].api_ratio, 3)
     results["growth_max_ratio"] = round(max(one.growth for one in latencies), 3)
+
+
+def _peer(
+    options: Options,
+    connection: Connection,
+    large: PreparedDataSet,
+    trailql_url: str,
+    headers: dict[str, str],
+) -> dict[str, Any]:
+    print("7. the peer: graphql-compose-elasticsearch beside TrailQL", flush=True)
+    return measure_peer(
+        connection,
+        alias=large.alias,
+        events=large.events,
+        trailql_url=trailql_url,
+        trailql_headers=headers,
+        settings=PeerSettings(
+            warmup=options.warmup,
+            rounds=options.latency_rounds,
+            per_round=options.samples_per_round,
+            clients=options.clients,
+            throughput_requests=options.throughput_requests,
+            throughput_seconds=options.throughput_seconds,
+            throughput_rounds=options.throughput_rounds,
+        ),
+    )
 
 
 def _hostile(

@@ -50,4 +50,9 @@ TARGETS = (
     Target(
         "hostile_health_worst_ms", "slowest /healthz beside them", 100, at_least=False, unit="ms"
     ),
+    Target("peer_q1_p50_ratio", "Q1 p50, TrailQL ÷ peer", 0.80, at_least=False),
+    Target("peer_q2_p50_ratio", "Q2 p50, TrailQL ÷ peer", 0.80, at_least=False),
+    Target("peer_q3_p50_ratio", "filtered page (Q3) p50, TrailQL ÷ peer", 0.80, at_least=False),
+    Target("peer_q1_throughput_ratio", "Q1 throughput, TrailQL ÷ peer", 1.25, at_least=True),
+    Target("peer_q2_throughput_ratio", "Q2 throughput, TrailQL ÷ peer", 1.25, at_least=True),
 )

@@ -55,12 +55,19 @@ def wait_until_healthy(url: str, child: subprocess.Popen[bytes]) -> bool:
 
 @contextmanager
 def serving(
-    connection: Connection, alias: str, environment: Mapping[str, str], *, workers: int = 1
+    connection: Connection,
+    alias: str,
+    environment: Mapping[str, str],
+    *,
+    workers: int | None = None,
 ) -> Iterator[Served]:
-    """``trailql serve`` over ``alias``, with ``workers`` processes, until the block ends."""
+    """``trailql serve`` over ``alias`` until the block ends: as deployed, one worker per core,
+    unless ``workers`` says how many.
+    """
     port = free_port()
     command = [sys.executable, "-m", "trailql", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    command += ["--workers", str(workers)]
+    if workers is not None:
+        command += ["--workers", str(workers)]
     env = {**connection_environment(connection, alias), **environment}
     url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryFile() as log:

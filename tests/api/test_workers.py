@@ -36,8 +36,8 @@ def test_paging_across_two_api_processes_gives_every_event_once(
     sample_records: list[dict[str, Any]],
 ):
     with (
-        serving(es_connection, samples_alias[0], OFF) as first,
-        serving(es_connection, samples_alias[0], OFF) as second,
+        serving(es_connection, samples_alias[0], OFF, workers=1) as first,
+        serving(es_connection, samples_alias[0], OFF, workers=1) as second,
     ):
         seen: list[str] = []
         after = None

@@ -6,9 +6,10 @@ import logging
 from enum import StrEnum
 from typing import Any
 
-from elasticsearch import ApiError, TransportError
 from graphql.error import GraphQLError
 from strawberry.extensions import MaskErrors, SchemaExtension
+
+from trailql.retry import transient as _upstream_failed
 
 logger = logging.getLogger("trailql.api")
 
@@ -32,12 +33,6 @@ class ErrorCode(StrEnum):
 def user_error(code: ErrorCode, message: str) -> GraphQLError:
     """An error the client caused and can fix; raise it from a resolver."""
     return GraphQLError(message, extensions={"code": code.value})
-
-
-def _upstream_failed(error: BaseException | None) -> bool:
-    if isinstance(error, ApiError):
-        return error.meta.status >= 500  # noqa: PLR2004
-    return isinstance(error, TransportError)
 
 
 class ErrorCodes(MaskErrors):

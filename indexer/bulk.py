@@ -22,10 +22,12 @@ import orjson
 from elasticsearch import ApiError, Elasticsearch, TransportError
 
 from trailql.metrics import ELASTICSEARCH_REQUEST_SECONDS, INDEXER_RETRIES
+from trailql.retry import Backoff, transient, transient_status
 
 Tag = TypeVar("Tag")
 
-_RETRY_STATUSES = frozenset({429, 502, 503, 504})
+_DEFAULT_BACKOFF = Backoff()
+
 _BULK_HEADERS = {"accept": "application/json", "content-type": "application/x-ndjson"}
 _RESPONSE_FIELDS = "errors,items.*.status,items.*.error.type,items.*.error.reason"
 
@@ -55,7 +57,7 @@ class BulkAction(Generic[Tag]):
 class BulkResult(Generic[Tag]):
     """One document's outcome; ``reason`` and ``status`` say why when it was rejected.
 
-    A rejection with a retryable ``status`` (429, 50x) outlasted every retry: the document
+    A rejection with a transient ``status`` (429, 5xx) outlasted every retry: the document
     was not refused, only not taken yet.
     """
 
@@ -67,7 +69,11 @@ class BulkResult(Generic[Tag]):
     @property
     def deferred(self) -> bool:
         """Rejected only for now (Elasticsearch overloaded or recovering): worth sending again."""
-        return self.outcome is Outcome.REJECTED and self.status in _RETRY_STATUSES
+        return (
+            self.outcome is Outcome.REJECTED
+            and self.status is not None
+            and transient_status(self.status)
+        )
 
 
 class BulkWriter(Generic[Tag]):
@@ -84,16 +90,14 @@ class BulkWriter(Generic[Tag]):
         max_bytes: int = 8 * 1024 * 1024,
         concurrency: int = 2,
         max_retries: int = 8,
-        backoff_seconds: float = 0.5,
-        max_backoff_seconds: float = 30.0,
+        backoff: Backoff = _DEFAULT_BACKOFF,
     ) -> None:
         self._client = client
         self._on_result = on_result
         self._max_bytes = max_bytes
         self._concurrency = concurrency
         self._max_retries = max_retries
-        self._backoff = backoff_seconds
-        self._max_backoff = max_backoff_seconds
+        self._backoff = backoff
         self._batch: list[BulkAction[Tag]] = []
         self._batch_bytes = 0
         self._executor = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="bulk")
@@ -167,7 +171,7 @@ class BulkWriter(Generic[Tag]):
                     results.append(BulkResult(action, Outcome.INDEXED))
                 elif status == 409:  # noqa: PLR2004  create of an existing _id
                     results.append(BulkResult(action, Outcome.ALREADY_PRESENT))
-                elif status in _RETRY_STATUSES and attempt < self._max_retries:
+                elif transient_status(status) and attempt < self._max_retries:
                     retry.append(action)
                 else:
                     results.append(BulkResult(action, Outcome.REJECTED, reason, status))
@@ -175,7 +179,7 @@ class BulkWriter(Generic[Tag]):
                 break
             INDEXER_RETRIES.labels(reason="rejected").inc(len(retry))
             batch = retry
-            self._sleep(attempt)
+            time.sleep(self._backoff.delay(attempt))
         return results
 
     def _post(self, batch: list[BulkAction[Tag]]) -> dict[str, Any]:
@@ -191,21 +195,15 @@ class BulkWriter(Generic[Tag]):
                         headers=_BULK_HEADERS,
                         body=payload,
                     )
-            except ApiError as exc:
-                if exc.meta.status not in _RETRY_STATUSES or attempt == self._max_retries:
-                    raise ElasticsearchUnavailableError(f"bulk request failed: {exc}") from exc
-            except TransportError as exc:
-                if attempt == self._max_retries:
+            except (ApiError, TransportError) as exc:
+                if not transient(exc) or attempt == self._max_retries:
                     raise ElasticsearchUnavailableError(f"bulk request failed: {exc}") from exc
             else:
                 answer: dict[str, Any] = response.body
                 return answer
             INDEXER_RETRIES.labels(reason="unavailable").inc()
-            self._sleep(attempt)
+            time.sleep(self._backoff.delay(attempt))
         raise AssertionError  # pragma: no cover  the loop always returns or raises
-
-    def _sleep(self, attempt: int) -> None:
-        time.sleep(min(self._max_backoff, self._backoff * 2**attempt))
 
 
 def _status_and_reason(item: dict[str, Any]) -> tuple[int, str]:

@@ -19,7 +19,7 @@ from prometheus_client import start_http_server
 from rich.console import Console
 
 from indexer.follow import FollowOptions, follow
-from indexer.load import LoadOptions
+from indexer.pipeline import IndexOptions
 from indexer.report import JsonLinesReport, ProgressReport, Report
 from indexer.s3 import is_s3_uri
 from indexer.sources import DayRange
@@ -47,7 +47,7 @@ def continuous_mode(
     Raises:
         ValueError: the options do not go together; the message says how.
     """
-    load = LoadOptions(max_bytes=max_bytes, concurrency=concurrency)
+    load = IndexOptions(max_bytes=max_bytes, concurrency=concurrency)
     if queue_url is not None:
         if sources or follow:
             raise ValueError("--sqs-queue-url takes no SOURCE and no --follow")

@@ -165,13 +165,14 @@ def _index(arguments: argparse.Namespace) -> int:
     from elasticsearch import ApiError, TransportError  # noqa: PLC0415
 
     from indexer.bulk import ElasticsearchUnavailableError  # noqa: PLC0415
-    from indexer.run import BulkOptions, index_sources  # noqa: PLC0415
+    from indexer.pipeline import IndexOptions  # noqa: PLC0415
+    from indexer.run import index_sources  # noqa: PLC0415
     from indexer.service import continuous_mode, run_continuous  # noqa: PLC0415
     from indexer.sources import DayRange, SourceError  # noqa: PLC0415
     from trailql.elastic import resolve_connection, sync_client  # noqa: PLC0415
 
     alias = IndexSettings().index
-    bulk = BulkOptions(
+    options = IndexOptions(
         max_bytes=int(arguments.bulk_mb * 1024 * 1024), concurrency=arguments.concurrency
     )
     try:
@@ -185,8 +186,8 @@ def _index(arguments: argparse.Namespace) -> int:
             visibility_timeout=arguments.visibility_timeout,
             retry_delay_seconds=arguments.retry_delay,
             wait_seconds=arguments.wait_seconds,
-            max_bytes=bulk.max_bytes,
-            concurrency=bulk.concurrency,
+            max_bytes=options.max_bytes,
+            concurrency=options.concurrency,
             metrics_port=arguments.metrics_port,
         )
     except ValueError as exc:
@@ -209,7 +210,7 @@ def _index(arguments: argparse.Namespace) -> int:
                 client=client,
                 alias=alias,
                 days=DayRange(arguments.since, arguments.until),
-                bulk=bulk,
+                options=options,
                 on_file=lambda name: status.update(f"indexing {name}"),
             )
     except (TransportError, ElasticsearchUnavailableError) as exc:

@@ -3,23 +3,37 @@
 The stored ``_source`` is the record itself, untouched, so an event comes back exactly as
 CloudTrail wrote it. Beside it, under ``trailql``, go fields derived for searching; the
 mapping excludes that namespace from ``_source``, so it is indexed but never stored.
+
+A record that cannot be stored as an event raises :class:`InvalidRecordError` with a short
+``reason`` (a metric label) and a message a person can act on.
 """
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
 import orjson
 
-from schema.fields import EVENT_FIELDS, Kind
+from schema.fields import EVENT_FIELDS, KEYWORD_IGNORE_ABOVE, Field, Kind
 
 DERIVED = "trailql"
+
+#: Elasticsearch refuses an ``_id`` longer than this many bytes (UTF-8).
+MAX_ID_BYTES = 512
+#: Begins every derived ``_id``; an eventID that itself begins so gets a derived one too,
+#: so no eventID can pass for another event's derived ``_id``.
+DERIVED_ID_PREFIX = "sha256:"
+
+#: Nesting a record may have. CloudTrail's nest about a dozen levels; far deeper ones would
+#: overrun orjson (255 levels), Python's recursion limit and Elasticsearch (1,000).
+MAX_NESTING = 100
 
 #: Opaque fields (requestParameters, ...) whose searchable copy is indexed under ``trailql``.
 OPAQUE_FIELDS: tuple[str, ...] = tuple(f.name for f in EVENT_FIELDS if f.kind is Kind.JSON)
@@ -52,27 +66,72 @@ _OCTET = "(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _IPV4 = re.compile(rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}")
 
 
+#: What ``eventTime`` must look like: the RFC 3339 subset that both Python and Elasticsearch's
+#: ``strict_date_optional_time`` read the same way. (Python alone also reads week dates,
+#: a space for the ``T`` and basic formats, which Elasticsearch would leave unindexed.)
+_EVENT_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})")
+
+
 class InvalidRecordError(ValueError):
-    """A record that cannot be stored, with the reason a person can act on."""
+    """A record that cannot be stored as an event, with the reason a person can act on.
+
+    ``reason`` names the kind of problem in a word or two (``no_event_id``, ``bad_event_time``,
+    ...), for counting; the message says what exactly is wrong with this record.
+    """
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)
 class EventDocument:
-    """What the indexer writes for one record."""
+    """What the indexer writes for one record.
+
+    ``mistyped`` names the top-level fields whose JSON type the mapping cannot index (an
+    object where a keyword is expected, a string where an object is), each with what is
+    wrong; empty for nearly every record.
+    """
 
     event_id: str
     event_time: datetime
     source: dict[str, Any]
+    mistyped: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def document_id(self) -> str:
+        """The ``_id`` to store the event under: see :func:`document_id`."""
+        return document_id(self.event_id)
+
+
+def document_id(event_id: str) -> str:
+    """The eventID itself when Elasticsearch takes it as an ``_id``, else one derived from it.
+
+    Derived: ``sha256:`` and the SHA-256 of the eventID, the same every time, so loading the
+    same record again still finds it already present.
+    """
+    encoded = event_id.encode()
+    if len(encoded) <= MAX_ID_BYTES and not event_id.startswith(DERIVED_ID_PREFIX):
+        return event_id
+    return DERIVED_ID_PREFIX + hashlib.sha256(encoded).hexdigest()
 
 
 def event_document(record: object) -> EventDocument:
     """Check one record and derive its searchable fields."""
     if not isinstance(record, dict):
-        raise InvalidRecordError(f"a record must be a JSON object, not {type(record).__name__}")
-    event_id = record.get("eventID")
-    if not isinstance(event_id, str) or not event_id.strip():
-        raise InvalidRecordError("record has no eventID")
+        raise InvalidRecordError(
+            f"a record must be a JSON object, not {type(record).__name__}", "not_an_object"
+        )
+    if nests_deeper_than(record, MAX_NESTING):
+        raise InvalidRecordError(f"the record nests deeper than {MAX_NESTING} levels", "too_deep")
+    event_id = check_event_id(record.get("eventID"))
     event_time = parse_event_time(record.get("eventTime"))
+    if DERIVED in record:
+        raise InvalidRecordError(
+            f"the record has a top-level field {DERIVED!r}, the name TrailQL keeps for its "
+            "search fields (it would be lost from the stored record)",
+            "reserved_field",
+        )
     derived: dict[str, Any] = {}
     principal = principal_name(record.get("userIdentity"))
     if principal is not None:
@@ -88,7 +147,111 @@ def event_document(record: object) -> EventDocument:
         if copy is not None:
             derived[name] = copy
     derived["text"] = search_text(record, [principal or "", *log_groups])
-    return EventDocument(event_id, event_time, {**record, DERIVED: derived})
+    return EventDocument(event_id, event_time, {**record, DERIVED: derived}, mistyped(record))
+
+
+def check_event_id(value: object) -> str:
+    """The eventID, if it can identify an event: a non-blank string Elasticsearch indexes.
+
+    Longer eventIDs get a derived ``_id`` (see :func:`document_id`), but one longer than
+    :data:`KEYWORD_IGNORE_ABOVE` would not be indexed, so it could neither be looked up by
+    nor order pages: such a record is refused rather than stored half-findable.
+    """
+    if value is None:
+        raise InvalidRecordError("record has no eventID", "no_event_id")
+    if not isinstance(value, str):
+        raise InvalidRecordError(
+            f"eventID must be a string, not {_json_type(value)}", "bad_event_id"
+        )
+    if not value.strip():
+        raise InvalidRecordError("record has no eventID (it is blank)", "no_event_id")
+    # Elasticsearch counts UTF-16 code units; no string of 2,048 characters or fewer has more.
+    if len(value) > KEYWORD_IGNORE_ABOVE // 2 and _utf16_length(value) > KEYWORD_IGNORE_ABOVE:
+        raise InvalidRecordError(
+            f"eventID is longer than {KEYWORD_IGNORE_ABOVE:,} characters", "bad_event_id"
+        )
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        raise InvalidRecordError("eventID is not valid Unicode", "bad_event_id") from None
+    return value
+
+
+def _utf16_length(text: str) -> int:
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def nests_deeper_than(value: object, limit: int) -> bool:
+    """Whether objects and arrays nest more than ``limit`` levels; iterative, for any depth."""
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node
+        for child in children:  # type: ignore[attr-defined]
+            if isinstance(child, dict | list):
+                if depth + 1 > limit:
+                    return True
+                stack.append((child, depth + 1))
+    return False
+
+
+def mistyped(record: dict[str, Any]) -> dict[str, str]:
+    """The top-level fields holding a JSON type their mapping cannot index, and why.
+
+    Types that only fail to parse (a date that is not a date, "yes" for a boolean) are not
+    listed: ``index.mapping.ignore_malformed`` leaves just that value unindexed. What it does
+    not cover is an object where a value is mapped, or a value where an object is.
+    """
+    found: dict[str, str] = {}
+    for event_field in EVENT_FIELDS:
+        problem = _misfit(event_field, record.get(event_field.name), event_field.name)
+        if problem is not None:
+            found[event_field.name] = problem
+    return found
+
+
+def _misfit(event_field: Field, value: object, path: str) -> str | None:
+    """Why ``value`` does not fit ``event_field``'s mapping, or None when it does."""
+    problem: str | None = None
+    if value is None or event_field.kind is Kind.JSON:
+        pass
+    elif isinstance(value, list):  # Elasticsearch indexes every item of an array alike
+        problem = next(
+            (p for item in value if (p := _misfit(event_field, item, path)) is not None), None
+        )
+    elif event_field.kind is Kind.OBJECT:
+        if not isinstance(value, dict):
+            problem = f"{path} is {_json_type(value)}, where an object is expected"
+        else:
+            problem = next(
+                (
+                    p
+                    for child in event_field.children
+                    if (p := _misfit(child, value.get(child.name), f"{path}.{child.name}"))
+                    is not None
+                ),
+                None,
+            )
+    elif isinstance(value, dict):
+        problem = f"{path} is an object, where a {event_field.kind.value} value is expected"
+    return problem
+
+
+def _json_type(value: object) -> str:
+    """A value's JSON type, as a person says it."""
+    match value:
+        case bool():
+            return "a boolean"
+        case int() | float():
+            return "a number"
+        case str():
+            return "a string"
+        case list():
+            return "an array"
+        case dict():
+            return "an object"
+        case _:
+            return "null"
 
 
 def search_text(record: dict[str, Any], extra: list[str]) -> str:
@@ -117,7 +280,8 @@ def _add_named_values(record: dict[str, Any], parts: list[str]) -> None:
             value = value.get(key)
         if isinstance(value, str):
             parts.append(value)
-    for resource in record.get("resources") or ():
+    resources = record.get("resources")
+    for resource in resources if isinstance(resources, list) else ():
         if isinstance(resource, dict):
             arn = resource.get("ARN")
             if isinstance(arn, str):
@@ -138,16 +302,31 @@ def _collect_leaves(values: Iterable[object], parts: list[str]) -> None:
 
 
 def parse_event_time(value: object) -> datetime:
-    """CloudTrail writes ``2023-07-10T12:18:07Z``; anything ISO-8601 with a zone is accepted."""
+    """CloudTrail writes ``2023-07-10T12:18:07Z``; an offset and up to 9 decimals are accepted.
+
+    A time Python reads but Elasticsearch would not (so the event would be stored without
+    a time, and missed by every time filter) is refused too.
+    """
+    if value is None:
+        raise InvalidRecordError("record has no eventTime", "no_event_time")
     if not isinstance(value, str):
-        raise InvalidRecordError("record has no eventTime")
+        raise InvalidRecordError(
+            f"eventTime must be a string, not {_json_type(value)}", "bad_event_time"
+        )
+    shown = repr(value[:64]) + ("…" if len(value) > 64 else "")  # noqa: PLR2004
+    if _EVENT_TIME.fullmatch(value) is None:
+        if _EVENT_TIME.fullmatch(value + "Z") is not None:
+            raise InvalidRecordError(f"eventTime {shown} has no time zone", "bad_event_time")
+        raise InvalidRecordError(
+            f"eventTime {shown} is not an ISO-8601 time (such as 2023-07-10T12:18:07Z)",
+            "bad_event_time",
+        )
     try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise InvalidRecordError(f"eventTime {value!r} is not an ISO-8601 time") from None
-    if parsed.tzinfo is None:
-        raise InvalidRecordError(f"eventTime {value!r} has no time zone")
-    return parsed.astimezone(UTC)
+        return datetime.fromisoformat(value).astimezone(UTC)
+    except (ValueError, OverflowError):  # February 30th; or past year 9999 once in UTC
+        raise InvalidRecordError(
+            f"eventTime {shown} is not a valid time", "bad_event_time"
+        ) from None
 
 
 def principal_name(identity: object) -> str | None:  # noqa: PLR0911  one return per identity type

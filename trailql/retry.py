@@ -3,8 +3,8 @@
 One definition for the API and the indexer alike. A failure is *transient* when trying the
 same request again later can succeed: the cluster did not answer (connection refused, timed
 out), answered that it is overloaded (429) or that the request timed out (408), or failed on
-its side (5xx). Any other 4xx is the request's own fault: sending it again gets the same
-answer, so it is never waited out.
+its side (5xx). Any other 4xx but 401 and 403 is the request's own fault: sending it again
+gets the same answer, so it is never waited out, and no other request should fail with it.
 """
 
 from __future__ import annotations
@@ -19,11 +19,27 @@ from elasticsearch import ApiError, ConnectionError, ConnectionTimeout  # noqa: 
 _TOO_MANY_REQUESTS = 429
 _REQUEST_TIMEOUT = 408
 _SERVER_ERROR = 500
+_CLIENT_ERROR = 400
+#: Refusals of who we are, not of what we asked: no request of ours would fare better.
+_NOT_ALLOWED = frozenset({401, 403})
 
 
 def transient_status(status: int) -> bool:
     """Whether an HTTP status means "not now" (overloaded, recovering) rather than "no"."""
     return status >= _SERVER_ERROR or status in {_TOO_MANY_REQUESTS, _REQUEST_TIMEOUT}
+
+
+def request_at_fault(status: int) -> bool:
+    """Whether an error status blames the request itself, so that only it should fail.
+
+    Every 4xx but the transient ones (408, 429) and 401 and 403, which refuse our
+    credentials: every other request would be refused the same way.
+    """
+    return (
+        _CLIENT_ERROR <= status < _SERVER_ERROR
+        and not transient_status(status)
+        and status not in _NOT_ALLOWED
+    )
 
 
 def transient(error: BaseException | None) -> bool:

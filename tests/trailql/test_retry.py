@@ -69,3 +69,25 @@ def test_a_wait_asked_to_stop_says_so():
     stop = threading.Event()
     stop.set()
     assert Backoff(first=60.0, longest=60.0).wait(0, stop) is False
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        (400, True),
+        (404, True),
+        (409, True),
+        (413, True),
+        (401, False),
+        (403, False),
+        (408, False),
+        (429, False),
+        (500, False),
+        (503, False),
+        (200, False),
+    ],
+)
+def test_a_request_is_at_fault_for_every_4xx_but_overload_and_credentials(status, expected):
+    from trailql.retry import request_at_fault  # noqa: PLC0415
+
+    assert request_at_fault(status) is expected

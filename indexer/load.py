@@ -73,10 +73,10 @@ class _FileLoad:
 
     @property
     def problems(self) -> list[str]:
-        """What was not indexed, rejected records first, then the file's own damage."""
+        """What was not indexed, records first, then the file's own damage."""
         tally = self.tally
         broken = [] if tally.broken is None else [tally.broken]
-        return [str(problem) for problem in [*tally.rejected, *broken]]
+        return [str(problem) for problem in [*tally.not_indexed, *broken]]
 
     def done(self) -> LoadedFile:
         problem = "; ".join(self.problems[:_MAX_PROBLEMS_LOGGED]) or None
@@ -88,7 +88,7 @@ class _FileLoad:
             tally.records,
             tally.indexed,
             tally.already_present,
-            len(tally.rejected),
+            len(tally.not_indexed),
             problem,
         )
 
@@ -201,16 +201,25 @@ class ObjectLoader:
         return loads
 
     def _report_loaded(self, load: _FileLoad) -> None:
-        for problem in load.problems[:_MAX_PROBLEMS_LOGGED]:
-            self._report.log("error", "record not indexed", file=load.object.uri, problem=problem)
         tally = load.tally
+        uri = load.object.uri
+        for problem in tally.quarantined[:_MAX_PROBLEMS_LOGGED]:
+            self._report.log("warning", "record quarantined", file=uri, problem=str(problem))
+        for problem in tally.rejected[:_MAX_PROBLEMS_LOGGED]:
+            self._report.log("error", "record not indexed", file=uri, problem=str(problem))
+        for problem in tally.partial[:_MAX_PROBLEMS_LOGGED]:
+            self._report.log("warning", "field left unindexed", file=uri, problem=str(problem))
+        if tally.broken is not None:
+            self._report.log("error", "file damaged", file=uri, problem=str(tally.broken))
         self._report.file_done(
-            load.object.uri,
+            uri,
             outcome="loaded",
             events=tally.records,
             indexed=tally.indexed,
             already_present=tally.already_present,
-            rejected=len(tally.rejected),
+            rejected=len(tally.not_indexed),
+            quarantined=len(tally.quarantined),
+            partially_indexed=len(tally.partial),
         )
 
     def _wait_for_elasticsearch(self, failures: int) -> bool:

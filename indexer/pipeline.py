@@ -1,26 +1,45 @@
 """The one indexing pipeline: records -> documents -> ``_bulk``, each answer to its file.
 
-The one-shot ``trailql index``, ``--follow`` and the SQS worker all send their files through
-:class:`Pipeline`; they differ only in where files come from and what they do once a file is
-done (print a summary, or record it in the state index and delete its message).
+The one-shot ``trailql index``, ``--follow``, the SQS worker and ``trailql quarantine replay``
+all send their records through :class:`Pipeline`; they differ only in where records come from
+and what they do once a file is done (print a summary, or record it in the state index and
+delete its message).
+
+No record is lost silently and none holds up the others. A record that cannot be an event
+(see :mod:`indexer.documents`), or that Elasticsearch refuses, is written to the quarantine
+instead, through the same writer: a file is done when its quarantined records are
+acknowledged too. Only what is not the record's fault (Elasticsearch overloaded, away, or
+refusing our credentials) is *deferred*, for the continuous modes to send again.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+from enum import Enum
 from types import TracebackType
-from typing import IO, Any, Self
+from typing import IO, Self
 
 import orjson
 from elasticsearch import Elasticsearch
 
 from indexer.bulk import BulkResult, BulkWriter, Outcome
-from indexer.reader import TrailFileError, UnreadableRecord, read_records
-from schema import InvalidRecordError, event_document, monthly_index
-from trailql.metrics import INDEXER_EVENTS
+from indexer.documents import (
+    BadRecord,
+    BrokenFile,
+    Document,
+    DocumentMaker,
+    Problem,
+    RawRecord,
+    TimeWindow,
+    file_documents,
+)
+from indexer.indices import Indices
+from indexer.quarantine import QuarantinedRecord, quarantine_id, quarantine_index
+from indexer.reader import UnreadableRecord, loads
+from schema import DERIVED
+from trailql.metrics import INDEXER_EVENTS, QUARANTINED_RECORDS
 from trailql.retry import Backoff
 
 #: Bulk retries of a one-shot run, which has nothing else to wait out an outage with.
@@ -32,7 +51,7 @@ CONTINUOUS_RETRIES = 3
 
 @dataclass(frozen=True)
 class IndexOptions:
-    """How hard to push Elasticsearch and S3; the defaults suit a small cluster."""
+    """How hard to push Elasticsearch and S3, and which times to believe."""
 
     max_bytes: int = 8 * 1024 * 1024
     concurrency: int = 2
@@ -43,45 +62,13 @@ class IndexOptions:
     downloads: int = 4
     first_backoff_seconds: float = 0.5
     max_backoff_seconds: float = 30.0
+    #: eventTimes outside it are quarantined rather than indexed.
+    window: TimeWindow = field(default_factory=TimeWindow)
 
     @property
     def backoff(self) -> Backoff:
         """How long to wait between attempts."""
         return Backoff(self.first_backoff_seconds, self.max_backoff_seconds)
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """Something that was not indexed: where it is and why."""
-
-    where: str
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.where}: {self.reason}"
-
-
-@dataclass(frozen=True, slots=True)
-class Document:
-    """One event ready for ``_bulk``: its monthly index, its ``_id`` and its serialised source."""
-
-    index: str
-    event_id: str
-    source: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class BadRecord:
-    """A record that cannot be stored, with where and why."""
-
-    problem: Problem
-
-
-@dataclass(frozen=True, slots=True)
-class BrokenFile:
-    """The file cannot be read past this point; every record before it was yielded."""
-
-    problem: Problem
 
 
 @dataclass
@@ -90,91 +77,65 @@ class FileTally:
 
     name: str
     records: int = 0
-    sent: int = 0
     indexed: int = 0
     already_present: int = 0
+    #: Indexed, with one field left unindexed (its JSON type does not fit the mapping).
+    partial: list[Problem] = field(default_factory=list)
+    #: Not indexed as events, and kept in the quarantine.
+    quarantined: list[Problem] = field(default_factory=list)
+    #: Not indexed, and not quarantined either (the reason says why).
     rejected: list[Problem] = field(default_factory=list)
-    #: Refused only for now (Elasticsearch overloaded) after every retry: worth sending again.
+    #: Not taken for now (Elasticsearch overloaded, or refusing us) after every retry.
     deferred: list[Problem] = field(default_factory=list)
     #: Why the file could not be read to its end, if it could not.
     broken: Problem | None = None
 
-    def account(self, result: BulkResult[FileTally]) -> None:
-        """Count one answer from Elasticsearch, and in the shared metrics too."""
-        if result.outcome is Outcome.INDEXED:
-            self.indexed += 1
-            INDEXER_EVENTS.labels(outcome="indexed").inc()
-        elif result.outcome is Outcome.ALREADY_PRESENT:
-            self.already_present += 1
-            INDEXER_EVENTS.labels(outcome="already_present").inc()
-        else:
-            problem = Problem(f"{self.name}: event {result.action.doc_id}", result.reason or "")
-            if result.deferred:
-                self.deferred.append(problem)
-            else:
-                self.rejected.append(problem)
-                INDEXER_EVENTS.labels(outcome="rejected").inc()
-
-    def reject(self, problem: Problem) -> None:
-        """A record that never reached Elasticsearch."""
-        self.rejected.append(problem)
-        INDEXER_EVENTS.labels(outcome="rejected").inc()
+    @property
+    def not_indexed(self) -> list[Problem]:
+        """Every record that is not an event now: quarantined, then rejected."""
+        return self.quarantined + self.rejected
 
 
-class MonthlyIndices:
-    """``monthly_index`` for one alias, worked out once per month rather than per event."""
-
-    def __init__(self, alias: str) -> None:
-        self._alias = alias
-        self._names: dict[int, str] = {}
-
-    def __call__(self, event_time: datetime) -> str:
-        """The index for an event at ``event_time``."""
-        month = event_time.year * 100 + event_time.month
-        name = self._names.get(month)
-        if name is None:
-            name = self._names[month] = monthly_index(self._alias, event_time)
-        return name
+class _Kind(Enum):
+    EVENT = "event"
+    QUARANTINE = "quarantine"
+    DELETE = "delete"
 
 
-def file_documents(
-    stream: IO[bytes], name: str, indices: MonthlyIndices
-) -> Iterator[Document | BadRecord | BrokenFile]:
-    """Each record of ``stream`` as a document or a bad record; a broken file ends it.
+@dataclass(frozen=True, slots=True)
+class _Sent:
+    """What one bulk action is, and whom its answer is for."""
 
-    Everything the indexer does short of sending: reading, checking, deriving, serialising.
-    """
-    position = 0
-    try:
-        for position, record in enumerate(read_records(stream), start=1):
-            if isinstance(record, UnreadableRecord):
-                yield BadRecord(Problem(name, record.reason))
-                continue
-            try:
-                document = event_document(record)
-            except InvalidRecordError as exc:
-                yield BadRecord(Problem(f"{name}: record {position}", str(exc)))
-                continue
-            index = indices(document.event_time)
-            yield Document(index, document.event_id, serialise(document.source))
-    except TrailFileError as exc:
-        kept = f" (the {position} records before it were kept)" if position else ""
-        yield BrokenFile(Problem(name, f"{exc}{kept}"))
+    kind: _Kind
+    tally: FileTally
+    where: str
+    position: int
+    #: An event: the field left unindexed and why. A quarantined record: why it is there.
+    problem: Problem | None = None
+    reason: str | None = None  # a quarantined record's reason
+    #: Replaying: the quarantined record this event comes from, removed once it is indexed.
+    replaces: str | None = None
 
 
-def serialise(source: dict[str, Any]) -> bytes:
-    """The stored ``_source``; orjson when it can, the standard library when it cannot."""
-    try:
-        return orjson.dumps(source)
-    except orjson.JSONEncodeError:
-        # Integers beyond 64 bits, which orjson refuses; the standard library writes them.
-        return json.dumps(source, ensure_ascii=False).encode()
+@dataclass(frozen=True, slots=True)
+class Replayed:
+    """A quarantined record, handed back to the pipeline."""
+
+    record: QuarantinedRecord
+
+    def value(self) -> object:
+        """The record as the reader would have given it."""
+        raw = self.record.raw
+        try:
+            return loads(raw.text if raw.text is not None else raw.data or b"")
+        except ValueError as exc:
+            return UnreadableRecord(f"invalid JSON: {exc}", raw.data or b"")
 
 
 class Pipeline:
-    """Trail files in, through one :class:`BulkWriter`; every answer reaches its file's tally.
+    """Records in, through one :class:`BulkWriter`; every answer reaches its file's tally.
 
-    Use as a context manager: leaving it waits for every answer.
+    Use as a context manager: leaving it waits for every answer, quarantine writes included.
     """
 
     def __init__(
@@ -185,29 +146,127 @@ class Pipeline:
         *,
         default_retries: int,
     ) -> None:
-        self._indices = MonthlyIndices(alias)
+        self._alias = alias
+        self._maker = DocumentMaker(alias, options.window)
+        self._indices = Indices(client, alias)
         retries = options.max_retries if options.max_retries is not None else default_retries
-        self._writer = BulkWriter[FileTally](
+        self._writer = BulkWriter[_Sent](
             client,
-            _account,
+            self._on_result,
             max_bytes=options.max_bytes,
             concurrency=options.concurrency,
             max_retries=retries,
             backoff=options.backoff,
         )
+        #: Actions an answer calls for (quarantining a refused event, removing a replayed
+        #: record), sent from the caller's thread once the answer is in.
+        self._follow_ups: list[tuple[_Kind, BulkResult[_Sent]]] = []
 
     def feed(self, stream: IO[bytes], tally: FileTally) -> None:
         """Send every record of one file; answers arrive in ``tally`` as they come."""
-        for item in file_documents(stream, tally.name, self._indices):
-            if isinstance(item, Document):
-                tally.records += 1
-                tally.sent += 1
-                self._writer.add(item.index, item.event_id, item.source, tally)
-            elif isinstance(item, BadRecord):
-                tally.records += 1
-                tally.reject(item.problem)
-            else:
+        for item in file_documents(stream, tally.name, self._maker):
+            if isinstance(item, BrokenFile):
                 tally.broken = item.problem
+            else:
+                self._take(item, tally)
+            self._drain()
+
+    def replay(self, records: Iterable[QuarantinedRecord], tally: FileTally) -> None:
+        """Send quarantined records of one file again; each indexed one leaves the quarantine."""
+        now = datetime.now(UTC)
+        for quarantined in records:
+            where = f"{tally.name}: record {quarantined.record_number}"
+            value = Replayed(quarantined).value()
+            item: Document | BadRecord
+            if isinstance(value, UnreadableRecord):
+                raw = RawRecord.of_bytes(value.raw) if value.raw else quarantined.raw
+                problem = Problem(where, value.reason)
+                item = BadRecord(problem, "not_json", raw, quarantined.record_number)
+            else:
+                item = self._maker.document(value, where, quarantined.record_number, now)
+            self._take(item, tally, replaces=quarantined.id)
+            self._drain()
+
+    def _take(
+        self, item: Document | BadRecord, tally: FileTally, replaces: str | None = None
+    ) -> None:
+        tally.records += 1
+        where = f"{tally.name}: record {item.position}"
+        if isinstance(item, BadRecord):
+            self._quarantine(tally, item)
+            return
+        problem = None
+        if item.unindexed is not None:
+            self._indices.ensure_without(item.unindexed)
+            problem = Problem(where, f"indexed without {item.unindexed}: {item.detail}")
+        sent = _Sent(_Kind.EVENT, tally, where, item.position, problem, replaces=replaces)
+        self._writer.add(item.index, item.event_id, item.source, sent)
+
+    def _quarantine(self, tally: FileTally, bad: BadRecord) -> None:
+        self._indices.ensure_quarantine()
+        record = QuarantinedRecord(
+            id=quarantine_id(tally.name, bad.position),
+            file=tally.name,
+            record_number=bad.position,
+            reason=bad.reason,
+            detail=bad.problem.reason,
+            raw=bad.raw,
+            event_id=bad.event_id,
+        )
+        sent = _Sent(
+            _Kind.QUARANTINE, tally, bad.problem.where, bad.position, bad.problem, bad.reason
+        )
+        document = orjson.dumps(record.document())
+        name = quarantine_index(self._alias)
+        self._writer.add(name, record.id, document, sent, operation="index")
+
+    def _on_result(self, result: BulkResult[_Sent]) -> None:
+        """Count one answer; called on the caller's thread, so it only queues what follows."""
+        sent = result.action.tag
+        tally = sent.tally
+        if result.outcome is not Outcome.REJECTED:
+            if sent.kind is _Kind.EVENT:
+                self._event_stored(sent, result)
+            elif sent.kind is _Kind.QUARANTINE and sent.problem is not None:
+                tally.quarantined.append(sent.problem)
+                INDEXER_EVENTS.labels(outcome="rejected").inc()
+                QUARANTINED_RECORDS.labels(reason=sent.reason or "").inc()
+        elif result.deferred:
+            tally.deferred.append(Problem(sent.where, result.reason or ""))
+        elif sent.kind is _Kind.EVENT:
+            self._follow_ups.append((_Kind.QUARANTINE, result))
+        elif sent.kind is _Kind.QUARANTINE:
+            why = sent.problem.reason if sent.problem is not None else ""
+            tally.rejected.append(
+                Problem(sent.where, f"{why} (and not quarantined either: {result.reason})")
+            )
+            INDEXER_EVENTS.labels(outcome="rejected").inc()
+        # A removal from the quarantine that failed leaves the record there: harmless.
+
+    def _event_stored(self, sent: _Sent, result: BulkResult[_Sent]) -> None:
+        tally = sent.tally
+        if result.outcome is Outcome.INDEXED:
+            tally.indexed += 1
+            INDEXER_EVENTS.labels(outcome="indexed").inc()
+            if sent.problem is not None:
+                tally.partial.append(sent.problem)
+        else:
+            tally.already_present += 1
+            INDEXER_EVENTS.labels(outcome="already_present").inc()
+        if sent.replaces is not None:
+            self._follow_ups.append((_Kind.DELETE, result))
+
+    def _drain(self) -> None:
+        """Send what answers called for; sending may bring more answers, and so more."""
+        while self._follow_ups:
+            kind, result = self._follow_ups.pop(0)
+            sent = result.action.tag
+            if kind is _Kind.DELETE and sent.replaces is not None:
+                removal = _Sent(_Kind.DELETE, sent.tally, sent.where, sent.position)
+                name = quarantine_index(self._alias)
+                self._writer.add(name, sent.replaces, None, removal, operation="delete")
+            elif kind is _Kind.QUARANTINE:
+                self._quarantine(sent.tally, _refused(sent, result))
 
     def __enter__(self) -> Self:
         self._writer.__enter__()
@@ -219,8 +278,26 @@ class Pipeline:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
+        if exc_type is None:
+            self._writer.flush()
+            while self._follow_ups:
+                self._drain()
+                self._writer.flush()
         self._writer.__exit__(exc_type, exc, traceback)
 
 
-def _account(result: BulkResult[FileTally]) -> None:
-    result.action.tag.account(result)
+def _refused(sent: _Sent, result: BulkResult[_Sent]) -> BadRecord:
+    """An event Elasticsearch refused, as a record for the quarantine."""
+    record = loads(result.action.document)
+    event_id = None
+    if isinstance(record, dict):
+        record.pop(DERIVED, None)  # what the indexer added, not the record
+        event_id = record.get("eventID")
+    reason = f"Elasticsearch refused it: {result.reason}"
+    return BadRecord(
+        Problem(sent.where, reason),
+        "refused",
+        RawRecord.of_value(record),
+        sent.position,
+        event_id if isinstance(event_id, str) else None,
+    )

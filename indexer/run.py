@@ -1,7 +1,8 @@
 """One indexing run: sources in, a summary out, nothing lost silently.
 
 Bad input never stops the run: a damaged file gives up the records before the damage and is
-named with its reason, a bad record is named with its position, and the run goes on.
+named with its reason, a bad record is named with its position and quarantined, and the run
+goes on.
 """
 
 from __future__ import annotations
@@ -13,18 +14,9 @@ from pathlib import Path
 
 from elasticsearch import Elasticsearch
 
+from indexer.documents import BadRecord, Document, DocumentMaker, Problem, file_documents
 from indexer.indices import install_template
-from indexer.pipeline import (
-    ONE_SHOT_RETRIES,
-    BadRecord,
-    Document,
-    FileTally,
-    IndexOptions,
-    MonthlyIndices,
-    Pipeline,
-    Problem,
-    file_documents,
-)
+from indexer.pipeline import ONE_SHOT_RETRIES, FileTally, IndexOptions, Pipeline
 from indexer.s3 import is_s3_uri, s3_files
 from indexer.sources import DayRange, SkippedFile, SourceError, TrailFile, local_files
 from trailql.metrics import INDEXER_EVENTS, INDEXER_FILES
@@ -40,19 +32,26 @@ class IndexSummary:
     already_present: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
     failed_files: list[Problem] = field(default_factory=list)
+    #: Not indexed as events, kept in the quarantine.
+    quarantined_records: list[Problem] = field(default_factory=list)
+    #: Not indexed, and not quarantined either.
     rejected_records: list[Problem] = field(default_factory=list)
+    #: Indexed, with one field left unindexed: counted in ``indexed`` too.
+    partial_records: list[Problem] = field(default_factory=list)
 
     @property
     def clean(self) -> bool:
         """Whether everything found was indexed or already there."""
-        return not self.failed_files and not self.rejected_records
+        return not (self.failed_files or self.quarantined_records or self.rejected_records)
 
     def add(self, tally: FileTally) -> None:
         """One file's figures; what was deferred past every retry counts as rejected here."""
         self.records_read += tally.records
         self.indexed += tally.indexed
         self.already_present += tally.already_present
+        self.quarantined_records += tally.quarantined
         self.rejected_records += tally.rejected + tally.deferred
+        self.partial_records += tally.partial
         if tally.broken is not None:
             self.failed_files.append(tally.broken)
 
@@ -123,17 +122,18 @@ def serialised_documents(
     alias: str,
     summary: IndexSummary,
     days: DayRange = _EVERY_DAY,
+    options: IndexOptions = _DEFAULT_OPTIONS,
 ) -> Iterator[Document]:
     """Every storable record in ``sources`` as its document; the rest go to ``summary``.
 
     The pipeline short of sending (reading, checking, deriving, serialising): for benchmarks.
     """
-    indices = MonthlyIndices(alias)
+    maker = DocumentMaker(alias, options.window)
     for trail_file in trail_files(sources, days, summary):
         summary.files_read += 1
         tally = FileTally(trail_file.name)
         with trail_file.open() as stream:
-            for item in file_documents(stream, trail_file.name, indices):
+            for item in file_documents(stream, trail_file.name, maker):
                 if isinstance(item, Document):
                     tally.records += 1
                     yield item

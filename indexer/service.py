@@ -38,8 +38,7 @@ def continuous_mode(
     visibility_timeout: int | None,
     retry_delay_seconds: int,
     wait_seconds: int,
-    max_bytes: int,
-    concurrency: int,
+    options: IndexOptions,
     metrics_port: int | None,
 ) -> WorkerOptions | FollowOptions | None:
     """What ``trailql index`` was asked to run; None for a one-off load of ``sources``.
@@ -47,7 +46,7 @@ def continuous_mode(
     Raises:
         ValueError: the options do not go together; the message says how.
     """
-    load = IndexOptions(max_bytes=max_bytes, concurrency=concurrency)
+    load = options
     if queue_url is not None:
         if sources or follow:
             raise ValueError("--sqs-queue-url takes no SOURCE and no --follow")

@@ -6,19 +6,15 @@ accounts: no resolver can forget, or search Elasticsearch another way.
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
-from elasticsearch import AsyncElasticsearch, NotFoundError
+from elasticsearch import AsyncElasticsearch
 
 from api.request_log import RequestRecord
 from api.tenancy import Tenant, check_confined
 from trailql.metrics import ELASTICSEARCH_REQUEST_SECONDS
-
-_MONTHLY = re.compile(r"(\d{4})\.(\d{2})")
 
 
 @dataclass
@@ -50,19 +46,3 @@ class Context:
             ELASTICSEARCH_REQUEST_SECONDS.labels(kind="search").observe(elapsed)
         self.search_took_ms.append(int(response.get("took", 0)))
         return response
-
-    async def months(self) -> list[datetime]:
-        """The first instant of each month that has an index behind the alias, in order.
-
-        Index names only, not events: the same for every tenant.
-        """
-        try:
-            indices = await self.elasticsearch.indices.get_alias(name=self.alias)
-        except NotFoundError:
-            return []
-        months = []
-        for index in indices:
-            match = _MONTHLY.fullmatch(index.removeprefix(f"{self.alias}-"))
-            if match:
-                months.append(datetime(int(match[1]), int(match[2]), 1, tzinfo=UTC))
-        return sorted(months)

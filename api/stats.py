@@ -57,7 +57,7 @@ class EventField(Enum):
     description=(
         "Time bucket width. AUTO picks the narrowest of 1m, 5m, 10m, 30m, 1h, 3h, 6h, 12h, "
         "1d, 1w and 1M that gives at most 60 buckets over the filter's time range (open "
-        "ends: the months that hold events)."
+        "ends: the first and last event that matches)."
     )
 )
 class Interval(Enum):
@@ -366,23 +366,47 @@ async def time_span(
 ) -> tuple[datetime, datetime] | None:
     """The time range statistics cover, so AUTO can fit its buckets to it.
 
-    The filter's range, with open ends closed by the months that hold events (read from
-    the monthly index names: metadata, not a search).
+    The filter's range, with open ends closed by the first and last of the events that
+    match it (a cheap min/max search of the caller's own events): whatever indices exist,
+    the range is only as wide as the events counted.
     """
     start = event_filter.from_ if event_filter else None
     end = event_filter.to if event_filter else None
     if start is None or end is None:
-        months = await context.months()
-        if not months:
+        bounds = await _event_time_bounds(context, event_filter)
+        if bounds is None:
             return None
-        start = start or months[0]
-        end = end or _next_month(months[-1])
+        first, last = bounds
+        start = start or first
+        end = end or last + timedelta(milliseconds=1)
     start, end = utc(start), utc(end)
     return (start, end) if start < end else None
 
 
-def _next_month(month: datetime) -> datetime:
-    return month.replace(year=month.year + month.month // 12, month=month.month % 12 + 1)
+async def _event_time_bounds(
+    context: Context, event_filter: EventFilter | None
+) -> tuple[datetime, datetime] | None:
+    """The earliest and latest eventTime among the events matching the filter."""
+    response = await context.search(
+        query=filter_query(event_filter),
+        size=0,
+        track_total_hits=False,
+        aggs={"first": {"min": {"field": "eventTime"}}, "last": {"max": {"field": "eventTime"}}},
+    )
+    aggregations = response.get("aggregations", {})
+    first = aggregations.get("first", {}).get("value")
+    last = aggregations.get("last", {}).get("value")
+    if first is None or last is None:
+        return None
+    return datetime.fromtimestamp(first / 1000, UTC), datetime.fromtimestamp(last / 1000, UTC)
+
+
+def _has_timeline(selections: list[Selection]) -> bool:
+    """Whether a timeline is selected at any depth: only a timeline needs the time range."""
+    return any(
+        field.name == "timeline" or _has_timeline(field.selections)
+        for field in selected_fields(selections)
+    )
 
 
 async def event_stats(
@@ -391,7 +415,7 @@ async def event_stats(
 ) -> EventStats:
     """Statistics over the events matching `filter`."""
     [this_field] = info.selected_fields
-    span = await time_span(info.context, filter)
+    span = await time_span(info.context, filter) if _has_timeline(this_field.selections) else None
     aggregations = stats_aggregations(this_field.selections, span)
     request: dict[str, Any] = {"query": filter_query(filter), "size": 0, "track_total_hits": True}
     if aggregations:

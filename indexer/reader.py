@@ -160,10 +160,11 @@ def _json_lines(stream: IO[bytes]) -> Iterator[Any]:
     for number, line in enumerate(stream, start=1):
         if not line.strip():
             continue
+        line = line.rstrip(b"\r\n")  # noqa: PLW2901  the line without its end
         try:
             yield loads(line)
         except ValueError as exc:
-            yield UnreadableRecord(f"line {number}: invalid JSON: {exc}", line.rstrip(b"\r\n"))
+            yield UnreadableRecord(f"line {number}: invalid JSON: {exc}", line)
 
 
 def _salvage(data: bytes) -> Iterator[Any]:

@@ -236,7 +236,10 @@ def _index(arguments: argparse.Namespace) -> int:
                 on_file=lambda name: status.update(f"indexing {name}"),
             )
     except (TransportError, ElasticsearchUnavailableError) as exc:
-        _stderr.print(f"[red]error:[/] Elasticsearch is unavailable: {exc}")
+        _stderr.print(Text.assemble(("error:", "red"), f" Elasticsearch is unavailable: {exc}"))
+        return EXIT_ERROR
+    except ApiError as exc:  # refused outright: credentials, privileges, a closed index
+        _stderr.print(Text.assemble(("error:", "red"), f" Elasticsearch refused: {exc}"))
         return EXIT_ERROR
     finally:
         client.close()

@@ -1,9 +1,9 @@
 """One trail file's records as documents ready for ``_bulk``, or the reason each cannot be.
 
-Every record gets a verdict before anything is sent: a document for its monthly index, a
-document for the index that leaves its one mistyped field unindexed, or a bad record with a
-reason, bound for the quarantine. What Elasticsearch refuses anyway is caught later, by the
-pipeline, from its answer.
+Every record gets a verdict before anything is sent: a document for its monthly index, or a
+bad record with a reason, bound for the quarantine. What Elasticsearch refuses anyway (a
+field of the wrong JSON type, a field name it does not take) is dealt with by the pipeline,
+from its answer.
 """
 
 from __future__ import annotations
@@ -12,15 +12,23 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import IO, Any
+from typing import IO
 
 import orjson
 
 from indexer.reader import TrailFileError, UnreadableRecord, read_records
-from schema import InvalidRecordError, event_document, monthly_index, without_index
+from schema import (
+    DERIVED,
+    EventDocument,
+    InvalidRecordError,
+    event_document,
+    monthly_index,
+)
 
 #: CloudTrail began recording on 13 November 2013; nothing real is older.
 CLOUDTRAIL_LAUNCH = datetime(2013, 11, 1, tzinfo=UTC)
+
+_DERIVED_KEY = orjson.dumps(DERIVED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +55,8 @@ class TimeWindow:
 
     def refuses(self, event_time: datetime, now: datetime) -> str | None:
         """Why ``event_time`` is outside the window, or None when it is inside."""
+        if self.earliest <= event_time <= now:  # nearly every time: settled at once
+            return None
         if event_time < self.earliest:
             return f"eventTime {_utc(event_time)} is before {_utc(self.earliest)}"
         if event_time > now + self.max_future:
@@ -108,18 +118,12 @@ class RawRecord:
 
 @dataclass(frozen=True, slots=True)
 class Document:
-    """One event ready for ``_bulk``: its index, its ``_id`` and its serialised source.
-
-    ``unindexed`` names the field left unindexed (with ``detail``, why), when the event goes
-    to the index that leaves it out.
-    """
+    """One event ready for ``_bulk``: its index, its ``_id``, its serialised source."""
 
     index: str
     event_id: str
     source: bytes
     position: int = 0
-    unindexed: str | None = None
-    detail: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,30 +157,22 @@ class DocumentMaker:
         self._monthly: dict[int, str] = {}
 
     def document(
-        self, record: object, where: str, position: int, now: datetime
+        self, record: object, file: str, position: int, now: datetime
     ) -> Document | BadRecord:
-        """The document for one record, or why there is none."""
+        """The document for record number ``position`` of ``file``, or why there is none."""
         try:
             event = event_document(record)
         except InvalidRecordError as exc:
-            return self._bad(record, where, position, exc.reason, str(exc))
+            return self._bad(record, file, position, exc.reason, str(exc))
         refused = self._window.refuses(event.event_time, now)
         if refused is not None:
-            return self._bad(record, where, position, "implausible_event_time", refused)
-        unindexed, detail = None, None
-        if len(event.mistyped) > 1:
-            details = "; ".join(event.mistyped.values())
-            return self._bad(record, where, position, "wrong_type", details)
-        if event.mistyped:
-            [(unindexed, detail)] = event.mistyped.items()
-            index = without_index(self._alias, unindexed)
-        else:
-            index = self._monthly_index(event.event_time)
+            return self._bad(record, file, position, "implausible_event_time", refused)
         try:
-            source = serialise(event.source)
+            source = serialise(event)
         except UnstorableRecordError as exc:
-            return self._bad(record, where, position, "unstorable", str(exc))
-        return Document(index, event.document_id, source, position, unindexed, detail)
+            return self._bad(record, file, position, "unstorable", str(exc))
+        index = self._monthly_index(event.event_time)
+        return Document(index, event.document_id, source, position)
 
     def _monthly_index(self, event_time: datetime) -> str:
         """Worked out once per month rather than per event."""
@@ -187,15 +183,20 @@ class DocumentMaker:
         return name
 
     @staticmethod
-    def _bad(record: object, where: str, position: int, reason: str, detail: str) -> BadRecord:
-        event_id = record.get("eventID") if isinstance(record, dict) else None
-        return BadRecord(
-            Problem(where, detail),
-            reason,
-            RawRecord.of_value(record),
-            position,
-            event_id if isinstance(event_id, str) else None,
-        )
+    def _bad(record: object, file: str, position: int, reason: str, detail: str) -> BadRecord:
+        return bad_record(record, f"{file}: record {position}", position, reason, detail)
+
+
+def bad_record(record: object, where: str, position: int, reason: str, detail: str) -> BadRecord:
+    """A record bound for the quarantine, with its eventID when it has a usable one."""
+    event_id = record.get("eventID") if isinstance(record, dict) else None
+    return BadRecord(
+        Problem(where, detail),
+        reason,
+        RawRecord.of_value(record),
+        position,
+        event_id if isinstance(event_id, str) else None,
+    )
 
 
 def file_documents(
@@ -213,26 +214,29 @@ def file_documents(
                 raw = RawRecord.of_bytes(record.raw)
                 yield BadRecord(Problem(name, record.reason), "not_json", raw, position)
                 continue
-            yield maker.document(record, f"{name}: record {position}", position, now)
+            yield maker.document(record, name, position, now)
     except TrailFileError as exc:
         kept = f" (the {position} records before it were kept)" if position else ""
         yield BrokenFile(Problem(name, f"{exc}{kept}"))
 
 
-def serialise(source: dict[str, Any]) -> bytes:
-    """The stored ``_source``; orjson when it can, the standard library when it cannot.
+def serialise(event: EventDocument) -> bytes:
+    """The document sent: the record with its search fields, as orjson writes the two.
+
+    The record was written already (see :attr:`EventDocument.record_json`): only the
+    search fields are added, exactly as ``orjson.dumps({**record, "trailql": ...})``
+    would write them. The standard library writes what orjson cannot.
 
     Raises:
         UnstorableRecordError: the record holds text that is not Unicode (bytes that were
             not UTF-8, a lone surrogate escape), which no JSON Elasticsearch stores can hold.
     """
-    try:
-        return orjson.dumps(source)
-    except orjson.JSONEncodeError:
-        pass
+    if event.record_json is not None:
+        derived = orjson.dumps(event.source[DERIVED])
+        return b"%s,%s:%s}" % (event.record_json[:-1], _DERIVED_KEY, derived)
     try:
         # Integers beyond 64 bits, which orjson refuses; the standard library writes them.
-        return json.dumps(source, ensure_ascii=False).encode()
+        return json.dumps(event.source, ensure_ascii=False).encode()
     except UnicodeEncodeError:
         raise UnstorableRecordError(
             "the record holds text that is not valid Unicode (bytes that are not UTF-8, "

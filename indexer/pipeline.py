@@ -6,16 +6,20 @@ and what they do once a file is done (print a summary, or record it in the state
 delete its message).
 
 No record is lost silently and none holds up the others. A record that cannot be an event
-(see :mod:`indexer.documents`), or that Elasticsearch refuses, is written to the quarantine
-instead, through the same writer: a file is done when its quarantined records are
-acknowledged too. Only what is not the record's fault (Elasticsearch overloaded, away, or
-refusing our credentials) is *deferred*, for the continuous modes to send again.
+(see :mod:`indexer.documents`) is written to the quarantine instead, through the same
+writer. An event Elasticsearch refuses is looked at again: if exactly one top-level field
+has a JSON type its mapping cannot index, the same document goes to
+``<alias>_without_<field>``, behind the same alias, where that field is not indexed (so the
+stored ``_source`` stays the record, exactly); otherwise it is quarantined with
+Elasticsearch's reason. A file is done when all of that is acknowledged. Only what is not the
+record's fault (Elasticsearch overloaded, away, or refusing our credentials) is *deferred*,
+for the continuous modes to send again.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import Enum
 from types import TracebackType
@@ -33,12 +37,13 @@ from indexer.documents import (
     Problem,
     RawRecord,
     TimeWindow,
+    bad_record,
     file_documents,
 )
 from indexer.indices import Indices
 from indexer.quarantine import QuarantinedRecord, quarantine_id, quarantine_index
 from indexer.reader import UnreadableRecord, loads
-from schema import DERIVED
+from schema import DERIVED, mistyped, without_index
 from trailql.metrics import INDEXER_EVENTS, QUARANTINED_RECORDS
 from trailql.retry import Backoff
 
@@ -100,6 +105,7 @@ class _Kind(Enum):
     EVENT = "event"
     QUARANTINE = "quarantine"
     DELETE = "delete"
+    REFUSED = "refused"  # an event Elasticsearch refused: another index, or the quarantine
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +121,8 @@ class _Sent:
     reason: str | None = None  # a quarantined record's reason
     #: Replaying: the quarantined record this event comes from, removed once it is indexed.
     replaces: str | None = None
+    #: An event sent again to the index that leaves this field unindexed.
+    unindexed: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,15 +183,14 @@ class Pipeline:
         """Send quarantined records of one file again; each indexed one leaves the quarantine."""
         now = datetime.now(UTC)
         for quarantined in records:
-            where = f"{tally.name}: record {quarantined.record_number}"
             value = Replayed(quarantined).value()
             item: Document | BadRecord
             if isinstance(value, UnreadableRecord):
                 raw = RawRecord.of_bytes(value.raw) if value.raw else quarantined.raw
-                problem = Problem(where, value.reason)
+                problem = Problem(tally.name, value.reason)
                 item = BadRecord(problem, "not_json", raw, quarantined.record_number)
             else:
-                item = self._maker.document(value, where, quarantined.record_number, now)
+                item = self._maker.document(value, tally.name, quarantined.record_number, now)
             self._take(item, tally, replaces=quarantined.id)
             self._drain()
 
@@ -191,15 +198,11 @@ class Pipeline:
         self, item: Document | BadRecord, tally: FileTally, replaces: str | None = None
     ) -> None:
         tally.records += 1
-        where = f"{tally.name}: record {item.position}"
         if isinstance(item, BadRecord):
             self._quarantine(tally, item)
             return
-        problem = None
-        if item.unindexed is not None:
-            self._indices.ensure_without(item.unindexed)
-            problem = Problem(where, f"indexed without {item.unindexed}: {item.detail}")
-        sent = _Sent(_Kind.EVENT, tally, where, item.position, problem, replaces=replaces)
+        where = f"{tally.name}: record {item.position}"
+        sent = _Sent(_Kind.EVENT, tally, where, item.position, replaces=replaces)
         self._writer.add(item.index, item.event_id, item.source, sent)
 
     def _quarantine(self, tally: FileTally, bad: BadRecord) -> None:
@@ -234,7 +237,7 @@ class Pipeline:
         elif result.deferred:
             tally.deferred.append(Problem(sent.where, result.reason or ""))
         elif sent.kind is _Kind.EVENT:
-            self._follow_ups.append((_Kind.QUARANTINE, result))
+            self._follow_ups.append((_Kind.REFUSED, result))
         elif sent.kind is _Kind.QUARANTINE:
             why = sent.problem.reason if sent.problem is not None else ""
             tally.rejected.append(
@@ -265,8 +268,35 @@ class Pipeline:
                 removal = _Sent(_Kind.DELETE, sent.tally, sent.where, sent.position)
                 name = quarantine_index(self._alias)
                 self._writer.add(name, sent.replaces, None, removal, operation="delete")
-            elif kind is _Kind.QUARANTINE:
-                self._quarantine(sent.tally, _refused(sent, result))
+            elif kind is _Kind.REFUSED:
+                self._refused(result)
+
+    def _refused(self, result: BulkResult[_Sent]) -> None:
+        """An event refused: without its one mistyped field, if that is why; else quarantined.
+
+        Looked into only now, as it costs as much as deriving the search fields of a record.
+        """
+        sent, action = result.action.tag, result.action
+        record = loads(action.document)
+        if isinstance(record, dict):
+            record.pop(DERIVED, None)  # what the indexer added, not the record
+        wrong = mistyped(record) if isinstance(record, dict) else {}
+        if sent.unindexed is None and len(wrong) == 1:
+            [(name, detail)] = wrong.items()
+            self._indices.ensure_without(name)
+            problem = Problem(sent.where, f"indexed without {name}: {detail}")
+            again = replace(sent, unindexed=name, problem=problem)
+            index = without_index(self._alias, name)
+            self._writer.add(index, action.doc_id, action.document, again)
+        elif sent.unindexed is None and len(wrong) > 1:
+            bad = bad_record(
+                record, sent.where, sent.position, "wrong_type", "; ".join(wrong.values())
+            )
+            self._quarantine(sent.tally, bad)
+        else:
+            detail = f"Elasticsearch refused it: {result.reason}"
+            bad = bad_record(record, sent.where, sent.position, "refused", detail)
+            self._quarantine(sent.tally, bad)
 
     def __enter__(self) -> Self:
         self._writer.__enter__()
@@ -284,20 +314,3 @@ class Pipeline:
                 self._drain()
                 self._writer.flush()
         self._writer.__exit__(exc_type, exc, traceback)
-
-
-def _refused(sent: _Sent, result: BulkResult[_Sent]) -> BadRecord:
-    """An event Elasticsearch refused, as a record for the quarantine."""
-    record = loads(result.action.document)
-    event_id = None
-    if isinstance(record, dict):
-        record.pop(DERIVED, None)  # what the indexer added, not the record
-        event_id = record.get("eventID")
-    reason = f"Elasticsearch refused it: {result.reason}"
-    return BadRecord(
-        Problem(sent.where, reason),
-        "refused",
-        RawRecord.of_value(record),
-        sent.position,
-        event_id if isinstance(event_id, str) else None,
-    )

@@ -8,6 +8,7 @@ from schema.document import (
     document_id,
     event_document,
     ip_address,
+    mistyped,
     principal_name,
 )
 from schema.fields import EVENT_FIELDS, KEYWORD_IGNORE_ABOVE, Field, Kind
@@ -35,6 +36,7 @@ __all__ = [
     "event_mapping",
     "index_template",
     "ip_address",
+    "mistyped",
     "monthly_index",
     "principal_name",
     "without_index",

@@ -14,7 +14,7 @@ import hashlib
 import ipaddress
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -31,9 +31,9 @@ MAX_ID_BYTES = 512
 #: so no eventID can pass for another event's derived ``_id``.
 DERIVED_ID_PREFIX = "sha256:"
 
-#: Nesting a record may have. CloudTrail's nest about a dozen levels; far deeper ones would
-#: overrun orjson (255 levels), Python's recursion limit and Elasticsearch (1,000).
-MAX_NESTING = 100
+#: Nesting a record may have: as deep as orjson writes. CloudTrail's nest about a dozen
+#: levels; deeper ones would overrun orjson, then Python's recursion limit and Elasticsearch.
+MAX_NESTING = 254
 
 #: Opaque fields (requestParameters, ...) whose searchable copy is indexed under ``trailql``.
 OPAQUE_FIELDS: tuple[str, ...] = tuple(f.name for f in EVENT_FIELDS if f.kind is Kind.JSON)
@@ -86,17 +86,14 @@ class InvalidRecordError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class EventDocument:
-    """What the indexer writes for one record.
-
-    ``mistyped`` names the top-level fields whose JSON type the mapping cannot index (an
-    object where a keyword is expected, a string where an object is), each with what is
-    wrong; empty for nearly every record.
-    """
+    """What the indexer writes for one record."""
 
     event_id: str
     event_time: datetime
     source: dict[str, Any]
-    mistyped: dict[str, str] = field(default_factory=dict)
+    #: The record alone as orjson writes it; None when orjson cannot (integers beyond 64
+    #: bits, text that is not Unicode).
+    record_json: bytes | None = None
 
     @property
     def document_id(self) -> str:
@@ -120,10 +117,9 @@ def event_document(record: object) -> EventDocument:
     """Check one record and derive its searchable fields."""
     if not isinstance(record, dict):
         raise InvalidRecordError(
-            f"a record must be a JSON object, not {type(record).__name__}", "not_an_object"
+            f"a record must be a JSON object, not {_json_type(record)}", "not_an_object"
         )
-    if nests_deeper_than(record, MAX_NESTING):
-        raise InvalidRecordError(f"the record nests deeper than {MAX_NESTING} levels", "too_deep")
+    record_json = _record_json(record)
     event_id = check_event_id(record.get("eventID"))
     event_time = parse_event_time(record.get("eventTime"))
     if DERIVED in record:
@@ -147,7 +143,23 @@ def event_document(record: object) -> EventDocument:
         if copy is not None:
             derived[name] = copy
     derived["text"] = search_text(record, [principal or "", *log_groups])
-    return EventDocument(event_id, event_time, {**record, DERIVED: derived}, mistyped(record))
+    source = {**record, DERIVED: derived}
+    return EventDocument(event_id, event_time, source, record_json)
+
+
+def _record_json(record: dict[str, Any]) -> bytes | None:
+    """The record as orjson writes it, which also shows it nests no deeper than it should.
+
+    Writing it in C is cheaper than walking it in Python, and the indexer uses the bytes.
+    Only when orjson cannot write it for another reason is the depth measured by walking.
+    """
+    try:
+        return orjson.dumps(record)
+    except orjson.JSONEncodeError:
+        pass
+    if nests_deeper_than(record, MAX_NESTING):
+        raise InvalidRecordError(f"the record nests deeper than {MAX_NESTING} levels", "too_deep")
+    return None
 
 
 def check_event_id(value: object) -> str:
@@ -198,43 +210,70 @@ def nests_deeper_than(value: object, limit: int) -> bool:
 def mistyped(record: dict[str, Any]) -> dict[str, str]:
     """The top-level fields holding a JSON type their mapping cannot index, and why.
 
-    Types that only fail to parse (a date that is not a date, "yes" for a boolean) are not
-    listed: ``index.mapping.ignore_malformed`` leaves just that value unindexed. What it does
-    not cover is an object where a value is mapped, or a value where an object is.
+    Asked of a record Elasticsearch refused, rather than of every record: it costs as much as
+    deriving the search fields. Types that only fail to parse (a date that is not a date,
+    "yes" for a boolean) are not listed: ``index.mapping.ignore_malformed`` leaves just that
+    value unindexed. What it does not cover is an object where a value is mapped, or a value
+    where an object is.
     """
     found: dict[str, str] = {}
-    for event_field in EVENT_FIELDS:
-        problem = _misfit(event_field, record.get(event_field.name), event_field.name)
+    for name, value in record.items():
+        shape = _SHAPES.get(name)
+        # Nearly every value is a plain one where a plain one is mapped: settled at once.
+        if shape is None or value is None or (not shape.is_object and type(value) in _PLAIN):
+            continue
+        problem = _misfit(shape, value, name)
         if problem is not None:
-            found[event_field.name] = problem
+            found[name] = problem
     return found
 
 
-def _misfit(event_field: Field, value: object, path: str) -> str | None:
-    """Why ``value`` does not fit ``event_field``'s mapping, or None when it does."""
-    problem: str | None = None
-    if value is None or event_field.kind is Kind.JSON:
-        pass
-    elif isinstance(value, list):  # Elasticsearch indexes every item of an array alike
-        problem = next(
-            (p for item in value if (p := _misfit(event_field, item, path)) is not None), None
-        )
-    elif event_field.kind is Kind.OBJECT:
-        if not isinstance(value, dict):
-            problem = f"{path} is {_json_type(value)}, where an object is expected"
-        else:
-            problem = next(
-                (
-                    p
-                    for child in event_field.children
-                    if (p := _misfit(child, value.get(child.name), f"{path}.{child.name}"))
-                    is not None
-                ),
-                None,
-            )
-    elif isinstance(value, dict):
-        problem = f"{path} is an object, where a {event_field.kind.value} value is expected"
-    return problem
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """What JSON a mapped field takes: a value of some kind, or an object of named fields."""
+
+    kind: Kind
+    is_object: bool
+    children: dict[str, _Shape]
+
+    @classmethod
+    def of(cls, event_field: Field) -> _Shape:
+        children = {child.name: cls.of(child) for child in event_field.children}
+        return cls(event_field.kind, event_field.kind is Kind.OBJECT, children)
+
+
+#: Every field whose mapping constrains its JSON type (all but the opaque blocks), by name.
+_SHAPES = {f.name: _Shape.of(f) for f in EVENT_FIELDS if f.kind is not Kind.JSON}
+_PLAIN = frozenset({str, int, float, bool})
+
+
+def _misfit(shape: _Shape, value: object, path: str) -> str | None:
+    """Why ``value`` does not fit the mapping of ``shape``, or None when it does."""
+    if type(value) is list:  # Elasticsearch indexes every item of an array alike
+        for item in value:
+            problem = _misfit(shape, item, path)
+            if problem is not None:
+                return problem
+        return None
+    if value is None:
+        return None
+    if shape.is_object:
+        return _object_misfit(shape, value, path)
+    if type(value) is dict:
+        return f"{path} is an object, where a {shape.kind.value} value is expected"
+    return None
+
+
+def _object_misfit(shape: _Shape, value: object, path: str) -> str | None:
+    if type(value) is not dict:
+        return f"{path} is {_json_type(value)}, where an object is expected"
+    for name, child_value in value.items():
+        child = shape.children.get(name)
+        if child is not None and (child.is_object or type(child_value) in (dict, list)):
+            problem = _misfit(child, child_value, f"{path}.{name}")
+            if problem is not None:
+                return problem
+    return None
 
 
 def _json_type(value: object) -> str:

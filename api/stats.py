@@ -56,8 +56,8 @@ class EventField(Enum):
 @strawberry.enum(
     description=(
         "Time bucket width. AUTO picks the narrowest of 1m, 5m, 10m, 30m, 1h, 3h, 6h, 12h, "
-        "1d, 1w and 1M that gives at most 60 buckets over the filter's time range (open "
-        "ends: the first and last event that matches)."
+        "1d, 1w, 1M, 1q and 1y that gives at most 60 buckets over the filter's time range "
+        "(open ends: the first and last event that matches)."
     )
 )
 class Interval(Enum):
@@ -263,6 +263,8 @@ _LADDER: tuple[tuple[str, str, timedelta], ...] = (
     ("fixed_interval", "1d", timedelta(days=1)),
     ("calendar_interval", "1w", timedelta(weeks=1)),
     ("calendar_interval", "1M", timedelta(days=31)),
+    ("calendar_interval", "1q", timedelta(days=92)),
+    ("calendar_interval", "1y", timedelta(days=366)),
 )
 
 
@@ -274,7 +276,7 @@ def auto_width(span: tuple[datetime, datetime] | None) -> tuple[str, str]:
     for kind, width, size in _LADDER:
         if length / size <= AUTO_BUCKETS:
             return kind, width
-    return "calendar_interval", "1M"
+    return "calendar_interval", "1y"
 
 
 _WIDTHS = {width: size for _, width, size in _LADDER}
@@ -307,10 +309,12 @@ def _timeline(
         calendar = interval in (Interval.WEEK, Interval.MONTH)
         kind = "calendar_interval" if calendar else "fixed_interval"
         width = interval.value
-        group_count = (
-            _size(arguments.get("size"), 5, MAX_GROUPS, "size") if arguments.get("field") else 0
-        )
-        _check_bucket_count(width, span, 1 + group_count)
+    group_count = (
+        _size(arguments.get("size"), 5, MAX_GROUPS, "size") if arguments.get("field") else 0
+    )
+    # AUTO too: events that span millennia (stored before the indexer checked times) need
+    # more yearly buckets than a search may return, with groups.
+    _check_bucket_count(width, span, 1 + group_count)
     histogram: dict[str, Any] = {"field": "eventTime", kind: width, "min_doc_count": 0}
     if span is not None:
         # Empty buckets out to the edges of the range asked for, not only between events.

@@ -46,6 +46,8 @@ def replay_quarantine(
 ) -> ReplaySummary:
     """Send every quarantined record of ``alias`` (only those for ``reason``, if given) again."""
     summary = ReplaySummary()
+    if not client.indices.exists(index=quarantine_index(alias)):
+        return summary  # nothing was ever quarantined
     install_template(client, alias)
     tallies: list[FileTally] = []
     with Pipeline(client, alias, options, default_retries=ONE_SHOT_RETRIES) as pipeline:

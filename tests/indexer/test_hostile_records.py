@@ -439,6 +439,8 @@ def test_replay_indexes_what_a_wider_window_now_admits(es, alias, tmp_path, monk
     old = {"Records": [good("from-2012", eventTime="2012-06-01T00:00:00Z"), good("fine")]}
     (tmp_path / "old.json").write_text(json.dumps(old))
     monkeypatch.setenv("TRAILQL_INDEX", alias)
+    assert main(["quarantine", "replay"]) == EXIT_OK  # nothing ever quarantined: nothing to do
+    assert not es.indices.exists_index_template(name=alias)
     assert main(["index", str(tmp_path)]) == EXIT_INCOMPLETE
     capsys.readouterr()
 

@@ -125,19 +125,13 @@ class _Sent:
     unindexed: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Replayed:
-    """A quarantined record, handed back to the pipeline."""
-
-    record: QuarantinedRecord
-
-    def value(self) -> object:
-        """The record as the reader would have given it."""
-        raw = self.record.raw
-        try:
-            return loads(raw.text if raw.text is not None else raw.data or b"")
-        except ValueError as exc:
-            return UnreadableRecord(f"invalid JSON: {exc}", raw.data or b"")
+def _as_read(quarantined: QuarantinedRecord) -> object:
+    """A quarantined record as the reader would give it."""
+    raw = quarantined.raw
+    try:
+        return loads(raw.text if raw.text is not None else raw.data or b"")
+    except ValueError as exc:
+        return UnreadableRecord(f"invalid JSON: {exc}", raw.data or b"")
 
 
 class Pipeline:
@@ -183,7 +177,7 @@ class Pipeline:
         """Send quarantined records of one file again; each indexed one leaves the quarantine."""
         now = datetime.now(UTC)
         for quarantined in records:
-            value = Replayed(quarantined).value()
+            value = _as_read(quarantined)
             item: Document | BadRecord
             if isinstance(value, UnreadableRecord):
                 raw = RawRecord.of_bytes(value.raw) if value.raw else quarantined.raw

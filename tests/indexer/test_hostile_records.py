@@ -33,6 +33,7 @@ from indexer.report import JsonLinesReport
 from indexer.run import index_sources
 from indexer.state import state_index
 from indexer.worker import WorkerOptions, run_worker
+from schema import EVENT_FIELDS, Kind
 from tests.api.credentials import api_key
 from tests.conftest import drop_alias, graphql
 from tests.indexer.continuous import (
@@ -487,3 +488,38 @@ def test_events_stored_by_an_older_indexer_at_absurd_times_do_not_break_timeline
     assert stats["timeline"]["interval"] == "1y"
     assert sum(bucket["count"] for bucket in stats["timeline"]["buckets"]) == total
     assert [error["extensions"]["code"] for error in too_many["errors"]] == ["BAD_USER_INPUT"]
+
+
+def _paths(fields, prefix=()) -> Iterator[tuple[tuple[str, ...], Any]]:
+    """Every mapped field with its path, nested ones included; not opaque or required ones."""
+    for event_field in fields:
+        if event_field.kind is Kind.JSON or event_field.required:
+            continue
+        path = (*prefix, event_field.name)
+        yield path, event_field
+        yield from _paths(event_field.children, path)
+
+
+def _set(record: dict[str, Any], path: tuple[str, ...], value: object) -> None:
+    for name in path[:-1]:
+        record = record.setdefault(name, {})
+    record[path[-1]] = value
+
+
+def test_a_wrong_type_at_any_depth_leaves_only_its_top_level_field_unindexed(es, alias, tmp_path):
+    records, expected = [], {}
+    for path, event_field in _paths(EVENT_FIELDS):
+        event_id = "nested-" + ".".join(path)
+        record = good(event_id)
+        _set(record, path, "a string" if event_field.kind is Kind.OBJECT else {"an": "object"})
+        records.append(record)
+        expected[event_id] = f"{alias}_without_{path[0].lower()}"
+    (tmp_path / "nested.json").write_text(json.dumps({"Records": records}))
+    summary = index_sources([str(tmp_path)], client=es, alias=alias)
+    # 21 top-level fields; under userIdentity 11, sessionContext 3, sessionIssuer 5, attributes
+    # 2, onBehalfOf 2; under resources 3 and tlsDetails 3.
+    assert summary.indexed == len(records) == 50
+    assert summary.clean
+    es.indices.refresh(index=alias)
+    hits = es.search(index=alias, size=100, source=["eventID"])["hits"]["hits"]
+    assert {hit["_source"]["eventID"]: hit["_index"] for hit in hits} == expected

@@ -6,13 +6,11 @@ accounts: no resolver can forget, or search Elasticsearch another way.
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
-from elasticsearch import AsyncElasticsearch, NotFoundError
+from elasticsearch import AsyncElasticsearch
 
 from api.errors import TimeBudgetExceededError
 from api.limits import Limits
@@ -20,7 +18,6 @@ from api.request_log import RequestRecord
 from api.tenancy import Tenant, check_confined
 from trailql.metrics import ELASTICSEARCH_REQUEST_SECONDS
 
-_MONTHLY = re.compile(r"(\d{4})\.(\d{2})")
 _OUT_OF_TIME = (
     "the search ran past the request's time budget and was stopped; narrow the filter or "
     "ask for less."
@@ -68,19 +65,3 @@ class Context:
         if response.get("timed_out"):
             raise TimeBudgetExceededError(_OUT_OF_TIME)  # partial results are never answers
         return response
-
-    async def months(self) -> list[datetime]:
-        """The first instant of each month that has an index behind the alias, in order.
-
-        Index names only, not events: the same for every tenant.
-        """
-        try:
-            indices = await self.elasticsearch.indices.get_alias(name=self.alias)
-        except NotFoundError:
-            return []
-        months = []
-        for index in indices:
-            match = _MONTHLY.fullmatch(index.removeprefix(f"{self.alias}-"))
-            if match:
-                months.append(datetime(int(match[1]), int(match[2]), 1, tzinfo=UTC))
-        return sorted(months)

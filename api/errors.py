@@ -13,12 +13,13 @@ from collections.abc import Iterator
 from enum import StrEnum
 from typing import Any
 
-from elasticsearch import ApiError, TransportError
+from elasticsearch import ApiError
 from graphql.error import GraphQLError
 from graphql.validation.validate import ValidationAbortedError
 from starlette.responses import JSONResponse, Response
 
 from trailql.metrics import GRAPHQL_ERRORS
+from trailql.retry import transient
 
 logger = logging.getLogger("trailql.api")
 
@@ -72,13 +73,6 @@ def refusal_response(
     """A request refused before GraphQL runs: a GraphQL error body, counted like the rest."""
     GRAPHQL_ERRORS.labels(code=code.value).inc()
     return JSONResponse(error_body(code, message), status_code=status, headers=headers)
-
-
-def upstream_failed(error: BaseException | None) -> bool:
-    """Elasticsearch could not answer (down, overloaded): worth trying again shortly."""
-    if isinstance(error, ApiError):
-        return error.meta.status >= 500 or error.meta.status in {408, 429}  # noqa: PLR2004
-    return isinstance(error, TransportError)
 
 
 #: Elasticsearch's refusals of a search that the caller's request caused, by error type:
@@ -179,7 +173,7 @@ def with_code(error: GraphQLError) -> GraphQLError:
         code, message = ErrorCode.TIMEOUT, str(original)
     elif (refused := refusal(original)) is not None:
         code, message = refused
-    elif upstream_failed(original):
+    elif transient(original):
         logger.warning("Elasticsearch unavailable: %s", original)
         code = ErrorCode.UPSTREAM_UNAVAILABLE
         message = "Elasticsearch is unavailable; try again shortly."

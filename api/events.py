@@ -73,10 +73,14 @@ def _source(info: strawberry.Info[Context, None]) -> bool | dict[str, list[str]]
 
 
 async def find_event(context: Context, event_id: str) -> dict[str, Any] | None:
-    """One event by eventID, from whichever monthly index holds it."""
-    if not event_id:  # no event has an empty eventID, and Elasticsearch refuses empty ids
+    """One event by eventID, from whichever index holds it.
+
+    By the indexed ``eventID``, not the ``_id``: an eventID too long to be an ``_id`` is
+    stored under one derived from it. The indexer refuses eventIDs too long to be indexed.
+    """
+    if not event_id:  # no event has an empty eventID
         return None
-    response = await context.search(query={"ids": {"values": [event_id]}}, size=1)
+    response = await context.search(query={"term": {"eventID": event_id}}, size=1)
     hits = response["hits"]["hits"]
     return hits[0]["_source"] if hits else None
 

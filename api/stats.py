@@ -61,8 +61,8 @@ class EventField(Enum):
 @strawberry.enum(
     description=(
         "Time bucket width. AUTO picks the narrowest of 1m, 5m, 10m, 30m, 1h, 3h, 6h, 12h, "
-        "1d, 1w and 1M that gives at most 60 buckets over the filter's time range (open "
-        "ends: the months that hold events)."
+        "1d, 1w, 1M, 1q and 1y that gives at most 60 buckets over the filter's time range "
+        "(open ends: the first and last event that matches)."
     )
 )
 class Interval(Enum):
@@ -373,6 +373,8 @@ _LADDER: tuple[tuple[str, str, timedelta], ...] = (
     ("fixed_interval", "1d", timedelta(days=1)),
     ("calendar_interval", "1w", timedelta(weeks=1)),
     ("calendar_interval", "1M", timedelta(days=31)),
+    ("calendar_interval", "1q", timedelta(days=92)),
+    ("calendar_interval", "1y", timedelta(days=366)),
 )
 
 
@@ -384,7 +386,7 @@ def auto_width(span: tuple[datetime, datetime] | None) -> tuple[str, str]:
     for kind, width, size in _LADDER:
         if length / size <= AUTO_BUCKETS:
             return kind, width
-    return "calendar_interval", "1M"
+    return "calendar_interval", "1y"
 
 
 _WIDTHS = {width: size for _, width, size in _LADDER}
@@ -417,12 +419,14 @@ def _timeline(
         calendar = interval in (Interval.WEEK, Interval.MONTH)
         kind = "calendar_interval" if calendar else "fixed_interval"
         width = interval.value
-        group_count = (
-            _size(arguments.get("size"), DEFAULT_GROUPS, MAX_GROUPS, "size")
-            if arguments.get("field")
-            else 0
-        )
-        _check_bucket_count(width, span, 1 + group_count)
+    group_count = (
+        _size(arguments.get("size"), DEFAULT_GROUPS, MAX_GROUPS, "size")
+        if arguments.get("field")
+        else 0
+    )
+    # AUTO too: events that span millennia (stored before the indexer checked times) need
+    # more yearly buckets than a search may return, with groups.
+    _check_bucket_count(width, span, 1 + group_count)
     histogram: dict[str, Any] = {"field": paths.EVENT_TIME, kind: width, "min_doc_count": 0}
     if span is not None:
         # Empty buckets out to the edges of the range asked for, not only between events.
@@ -483,23 +487,50 @@ async def time_span(
 ) -> tuple[datetime, datetime] | None:
     """The time range statistics cover, so AUTO can fit its buckets to it.
 
-    The filter's range, with open ends closed by the months that hold events (read from
-    the monthly index names: metadata, not a search).
+    The filter's range, with open ends closed by the first and last of the events that
+    match it (a cheap min/max search of the caller's own events): whatever indices exist,
+    the range is only as wide as the events counted.
     """
     start = event_filter.from_ if event_filter else None
     end = event_filter.to if event_filter else None
     if start is None or end is None:
-        months = await context.months()
-        if not months:
+        bounds = await _event_time_bounds(context, event_filter)
+        if bounds is None:
             return None
-        start = start or months[0]
-        end = end or _next_month(months[-1])
+        first, last = bounds
+        start = start or first
+        end = end or last + timedelta(milliseconds=1)
     start, end = utc(start), utc(end)
     return (start, end) if start < end else None
 
 
-def _next_month(month: datetime) -> datetime:
-    return month.replace(year=month.year + month.month // 12, month=month.month % 12 + 1)
+async def _event_time_bounds(
+    context: Context, event_filter: EventFilter | None
+) -> tuple[datetime, datetime] | None:
+    """The earliest and latest eventTime among the events matching the filter."""
+    response = await context.search(
+        query=filter_query(event_filter, context.limits),
+        size=0,
+        track_total_hits=False,
+        aggs={
+            "first": {"min": {"field": paths.EVENT_TIME}},
+            "last": {"max": {"field": paths.EVENT_TIME}},
+        },
+    )
+    aggregations = response.get("aggregations", {})
+    first = aggregations.get("first", {}).get("value")
+    last = aggregations.get("last", {}).get("value")
+    if first is None or last is None:
+        return None
+    return datetime.fromtimestamp(first / 1000, UTC), datetime.fromtimestamp(last / 1000, UTC)
+
+
+def _has_timeline(selections: list[Selection]) -> bool:
+    """Whether a timeline is selected at any depth: only a timeline needs the time range."""
+    return any(
+        field.name == "timeline" or _has_timeline(field.selections)
+        for field in selected_fields(selections)
+    )
 
 
 async def event_stats(
@@ -509,7 +540,7 @@ async def event_stats(
     """Statistics over the events matching `filter`."""
     # One field, or several of one response key that GraphQL merges into one.
     selections = [selection for field in info.selected_fields for selection in field.selections]
-    span = await time_span(info.context, filter)
+    span = await time_span(info.context, filter) if _has_timeline(selections) else None
     aggregations = stats_aggregations(selections, span)
     request: dict[str, Any] = {
         "query": filter_query(filter, info.context.limits),

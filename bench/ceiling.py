@@ -2,7 +2,7 @@
 
 Same documents, same ``create`` action lines, same byte-sized batches and the same number
 of requests in flight as :class:`indexer.bulk.BulkWriter` with the default
-:class:`indexer.run.BulkOptions`; what is left is Elasticsearch's own time (and the
+:class:`indexer.pipeline.IndexOptions`; what is left is Elasticsearch's own time (and the
 transport's), which no indexer can beat.
 """
 
@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import orjson
 from elasticsearch import Elasticsearch
 
-from indexer.run import BulkOptions, install_template
+from indexer.indices import install_template
+from indexer.pipeline import IndexOptions
 
 #: Exactly what indexer/bulk.py sends with each request.
 BULK_HEADERS = {"accept": "application/json", "content-type": "application/x-ndjson"}
@@ -69,7 +70,7 @@ def _post(client: Elasticsearch, body: bytes) -> int:
 
 
 def send_bodies(
-    client: Elasticsearch, alias: str, bodies: list[bytes], bulk: BulkOptions
+    client: Elasticsearch, alias: str, bodies: list[bytes], bulk: IndexOptions
 ) -> tuple[int, float]:
     """Index ``bodies`` into ``alias`` and refresh; documents created and seconds taken.
 

@@ -43,8 +43,11 @@ def new_alias(purpose: str) -> str:
 
 
 def drop_alias(client: Elasticsearch, alias: str) -> None:
-    """Remove an alias's monthly indices and its template (by name, never by wildcard)."""
-    indices = list(client.indices.get(index=f"{alias}-*", allow_no_indices=True))
+    """Remove an alias's indices and its template (by name, never by wildcard).
+
+    Its monthly indices, and those beside them: state, quarantine, events without a field.
+    """
+    indices = list(client.indices.get(index=f"{alias}-*,{alias}_*", allow_no_indices=True))
     if indices:
         client.indices.delete(index=indices)
     client.options(ignore_status=404).indices.delete_index_template(name=alias)

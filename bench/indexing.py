@@ -23,7 +23,8 @@ from bench.cluster import Aliases
 from bench.datasets import TrailFolder
 from bench.peak_rss import run_indexer
 from bench.stats import median
-from indexer.run import BulkOptions, IndexSummary, index_sources, serialised_documents
+from indexer.pipeline import IndexOptions
+from indexer.run import IndexSummary, index_sources, serialised_documents
 from trailql.elastic import Connection
 
 _PARSE_ALIAS = "parse"
@@ -76,9 +77,7 @@ def _parse_and_normalise(trail: TrailFolder) -> tuple[list[SerialisedEvent], flo
     cpu, wall = time.process_time(), time.perf_counter()
     for document in serialised_documents([str(trail.root)], alias=_PARSE_ALIAS, summary=summary):
         keep(
-            SerialisedEvent(
-                document.index_name.removeprefix(prefix), document.event_id, document.source
-            )
+            SerialisedEvent(document.index.removeprefix(prefix), document.event_id, document.source)
         )
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     if not summary.clean or len(events) != trail.events:
@@ -99,7 +98,7 @@ def _end_to_end(aliases: Aliases, trail: TrailFolder) -> float:
         aliases.drop(alias)
 
 
-def _ceiling(aliases: Aliases, events: list[SerialisedEvent], bulk: BulkOptions) -> float:
+def _ceiling(aliases: Aliases, events: list[SerialisedEvent], bulk: IndexOptions) -> float:
     alias = aliases.new("ceiling")
     try:
         bodies = bulk_bodies(events, alias, bulk.max_bytes)
@@ -116,7 +115,7 @@ def measure_indexing(
     print(f"  parse and normalise {trail.events:,} events …", flush=True)
     events, per_cpu_second, per_second = _parse_and_normalise(trail)
     figures = IndexingFigures(trail.events, trail.files, per_cpu_second, per_second)
-    bulk = BulkOptions()
+    bulk = IndexOptions()
     for number in range(rounds):
         # ABBA: each side goes first as often as the other.
         end_to_end_first = number % 4 in (0, 3)

@@ -7,20 +7,17 @@ backing off, rather than dropping what it holds or exiting.
 from __future__ import annotations
 
 import threading
+from itertools import count
 
 from elasticsearch import ApiError, Elasticsearch, TransportError
 
+from indexer.indices import install_template
 from indexer.report import Report
-from indexer.run import install_template
 from indexer.state import StateIndex
 from trailql.metrics import INDEXER_RETRIES
+from trailql.retry import Backoff, transient
 
 _ANSWERING_TIMEOUT = "5s"
-
-
-def passing(exc: ApiError) -> bool:
-    """Whether an error answer means "not now" (overloaded, recovering) rather than "no"."""
-    return exc.meta.status >= 500 or exc.meta.status in {408, 429}  # noqa: PLR2004
 
 
 def prepare_indices(
@@ -30,28 +27,27 @@ def prepare_indices(
     *,
     stop: threading.Event,
     report: Report,
-    backoff: tuple[float, float],
+    backoff: Backoff,
 ) -> bool:
     """Install the events template and create the state index, waiting for Elasticsearch.
 
     A worker may start before Elasticsearch does (containers come up in any order), so this
-    waits too. ``backoff`` is the first and the longest wait. False when asked to stop first.
+    waits too. False when asked to stop first.
     """
-    delay, longest = backoff
-    while True:
+    for attempt in count():
         try:
             install_template(client, alias)
             state.ensure()
         except (TransportError, ApiError) as exc:
-            if isinstance(exc, ApiError) and not passing(exc):
+            if not transient(exc):
                 raise
             report.log("warning", "Elasticsearch is unavailable; waiting for it", error=str(exc))
         else:
             return True
-        if stop.wait(delay):
+        if not backoff.wait(attempt, stop):
             return False
         INDEXER_RETRIES.labels(reason="unavailable").inc()
-        delay = min(longest, delay * 2)
+    raise AssertionError  # pragma: no cover  count() has no end
 
 
 def wait_for_elasticsearch(
@@ -60,17 +56,17 @@ def wait_for_elasticsearch(
     *,
     stop: threading.Event,
     report: Report,
-    backoff: tuple[float, float],
+    backoff: Backoff,
 ) -> bool:
     """Back off until the state index answers again; False when asked to stop meanwhile."""
-    delay, longest = backoff
-    while not stop.wait(delay):
+    for attempt in count():
+        if not backoff.wait(attempt, stop):
+            return False
         INDEXER_RETRIES.labels(reason="unavailable").inc()
         if _answers(client, state):
             report.log("info", "Elasticsearch answers again; going on")
             return True
-        delay = min(longest, delay * 2)
-    return False
+    raise AssertionError  # pragma: no cover  count() has no end
 
 
 def _answers(client: Elasticsearch, state: StateIndex) -> bool:
@@ -81,7 +77,7 @@ def _answers(client: Elasticsearch, state: StateIndex) -> bool:
         )
     except ApiError as exc:
         # Answering, but perhaps not with this user's privilege to ask: go and see.
-        return not passing(exc)
+        return not transient(exc)
     except TransportError:
         return False
     return not health.get("timed_out", False)

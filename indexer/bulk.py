@@ -4,8 +4,14 @@ Written here rather than with ``elasticsearch.helpers`` because each document's 
 to reach the file it came from (a file is done only when all its records are acknowledged),
 and documents arrive already serialised, so no second encoding is paid.
 
-Documents are sent with the ``create`` operation: an event already stored answers 409, which
+Events are sent with the ``create`` operation: an event already stored answers 409, which
 is how a re-run knows what was already present without changing it.
+
+One bad document never fails the others. Elasticsearch answers most bad documents item by
+item; a request it refuses whole with a 4xx that blames the request (one ``_id`` too long,
+say) is split in halves and sent again, down to the documents at fault, which alone are
+rejected with Elasticsearch's reason. Only a failure to answer, 5xx and 429 mean
+Elasticsearch is unavailable (see :mod:`trailql.retry`).
 """
 
 from __future__ import annotations
@@ -16,16 +22,19 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from enum import Enum
 from types import TracebackType
-from typing import Any, Generic, Self, TypeVar
+from typing import Any, Generic, Literal, Self, TypeVar
 
 import orjson
 from elasticsearch import ApiError, Elasticsearch, TransportError
 
 from trailql.metrics import ELASTICSEARCH_REQUEST_SECONDS, INDEXER_RETRIES
+from trailql.retry import Backoff, request_at_fault, transient, transient_status
 
 Tag = TypeVar("Tag")
+Operation = Literal["create", "index", "delete"]
 
-_RETRY_STATUSES = frozenset({429, 502, 503, 504})
+_DEFAULT_BACKOFF = Backoff()
+
 _BULK_HEADERS = {"accept": "application/json", "content-type": "application/x-ndjson"}
 _RESPONSE_FIELDS = "errors,items.*.status,items.*.error.type,items.*.error.reason"
 
@@ -33,13 +42,22 @@ _RESPONSE_FIELDS = "errors,items.*.status,items.*.error.type,items.*.error.reaso
 class Outcome(Enum):
     """What became of one document."""
 
-    INDEXED = "indexed"
+    INDEXED = "indexed"  # written: created, indexed or deleted
     ALREADY_PRESENT = "already present"
     REJECTED = "rejected"
 
 
 class ElasticsearchUnavailableError(Exception):
-    """Elasticsearch did not accept a bulk request after every retry."""
+    """Elasticsearch did not accept a bulk request after every retry, or refused us."""
+
+
+class _RequestRefusedError(Exception):
+    """Elasticsearch refused a whole request for something in it (a 4xx at fault)."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,13 +68,18 @@ class BulkAction(Generic[Tag]):
     lines: bytes  # the action line and the document line, newline-terminated
     tag: Tag
 
+    @property
+    def document(self) -> bytes:
+        """The document line as sent (empty for a delete)."""
+        return self.lines.split(b"\n", 1)[1].removesuffix(b"\n")
+
 
 @dataclass(frozen=True, slots=True)
 class BulkResult(Generic[Tag]):
     """One document's outcome; ``reason`` and ``status`` say why when it was rejected.
 
-    A rejection with a retryable ``status`` (429, 50x) outlasted every retry: the document
-    was not refused, only not taken yet.
+    A rejection that is not the document's fault (429 or 5xx past every retry, 401 or 403)
+    is *deferred*: the document was not refused, only not taken yet.
     """
 
     action: BulkAction[Tag]
@@ -67,7 +90,11 @@ class BulkResult(Generic[Tag]):
     @property
     def deferred(self) -> bool:
         """Rejected only for now (Elasticsearch overloaded or recovering): worth sending again."""
-        return self.outcome is Outcome.REJECTED and self.status in _RETRY_STATUSES
+        return (
+            self.outcome is Outcome.REJECTED
+            and self.status is not None
+            and not request_at_fault(self.status)
+        )
 
 
 class BulkWriter(Generic[Tag]):
@@ -84,25 +111,31 @@ class BulkWriter(Generic[Tag]):
         max_bytes: int = 8 * 1024 * 1024,
         concurrency: int = 2,
         max_retries: int = 8,
-        backoff_seconds: float = 0.5,
-        max_backoff_seconds: float = 30.0,
+        backoff: Backoff = _DEFAULT_BACKOFF,
     ) -> None:
         self._client = client
         self._on_result = on_result
         self._max_bytes = max_bytes
         self._concurrency = concurrency
         self._max_retries = max_retries
-        self._backoff = backoff_seconds
-        self._max_backoff = max_backoff_seconds
+        self._backoff = backoff
         self._batch: list[BulkAction[Tag]] = []
         self._batch_bytes = 0
         self._executor = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="bulk")
         self._in_flight: set[Future[list[BulkResult[Tag]]]] = set()
 
-    def add(self, index: str, doc_id: str, document: bytes, tag: Tag) -> None:
-        """Queue one serialised document for ``index``."""
-        header = orjson.dumps({"create": {"_index": index, "_id": doc_id}})
-        lines = b"%s\n%s\n" % (header, document)
+    def add(
+        self,
+        index: str,
+        doc_id: str,
+        document: bytes | None,
+        tag: Tag,
+        *,
+        operation: Operation = "create",
+    ) -> None:
+        """Queue one serialised document for ``index`` (None for a delete)."""
+        header = orjson.dumps({operation: {"_index": index, "_id": doc_id}})
+        lines = b"%s\n" % header if document is None else b"%s\n%s\n" % (header, document)
         if self._batch and self._batch_bytes + len(lines) > self._max_bytes:
             self._submit()
         self._batch.append(BulkAction(doc_id, lines, tag))
@@ -110,9 +143,10 @@ class BulkWriter(Generic[Tag]):
 
     def flush(self) -> None:
         """Send what is queued and wait for every outcome."""
-        if self._batch:
-            self._submit()
-        self._harvest(wait_for_all=True)
+        while self._batch or self._in_flight:
+            if self._batch:
+                self._submit()
+            self._harvest(wait_for_all=True)
 
     def close(self) -> None:
         """Flush, then stop the sending threads."""
@@ -152,6 +186,17 @@ class BulkWriter(Generic[Tag]):
                 self._on_result(result)
 
     def _send(self, batch: list[BulkAction[Tag]]) -> list[BulkResult[Tag]]:
+        """Every document's outcome; a request refused whole is sent again in halves."""
+        try:
+            return self._send_whole(batch)
+        except _RequestRefusedError as refused:
+            if len(batch) == 1:
+                return [BulkResult(batch[0], Outcome.REJECTED, refused.reason, refused.status)]
+        INDEXER_RETRIES.labels(reason="split").inc()
+        middle = len(batch) // 2
+        return self._send(batch[:middle]) + self._send(batch[middle:])
+
+    def _send_whole(self, batch: list[BulkAction[Tag]]) -> list[BulkResult[Tag]]:
         results: list[BulkResult[Tag]] = []
         for attempt in range(self._max_retries + 1):
             response = self._post(batch)
@@ -167,7 +212,7 @@ class BulkWriter(Generic[Tag]):
                     results.append(BulkResult(action, Outcome.INDEXED))
                 elif status == 409:  # noqa: PLR2004  create of an existing _id
                     results.append(BulkResult(action, Outcome.ALREADY_PRESENT))
-                elif status in _RETRY_STATUSES and attempt < self._max_retries:
+                elif transient_status(status) and attempt < self._max_retries:
                     retry.append(action)
                 else:
                     results.append(BulkResult(action, Outcome.REJECTED, reason, status))
@@ -175,11 +220,16 @@ class BulkWriter(Generic[Tag]):
                 break
             INDEXER_RETRIES.labels(reason="rejected").inc(len(retry))
             batch = retry
-            self._sleep(attempt)
+            time.sleep(self._backoff.delay(attempt))
         return results
 
     def _post(self, batch: list[BulkAction[Tag]]) -> dict[str, Any]:
-        """Send one batch; the response's ``errors`` flag and ``items``."""
+        """Send one batch; the response's ``errors`` flag and ``items``.
+
+        Raises:
+            _RequestRefusedError: the request was refused whole, for something in it.
+            ElasticsearchUnavailableError: no answer after every retry, or we were refused.
+        """
         payload = b"".join(action.lines for action in batch)
         for attempt in range(self._max_retries + 1):
             try:
@@ -191,24 +241,26 @@ class BulkWriter(Generic[Tag]):
                         headers=_BULK_HEADERS,
                         body=payload,
                     )
-            except ApiError as exc:
-                if exc.meta.status not in _RETRY_STATUSES or attempt == self._max_retries:
-                    raise ElasticsearchUnavailableError(f"bulk request failed: {exc}") from exc
-            except TransportError as exc:
-                if attempt == self._max_retries:
+            except (ApiError, TransportError) as exc:
+                if isinstance(exc, ApiError) and request_at_fault(exc.meta.status):
+                    raise _RequestRefusedError(exc.meta.status, _error_reason(exc.body)) from exc
+                if not transient(exc) or attempt == self._max_retries:
                     raise ElasticsearchUnavailableError(f"bulk request failed: {exc}") from exc
             else:
                 answer: dict[str, Any] = response.body
                 return answer
             INDEXER_RETRIES.labels(reason="unavailable").inc()
-            self._sleep(attempt)
+            time.sleep(self._backoff.delay(attempt))
         raise AssertionError  # pragma: no cover  the loop always returns or raises
-
-    def _sleep(self, attempt: int) -> None:
-        time.sleep(min(self._max_backoff, self._backoff * 2**attempt))
 
 
 def _status_and_reason(item: dict[str, Any]) -> tuple[int, str]:
-    error = item.get("error")
-    reason = f"{error.get('type')}: {error.get('reason')}" if isinstance(error, dict) else ""
-    return int(item["status"]), reason
+    return int(item["status"]), _error_reason(item)
+
+
+def _error_reason(body: object) -> str:
+    """``type: reason`` of an error answer, or of one item of a bulk answer."""
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict):
+        return f"{error.get('type')}: {error.get('reason')}"
+    return str(error or "")

@@ -19,8 +19,9 @@ import boto3
 from elasticsearch import Elasticsearch
 
 from indexer.availability import prepare_indices
-from indexer.load import LoadOptions, ObjectLoader
+from indexer.load import ObjectLoader
 from indexer.notifications import S3Object
+from indexer.pipeline import IndexOptions
 from indexer.report import Report
 from indexer.s3 import s3_objects
 from indexer.sources import DayRange, SkippedFile, SourceError
@@ -39,7 +40,7 @@ class FollowOptions:
     #: a crash and stop sooner; larger ones wait less on Elasticsearch between chunks.
     chunk_files: int = 100
     chunk_bytes: int = 2 * 1024 * 1024
-    load: LoadOptions = field(default_factory=LoadOptions)
+    load: IndexOptions = field(default_factory=IndexOptions)
 
 
 def follow(
@@ -58,7 +59,7 @@ def follow(
     """
     s3 = boto3.session.Session().client("s3")
     state = StateIndex(client, alias)
-    backoff = (options.load.first_backoff_seconds, options.load.max_backoff_seconds)
+    backoff = options.load.backoff
     if not prepare_indices(client, alias, state, stop=stop, report=report, backoff=backoff):
         return
     loader = ObjectLoader(

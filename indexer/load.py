@@ -14,23 +14,24 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 from functools import partial
-from typing import IO, TYPE_CHECKING
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 from elasticsearch import ApiError, Elasticsearch, TransportError
 
-from indexer.availability import passing, wait_for_elasticsearch
-from indexer.bulk import BulkResult, BulkWriter, ElasticsearchUnavailableError, Outcome
-from indexer.documents import BadRecord, BrokenFile, Document, file_documents
+from indexer.availability import wait_for_elasticsearch
+from indexer.bulk import ElasticsearchUnavailableError
 from indexer.fetch import Prefetch, download
 from indexer.notifications import S3Object
+from indexer.pipeline import CONTINUOUS_RETRIES, FileTally, IndexOptions, Pipeline
 from indexer.report import Report
 from indexer.sources import not_events_reason
 from indexer.state import LoadedFile, StateIndex
-from trailql.metrics import INDEXER_EVENTS, INDEXER_FILES
+from trailql.metrics import INDEXER_FILES
+from trailql.retry import Backoff, transient
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -61,45 +62,33 @@ class ObjectOutcome:
         return self.kind in {Kind.LOADED, Kind.ALREADY_LOADED, Kind.SKIPPED}
 
 
-@dataclass(frozen=True)
-class LoadOptions:
-    """How hard to push; the defaults suit a small cluster."""
-
-    max_bytes: int = 8 * 1024 * 1024
-    concurrency: int = 2
-    #: The writer's own retries are kept short: long outages are waited out here instead,
-    #: where waiting holds no sending thread and can be interrupted.
-    max_retries: int = 3
-    downloads: int = 4
-    first_backoff_seconds: float = 0.5
-    max_backoff_seconds: float = 30.0
-
-
 @dataclass
 class _FileLoad:
-    """One file's records on their way; complete when every one sent is accounted for."""
+    """One object's tally, and what S3 said of the bytes read."""
 
     object: S3Object
     etag: str | None
     size: int | None
-    records: int = 0
-    sent: int = 0
-    indexed: int = 0
-    already_present: int = 0
-    rejected: int = 0
-    deferred: int = 0
-    problems: list[str] = field(default_factory=list)
+    tally: FileTally
+
+    @property
+    def problems(self) -> list[str]:
+        """What was not indexed, records first, then the file's own damage."""
+        tally = self.tally
+        broken = [] if tally.broken is None else [tally.broken]
+        return [str(problem) for problem in [*tally.not_indexed, *broken]]
 
     def done(self) -> LoadedFile:
         problem = "; ".join(self.problems[:_MAX_PROBLEMS_LOGGED]) or None
+        tally = self.tally
         return LoadedFile(
             self.object,
             self.etag,
             self.size,
-            self.records,
-            self.indexed,
-            self.already_present,
-            self.rejected,
+            tally.records,
+            tally.indexed,
+            tally.already_present,
+            len(tally.not_indexed),
             problem,
         )
 
@@ -120,7 +109,7 @@ class ObjectLoader:
         state: StateIndex,
         report: Report,
         stop: threading.Event,
-        options: LoadOptions,
+        options: IndexOptions,
     ) -> None:
         self._client = client
         self._s3 = s3
@@ -171,19 +160,19 @@ class ObjectLoader:
                 self._report.file_done(uri, outcome="already loaded", events=0)
             pending = [obj for obj in todo if obj.uri not in done_before]
             loads = self._send(pending, outcomes)
-            complete = [load for load in loads if load.deferred == 0]
+            complete = [load for load in loads if not load.tally.deferred]
             self._state.record(load.done() for load in complete)
-        except (ElasticsearchUnavailableError, TransportError) as exc:
+        except ElasticsearchUnavailableError as exc:
             raise _UnavailableError(str(exc)) from exc
-        except ApiError as exc:
-            if not passing(exc):
+        except (ApiError, TransportError) as exc:
+            if not transient(exc):
                 raise
             raise _UnavailableError(str(exc)) from exc
         for load in complete:
             outcomes[load.object.uri] = ObjectOutcome(Kind.LOADED)
             INDEXER_FILES.labels(outcome="read").inc()
             self._report_loaded(load)
-        deferred = sum(load.deferred for load in loads)
+        deferred = sum(len(load.tally.deferred) for load in loads)
         if deferred:
             raise _UnavailableError(f"Elasticsearch deferred {deferred} documents (overloaded)")
 
@@ -193,13 +182,9 @@ class ObjectLoader:
         options = self._options
         with (
             Prefetch(partial(download, self._s3), pending, options.downloads) as downloads,
-            BulkWriter[_FileLoad](
-                self._client,
-                _account,
-                max_bytes=options.max_bytes,
-                concurrency=options.concurrency,
-                max_retries=options.max_retries,
-            ) as writer,
+            Pipeline(
+                self._client, self._alias, options, default_retries=CONTINUOUS_RETRIES
+            ) as pipeline,
         ):
             for obj, future in downloads:
                 try:
@@ -209,36 +194,32 @@ class ObjectLoader:
                     INDEXER_FILES.labels(outcome="failed").inc()
                     self._report.file_done(obj.uri, outcome="failed", events=0, error=str(exc))
                     continue
-                load = _FileLoad(obj, fetched.etag, fetched.size)
+                load = _FileLoad(obj, fetched.etag, fetched.size, FileTally(obj.uri))
                 loads.append(load)
                 with fetched.body as stream:
-                    self._feed(stream, load, writer)
+                    pipeline.feed(stream, load.tally)
         return loads
 
-    def _feed(self, stream: IO[bytes], load: _FileLoad, writer: BulkWriter[_FileLoad]) -> None:
-        for item in file_documents(stream, load.object.uri, self._alias):
-            if isinstance(item, Document):
-                load.records += 1
-                load.sent += 1
-                writer.add(item.index, item.event_id, item.source, load)
-            elif isinstance(item, BadRecord):
-                load.records += 1
-                load.rejected += 1
-                load.problems.append(f"{item.where}: {item.reason}")
-                INDEXER_EVENTS.labels(outcome="rejected").inc()
-            elif isinstance(item, BrokenFile):
-                load.problems.append(f"{load.object.uri}: {item.reason}")
-
     def _report_loaded(self, load: _FileLoad) -> None:
-        for problem in load.problems[:_MAX_PROBLEMS_LOGGED]:
-            self._report.log("error", "record not indexed", file=load.object.uri, problem=problem)
+        tally = load.tally
+        uri = load.object.uri
+        for problem in tally.quarantined[:_MAX_PROBLEMS_LOGGED]:
+            self._report.log("warning", "record quarantined", file=uri, problem=str(problem))
+        for problem in tally.rejected[:_MAX_PROBLEMS_LOGGED]:
+            self._report.log("error", "record not indexed", file=uri, problem=str(problem))
+        for problem in tally.partial[:_MAX_PROBLEMS_LOGGED]:
+            self._report.log("warning", "field left unindexed", file=uri, problem=str(problem))
+        if tally.broken is not None:
+            self._report.log("error", "file damaged", file=uri, problem=str(tally.broken))
         self._report.file_done(
-            load.object.uri,
+            uri,
             outcome="loaded",
-            events=load.records,
-            indexed=load.indexed,
-            already_present=load.already_present,
-            rejected=load.rejected,
+            events=tally.records,
+            indexed=tally.indexed,
+            already_present=tally.already_present,
+            rejected=len(tally.not_indexed),
+            quarantined=len(tally.quarantined),
+            partially_indexed=len(tally.partial),
         )
 
     def _wait_for_elasticsearch(self, failures: int) -> bool:
@@ -246,30 +227,14 @@ class ObjectLoader:
 
         An overloaded cluster answers at once, and must not be asked again at once.
         """
-        first, longest = self._options.first_backoff_seconds, self._options.max_backoff_seconds
+        backoff = self._options.backoff
         return wait_for_elasticsearch(
             self._client,
             self._state,
             stop=self._stop,
             report=self._report,
-            backoff=(min(longest, first * 2**failures), longest),
+            backoff=Backoff(backoff.delay(failures), backoff.longest),
         )
-
-
-def _account(result: BulkResult[_FileLoad]) -> None:
-    load = result.action.tag
-    if result.outcome is Outcome.INDEXED:
-        load.indexed += 1
-        INDEXER_EVENTS.labels(outcome="indexed").inc()
-    elif result.outcome is Outcome.ALREADY_PRESENT:
-        load.already_present += 1
-        INDEXER_EVENTS.labels(outcome="already_present").inc()
-    elif result.deferred:
-        load.deferred += 1
-    else:
-        load.rejected += 1
-        load.problems.append(f"event {result.action.doc_id}: {result.reason or 'rejected'}")
-        INDEXER_EVENTS.labels(outcome="rejected").inc()
 
 
 def _skip_reason(key: str) -> str | None:

@@ -5,11 +5,17 @@ records (as published samples are) and one record per line. Ordinary files are p
 with orjson; a file larger than :data:`WHOLE_FILE_LIMIT` is streamed, so memory stays
 bounded whatever the file's size. A damaged file still gives up every record before the
 damage, then says what is wrong with it.
+
+What orjson refuses but a careless producer writes is still read, record by record, when it
+can be without guessing: a UTF-8 byte-order mark, bytes that are not UTF-8 (kept as they are,
+for the record's quarantine), control characters inside strings, and nesting deeper than
+orjson goes. NaN and Infinity, which are not JSON, are not.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import re
 import zlib
 from collections.abc import Iterator
@@ -24,6 +30,7 @@ WHOLE_FILE_LIMIT = 32 * 1024 * 1024
 
 _READ_CHUNK = 1024 * 1024
 _GZIP_MAGIC = b"\x1f\x8b"
+_BYTE_ORDER_MARK = b"\xef\xbb\xbf"
 _RECORDS_FIRST = re.compile(rb'^\s*\{\s*"Records"\s*:')
 _DECOMPRESSION_ERRORS = (EOFError, zlib.error)
 
@@ -37,6 +44,7 @@ class UnreadableRecord:
     """One line of a JSON-lines file that is not JSON; the rest of the file is still read."""
 
     reason: str
+    raw: bytes = b""
 
 
 def read_records(trail_file: IO[bytes]) -> Iterator[Any]:
@@ -54,9 +62,9 @@ def read_records(trail_file: IO[bytes]) -> Iterator[Any]:
             chunks.append(chunk)
             size += len(chunk)
     except _DECOMPRESSION_ERRORS as exc:
-        yield from _salvage(b"".join(chunks))
+        yield from _salvage(b"".join(chunks).removeprefix(_BYTE_ORDER_MARK))
         raise TrailFileError(f"damaged gzip data: {exc}") from None
-    head = b"".join(chunks)
+    head = b"".join(chunks).removeprefix(_BYTE_ORDER_MARK)
     if size <= WHOLE_FILE_LIMIT:
         yield from _parse_whole(head)
     else:
@@ -67,8 +75,8 @@ def _parse_whole(data: bytes) -> Iterator[Any]:
     if not data.strip():
         raise TrailFileError("the file is empty")
     try:
-        document = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
+        document = loads(data)
+    except ValueError as exc:
         if _looks_like_json_lines(data):
             yield from _json_lines(io.BytesIO(data))
             return
@@ -109,11 +117,42 @@ def _records_of(document: Any) -> Iterator[Any]:
         raise TrailFileError("not a CloudTrail log file: a JSON object with no Records array")
 
 
+def loads(data: bytes | str) -> Any:
+    """JSON text as Python values: orjson, or what it refuses that can be read without guessing.
+
+    Bytes that are not UTF-8 become lone surrogates (``surrogateescape``), so the record can
+    be told apart and its bytes given back exactly. Raises ValueError (orjson's own, which
+    says where) for what is not JSON.
+    """
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as refused:
+        error = refused
+    text = data.decode("utf-8", "surrogateescape") if isinstance(data, bytes) else data
+    try:
+        # strict=False: control characters inside strings, which orjson refuses.
+        return json.loads(text, strict=False, parse_constant=_not_json)
+    except ValueError:
+        raise error from None
+    except RecursionError:
+        pass
+    # Deeper than Python's recursion limit: ijson builds values without recursing.
+    try:
+        [value] = ijson.items(io.BytesIO(text.encode("utf-8", "surrogateescape")), "")
+    except (ijson.JSONError, ValueError):
+        raise error from None
+    return value
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
+
+
 def _looks_like_json_lines(data: bytes) -> bool:
     first_line = data.lstrip().split(b"\n", 1)[0]
     try:
-        return isinstance(orjson.loads(first_line), dict)
-    except orjson.JSONDecodeError:
+        return isinstance(loads(first_line), dict)
+    except ValueError:
         return False
 
 
@@ -121,10 +160,11 @@ def _json_lines(stream: IO[bytes]) -> Iterator[Any]:
     for number, line in enumerate(stream, start=1):
         if not line.strip():
             continue
+        line = line.rstrip(b"\r\n")  # noqa: PLW2901  the line without its end
         try:
-            yield orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            yield UnreadableRecord(f"line {number}: invalid JSON: {exc}")
+            yield loads(line)
+        except ValueError as exc:
+            yield UnreadableRecord(f"line {number}: invalid JSON: {exc}", line)
 
 
 def _salvage(data: bytes) -> Iterator[Any]:

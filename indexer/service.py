@@ -19,7 +19,7 @@ from prometheus_client import start_http_server
 from rich.console import Console
 
 from indexer.follow import FollowOptions, follow
-from indexer.load import LoadOptions
+from indexer.pipeline import IndexOptions
 from indexer.report import JsonLinesReport, ProgressReport, Report
 from indexer.s3 import is_s3_uri
 from indexer.sources import DayRange
@@ -38,8 +38,7 @@ def continuous_mode(
     visibility_timeout: int | None,
     retry_delay_seconds: int,
     wait_seconds: int,
-    max_bytes: int,
-    concurrency: int,
+    options: IndexOptions,
     metrics_port: int | None,
 ) -> WorkerOptions | FollowOptions | None:
     """What ``trailql index`` was asked to run; None for a one-off load of ``sources``.
@@ -47,7 +46,7 @@ def continuous_mode(
     Raises:
         ValueError: the options do not go together; the message says how.
     """
-    load = LoadOptions(max_bytes=max_bytes, concurrency=concurrency)
+    load = options
     if queue_url is not None:
         if sources or follow:
             raise ValueError("--sqs-queue-url takes no SOURCE and no --follow")

@@ -24,8 +24,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from elasticsearch import Elasticsearch
 
 from indexer.availability import prepare_indices
-from indexer.load import Kind, LoadOptions, ObjectLoader
+from indexer.load import Kind, ObjectLoader
 from indexer.notifications import Announcement, NotANotificationError, parse_message
+from indexer.pipeline import IndexOptions
 from indexer.report import Report
 from indexer.sources import SourceError
 from indexer.sqs import MAX_WAIT_SECONDS, Heartbeat, Queue, QueueSettings, Received, sqs_client
@@ -52,7 +53,7 @@ class WorkerOptions:
     retry_delay_seconds: int = 30
     #: Messages gathered (ten per receive) into one batch of loading.
     max_messages: int = 50
-    load: LoadOptions = field(default_factory=LoadOptions)
+    load: IndexOptions = field(default_factory=IndexOptions)
 
 
 def run_worker(
@@ -70,7 +71,7 @@ def run_worker(
     """
     queue = Queue(sqs_client(options.queue_url), options.queue_url)
     state = StateIndex(client, alias)
-    backoff = (options.load.first_backoff_seconds, options.load.max_backoff_seconds)
+    backoff = options.load.backoff
     if not prepare_indices(client, alias, state, stop=stop, report=report, backoff=backoff):
         return
     try:
@@ -121,16 +122,16 @@ class _Worker:
         self._backlog_checked = 0.0
 
     def run(self, stop: threading.Event) -> None:
-        delay = self._options.load.first_backoff_seconds
+        failures = 0
         while not stop.is_set():
             try:
                 batch = self._receive()
             except (ClientError, BotoCoreError) as exc:
                 self._report.log("warning", "cannot receive from SQS; retrying", error=str(exc))
-                stop.wait(delay)
-                delay = min(self._options.load.max_backoff_seconds, delay * 2)
+                self._options.load.backoff.wait(failures, stop)
+                failures += 1
                 continue
-            delay = self._options.load.first_backoff_seconds
+            failures = 0
             if not batch:
                 continue
             self._heartbeat.hold(batch)

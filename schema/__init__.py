@@ -2,29 +2,45 @@
 
 from schema.document import (
     DERIVED,
+    MAX_ID_BYTES,
     EventDocument,
     InvalidRecordError,
+    document_id,
     event_document,
     failed,
     ip_address,
+    mistyped,
     principal_name,
 )
-from schema.fields import EVENT_FIELDS, Field, Kind
-from schema.mapping import SCHEMA_VERSION, event_mapping, index_template, monthly_index
+from schema.fields import EVENT_FIELDS, KEYWORD_IGNORE_ABOVE, Field, Kind
+from schema.mapping import (
+    SCHEMA_VERSION,
+    event_mapping,
+    index_template,
+    monthly_index,
+    without_index,
+    without_index_body,
+)
 
 __all__ = [
     "DERIVED",
     "EVENT_FIELDS",
+    "KEYWORD_IGNORE_ABOVE",
+    "MAX_ID_BYTES",
     "SCHEMA_VERSION",
     "EventDocument",
     "Field",
     "InvalidRecordError",
     "Kind",
+    "document_id",
     "event_document",
     "event_mapping",
     "failed",
     "index_template",
     "ip_address",
+    "mistyped",
     "monthly_index",
     "principal_name",
+    "without_index",
+    "without_index_body",
 ]

@@ -3,10 +3,14 @@
 The stored ``_source`` is the record itself, untouched, so an event comes back exactly as
 CloudTrail wrote it. Beside it, under ``trailql``, go fields derived for searching; the
 mapping excludes that namespace from ``_source``, so it is indexed but never stored.
+
+A record that cannot be stored as an event raises :class:`InvalidRecordError` with a short
+``reason`` (a metric label) and a message a person can act on.
 """
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import re
 from collections.abc import Iterable
@@ -17,9 +21,19 @@ from typing import Any
 
 import orjson
 
-from schema.fields import EVENT_FIELDS, Kind
+from schema.fields import EVENT_FIELDS, KEYWORD_IGNORE_ABOVE, Field, Kind
 
 DERIVED = "trailql"
+
+#: Elasticsearch refuses an ``_id`` longer than this many bytes (UTF-8).
+MAX_ID_BYTES = 512
+#: Begins every derived ``_id``; an eventID that itself begins so gets a derived one too,
+#: so no eventID can pass for another event's derived ``_id``.
+DERIVED_ID_PREFIX = "sha256:"
+
+#: Nesting a record may have: as deep as orjson writes. CloudTrail's nest about a dozen
+#: levels; deeper ones would overrun orjson, then Python's recursion limit and Elasticsearch.
+MAX_NESTING = 254
 
 #: Opaque fields (requestParameters, ...) whose searchable copy is indexed under ``trailql``.
 OPAQUE_FIELDS: tuple[str, ...] = tuple(f.name for f in EVENT_FIELDS if f.kind is Kind.JSON)
@@ -52,8 +66,22 @@ _OCTET = "(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _IPV4 = re.compile(rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}")
 
 
+#: What ``eventTime`` must look like: the RFC 3339 subset that both Python and Elasticsearch's
+#: ``strict_date_optional_time`` read the same way. (Python alone also reads week dates,
+#: a space for the ``T`` and basic formats, which Elasticsearch would leave unindexed.)
+_EVENT_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})")
+
+
 class InvalidRecordError(ValueError):
-    """A record that cannot be stored, with the reason a person can act on."""
+    """A record that cannot be stored as an event, with the reason a person can act on.
+
+    ``reason`` names the kind of problem in a word or two (``no_event_id``, ``bad_event_time``,
+    ...), for counting; the message says what exactly is wrong with this record.
+    """
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,16 +91,43 @@ class EventDocument:
     event_id: str
     event_time: datetime
     source: dict[str, Any]
+    #: The record alone as orjson writes it; None when orjson cannot (integers beyond 64
+    #: bits, text that is not Unicode).
+    record_json: bytes | None = None
+
+    @property
+    def document_id(self) -> str:
+        """The ``_id`` to store the event under: see :func:`document_id`."""
+        return document_id(self.event_id)
+
+
+def document_id(event_id: str) -> str:
+    """The eventID itself when Elasticsearch takes it as an ``_id``, else one derived from it.
+
+    Derived: ``sha256:`` and the SHA-256 of the eventID, the same every time, so loading the
+    same record again still finds it already present.
+    """
+    encoded = event_id.encode()
+    if len(encoded) <= MAX_ID_BYTES and not event_id.startswith(DERIVED_ID_PREFIX):
+        return event_id
+    return DERIVED_ID_PREFIX + hashlib.sha256(encoded).hexdigest()
 
 
 def event_document(record: object) -> EventDocument:
     """Check one record and derive its searchable fields."""
     if not isinstance(record, dict):
-        raise InvalidRecordError(f"a record must be a JSON object, not {type(record).__name__}")
-    event_id = record.get("eventID")
-    if not isinstance(event_id, str) or not event_id.strip():
-        raise InvalidRecordError("record has no eventID")
+        raise InvalidRecordError(
+            f"a record must be a JSON object, not {_json_type(record)}", "not_an_object"
+        )
+    record_json = _record_json(record)
+    event_id = check_event_id(record.get("eventID"))
     event_time = parse_event_time(record.get("eventTime"))
+    if DERIVED in record:
+        raise InvalidRecordError(
+            f"the record has a top-level field {DERIVED!r}, the name TrailQL keeps for its "
+            "search fields (it would be lost from the stored record)",
+            "reserved_field",
+        )
     derived: dict[str, Any] = {}
     principal = principal_name(record.get("userIdentity"))
     if principal is not None:
@@ -88,7 +143,154 @@ def event_document(record: object) -> EventDocument:
         if copy is not None:
             derived[name] = copy
     derived["text"] = search_text(record, [principal or "", *log_groups])
-    return EventDocument(event_id, event_time, {**record, DERIVED: derived})
+    source = {**record, DERIVED: derived}
+    return EventDocument(event_id, event_time, source, record_json)
+
+
+def _record_json(record: dict[str, Any]) -> bytes | None:
+    """The record as orjson writes it, which also shows it nests no deeper than it should.
+
+    Writing it in C is cheaper than walking it in Python, and the indexer uses the bytes.
+    Only when orjson cannot write it for another reason is the depth measured by walking.
+    """
+    try:
+        return orjson.dumps(record)
+    except orjson.JSONEncodeError:
+        pass
+    if nests_deeper_than(record, MAX_NESTING):
+        raise InvalidRecordError(f"the record nests deeper than {MAX_NESTING} levels", "too_deep")
+    return None
+
+
+def check_event_id(value: object) -> str:
+    """The eventID, if it can identify an event: a non-blank string Elasticsearch indexes.
+
+    Longer eventIDs get a derived ``_id`` (see :func:`document_id`), but one longer than
+    :data:`KEYWORD_IGNORE_ABOVE` would not be indexed, so it could neither be looked up by
+    nor order pages: such a record is refused rather than stored half-findable.
+    """
+    if value is None:
+        raise InvalidRecordError("record has no eventID", "no_event_id")
+    if not isinstance(value, str):
+        raise InvalidRecordError(
+            f"eventID must be a string, not {_json_type(value)}", "bad_event_id"
+        )
+    if not value.strip():
+        raise InvalidRecordError("record has no eventID (it is blank)", "no_event_id")
+    # Elasticsearch counts UTF-16 code units; no string of 2,048 characters or fewer has more.
+    if len(value) > KEYWORD_IGNORE_ABOVE // 2 and _utf16_length(value) > KEYWORD_IGNORE_ABOVE:
+        raise InvalidRecordError(
+            f"eventID is longer than {KEYWORD_IGNORE_ABOVE:,} characters", "bad_event_id"
+        )
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        raise InvalidRecordError("eventID is not valid Unicode", "bad_event_id") from None
+    return value
+
+
+def _utf16_length(text: str) -> int:
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def nests_deeper_than(value: object, limit: int) -> bool:
+    """Whether objects and arrays nest more than ``limit`` levels; iterative, for any depth."""
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node
+        for child in children:  # type: ignore[attr-defined]
+            if isinstance(child, dict | list):
+                if depth + 1 > limit:
+                    return True
+                stack.append((child, depth + 1))
+    return False
+
+
+def mistyped(record: dict[str, Any]) -> dict[str, str]:
+    """The top-level fields holding a JSON type their mapping cannot index, and why.
+
+    Asked of a record Elasticsearch refused, rather than of every record: it costs as much as
+    deriving the search fields. Types that only fail to parse (a date that is not a date,
+    "yes" for a boolean) are not listed: ``index.mapping.ignore_malformed`` leaves just that
+    value unindexed. What it does not cover is an object where a value is mapped, or a value
+    where an object is.
+    """
+    found: dict[str, str] = {}
+    for name, value in record.items():
+        shape = _SHAPES.get(name)
+        # Nearly every value is a plain one where a plain one is mapped: settled at once.
+        if shape is None or value is None or (not shape.is_object and type(value) in _PLAIN):
+            continue
+        problem = _misfit(shape, value, name)
+        if problem is not None:
+            found[name] = problem
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """What JSON a mapped field takes: a value of some kind, or an object of named fields."""
+
+    kind: Kind
+    is_object: bool
+    children: dict[str, _Shape]
+
+    @classmethod
+    def of(cls, event_field: Field) -> _Shape:
+        children = {child.name: cls.of(child) for child in event_field.children}
+        return cls(event_field.kind, event_field.kind is Kind.OBJECT, children)
+
+
+#: Every field whose mapping constrains its JSON type (all but the opaque blocks), by name.
+_SHAPES = {f.name: _Shape.of(f) for f in EVENT_FIELDS if f.kind is not Kind.JSON}
+_PLAIN = frozenset({str, int, float, bool})
+
+
+def _misfit(shape: _Shape, value: object, path: str) -> str | None:
+    """Why ``value`` does not fit the mapping of ``shape``, or None when it does."""
+    if type(value) is list:  # Elasticsearch indexes every item of an array alike
+        for item in value:
+            problem = _misfit(shape, item, path)
+            if problem is not None:
+                return problem
+        return None
+    if value is None:
+        return None
+    if shape.is_object:
+        return _object_misfit(shape, value, path)
+    if type(value) is dict:
+        return f"{path} is an object, where a {shape.kind.value} value is expected"
+    return None
+
+
+def _object_misfit(shape: _Shape, value: object, path: str) -> str | None:
+    if type(value) is not dict:
+        return f"{path} is {_json_type(value)}, where an object is expected"
+    for name, child_value in value.items():
+        child = shape.children.get(name)
+        if child is not None and (child.is_object or type(child_value) in (dict, list)):
+            problem = _misfit(child, child_value, f"{path}.{name}")
+            if problem is not None:
+                return problem
+    return None
+
+
+def _json_type(value: object) -> str:
+    """A value's JSON type, as a person says it."""
+    match value:
+        case bool():
+            return "a boolean"
+        case int() | float():
+            return "a number"
+        case str():
+            return "a string"
+        case list():
+            return "an array"
+        case dict():
+            return "an object"
+        case _:
+            return "null"
 
 
 def search_text(record: dict[str, Any], extra: list[str]) -> str:
@@ -117,7 +319,8 @@ def _add_named_values(record: dict[str, Any], parts: list[str]) -> None:
             value = value.get(key)
         if isinstance(value, str):
             parts.append(value)
-    for resource in record.get("resources") or ():
+    resources = record.get("resources")
+    for resource in resources if isinstance(resources, list) else ():
         if isinstance(resource, dict):
             arn = resource.get("ARN")
             if isinstance(arn, str):
@@ -149,16 +352,31 @@ def failed(record: dict[str, Any]) -> bool:
 
 
 def parse_event_time(value: object) -> datetime:
-    """CloudTrail writes ``2023-07-10T12:18:07Z``; anything ISO-8601 with a zone is accepted."""
+    """CloudTrail writes ``2023-07-10T12:18:07Z``; an offset and up to 9 decimals are accepted.
+
+    A time Python reads but Elasticsearch would not (so the event would be stored without
+    a time, and missed by every time filter) is refused too.
+    """
+    if value is None:
+        raise InvalidRecordError("record has no eventTime", "no_event_time")
     if not isinstance(value, str):
-        raise InvalidRecordError("record has no eventTime")
+        raise InvalidRecordError(
+            f"eventTime must be a string, not {_json_type(value)}", "bad_event_time"
+        )
+    shown = repr(value[:64]) + ("…" if len(value) > 64 else "")  # noqa: PLR2004
+    if _EVENT_TIME.fullmatch(value) is None:
+        if _EVENT_TIME.fullmatch(value + "Z") is not None:
+            raise InvalidRecordError(f"eventTime {shown} has no time zone", "bad_event_time")
+        raise InvalidRecordError(
+            f"eventTime {shown} is not an ISO-8601 time (such as 2023-07-10T12:18:07Z)",
+            "bad_event_time",
+        )
     try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise InvalidRecordError(f"eventTime {value!r} is not an ISO-8601 time") from None
-    if parsed.tzinfo is None:
-        raise InvalidRecordError(f"eventTime {value!r} has no time zone")
-    return parsed.astimezone(UTC)
+        return datetime.fromisoformat(value).astimezone(UTC)
+    except (ValueError, OverflowError):  # February 30th; or past year 9999 once in UTC
+        raise InvalidRecordError(
+            f"eventTime {shown} is not a valid time", "bad_event_time"
+        ) from None
 
 
 def principal_name(identity: object) -> str | None:  # noqa: PLR0911  one return per identity type

@@ -10,6 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+#: Longest value indexed for exact match, in UTF-16 code units as Elasticsearch counts. Lucene
+#: refuses terms over 32,766 bytes and would reject the whole document; a longer value is
+#: still stored, only not indexed.
+KEYWORD_IGNORE_ABOVE = 4096
+
 
 class Kind(Enum):
     """How a field is indexed and typed."""

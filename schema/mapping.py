@@ -3,6 +3,11 @@
 One index per month of eventTime (``<alias>-YYYY.MM``) keeps indices a manageable size and
 lets old months be dropped or snapshotted whole; the template puts every such index behind
 the read alias, so nothing else has to know the months.
+
+An event with one field of a JSON type its mapping cannot take (an object where a keyword
+is mapped, a string where an object is) goes to ``<alias>_without_<field>``, behind the same
+alias, whose mapping leaves that one field unindexed: Elasticsearch cannot leave a field out
+of one document only, and the stored ``_source`` must stay the record exactly as written.
 """
 
 from __future__ import annotations
@@ -11,14 +16,10 @@ from datetime import datetime
 from typing import Any
 
 from schema.document import DERIVED, OPAQUE_FIELDS
-from schema.fields import EVENT_FIELDS, Field, Kind
+from schema.fields import EVENT_FIELDS, KEYWORD_IGNORE_ABOVE, Field, Kind
 
 #: Bumped whenever the mapping changes, so an installed template can be told apart.
 SCHEMA_VERSION = 3
-
-#: Longest value indexed for exact match. Lucene refuses terms over 32,766 bytes and would
-#: reject the whole document; a longer value is still stored, only not indexed.
-KEYWORD_IGNORE_ABOVE = 4096
 
 #: Flattened fields accept this depth; ``schema.document.searchable`` cuts deeper below it.
 FLATTENED_DEPTH_LIMIT = 20
@@ -65,20 +66,40 @@ def _derived_mapping() -> dict[str, Any]:
     return {"type": "object", "dynamic": False, "properties": properties}
 
 
-def event_mapping() -> dict[str, Any]:
-    """The mapping of an events index.
+def event_mapping(unindexed: str | None = None) -> dict[str, Any]:
+    """The mapping of an events index; with ``unindexed``, that top-level field left out.
 
     ``dynamic: false`` keeps fields CloudTrail adds in future in ``_source`` without
     indexing them, so a new field can never break indexing or explode the mapping.
     """
     properties = {field.name: _field_mapping(field) for field in EVENT_FIELDS}
     properties[DERIVED] = _derived_mapping()
+    meta: dict[str, Any] = {"trailql_schema_version": SCHEMA_VERSION}
+    if unindexed is not None:
+        if unindexed not in properties or unindexed in _ALWAYS_INDEXED:
+            raise ValueError(f"{unindexed!r} is not a field that can be left unindexed")
+        # Takes any JSON value, and indexes none of it.
+        properties[unindexed] = {"type": "object", "enabled": False}
+        meta["trailql_unindexed"] = unindexed
     return {
         "dynamic": False,
         "_source": {"excludes": [DERIVED]},
-        "_meta": {"trailql_schema_version": SCHEMA_VERSION},
+        "_meta": meta,
         "properties": properties,
     }
+
+
+#: Fields every event is indexed by: the indexer refuses records where they are unusable.
+_ALWAYS_INDEXED = frozenset({"eventID", "eventTime", DERIVED})
+
+_INDEX_SETTINGS: dict[str, Any] = {
+    "index.number_of_shards": 1,
+    # A replica wherever there is a second node; green on a single node.
+    "index.auto_expand_replicas": "0-1",
+    # A malformed secondary value (say, a creationDate that is not a date) is skipped
+    # instead of losing the whole event.
+    "index.mapping.ignore_malformed": True,
+}
 
 
 def index_template(alias: str) -> dict[str, Any]:
@@ -88,14 +109,7 @@ def index_template(alias: str) -> dict[str, Any]:
         "priority": 500,
         "_meta": {"trailql_schema_version": SCHEMA_VERSION},
         "template": {
-            "settings": {
-                "index.number_of_shards": 1,
-                # A replica wherever there is a second node; green on a single node.
-                "index.auto_expand_replicas": "0-1",
-                # A malformed secondary value (say, a creationDate that is not a date) is
-                # skipped instead of losing the whole event.
-                "index.mapping.ignore_malformed": True,
-            },
+            "settings": _INDEX_SETTINGS,
             "mappings": event_mapping(),
             "aliases": {alias: {}},
         },
@@ -103,5 +117,25 @@ def index_template(alias: str) -> dict[str, Any]:
 
 
 def monthly_index(alias: str, event_time: datetime) -> str:
-    """The index an event belongs in; always the same for the same event, which dedups."""
-    return f"{alias}-{event_time:%Y.%m}"
+    """The index an event belongs in; always the same for the same event, which dedups.
+
+    The year has four digits whatever it is (``%Y`` gives ``1`` for the year 1 on Linux).
+    """
+    return f"{alias}-{event_time.year:04d}.{event_time.month:02d}"
+
+
+def without_index(alias: str, unindexed: str) -> str:
+    """The index of the events whose ``unindexed`` field has a JSON type its mapping refuses.
+
+    Named outside the ``<alias>-*`` pattern, which would give it the events template.
+    """
+    return f"{alias}_without_{unindexed.lower()}"
+
+
+def without_index_body(alias: str, unindexed: str) -> dict[str, Any]:
+    """Settings, mapping and alias of :func:`without_index`, for ``indices.create``."""
+    return {
+        "settings": _INDEX_SETTINGS,
+        "mappings": event_mapping(unindexed),
+        "aliases": {alias: {}},
+    }

@@ -87,9 +87,9 @@ def es(es_connection: Connection) -> Iterator[Elasticsearch]:
 
 
 def drop_alias(es: Elasticsearch, alias: str) -> None:
-    """Remove an alias's indices and template."""
+    """Remove an alias's indices (state, quarantine and the rest beside them too) and template."""
     # By name: clusters commonly refuse wildcard deletes (action.destructive_requires_name).
-    indices = list(es.indices.get(index=f"{alias}-*", allow_no_indices=True))
+    indices = list(es.indices.get(index=f"{alias}-*,{alias}_*", allow_no_indices=True))
     if indices:
         es.indices.delete(index=indices)
     es.options(ignore_status=404).indices.delete_index_template(name=alias)

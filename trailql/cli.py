@@ -10,16 +10,21 @@ import argparse
 import os
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from trailql.settings import IndexSettings
+from trailql.settings import IndexerSettings, IndexSettings
+
+if TYPE_CHECKING:
+    from indexer.documents import Problem
+    from indexer.pipeline import IndexOptions
+    from indexer.quarantine import QuarantinedRecord
 
 _stderr = Console(stderr=True, highlight=False)
 
@@ -114,6 +119,20 @@ def _parser() -> argparse.ArgumentParser:
     expiry.add_argument("--days", type=int, help="expire the key this many days from now")
     expiry.add_argument("--expires", help="expire the key at this ISO 8601 date or time (UTC)")
 
+    quarantine = commands.add_parser(
+        "quarantine", help="records that could not be indexed as events: list or replay them"
+    )
+    quarantine_actions = quarantine.add_subparsers(dest="action", required=True, metavar="ACTION")
+    listing = quarantine_actions.add_parser("list", help="list quarantined records")
+    listing.add_argument(
+        "--json", action="store_true", help="one JSON object per line, the record included"
+    )
+    replay = quarantine_actions.add_parser(
+        "replay", help="index quarantined records again; those indexed leave the quarantine"
+    )
+    for action in (listing, replay):
+        action.add_argument("--reason", help="only records quarantined for this reason")
+
     commands.add_parser("schema", help="print the GraphQL schema (SDL)")
     return parser
 
@@ -121,7 +140,9 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0911  one return per command
     """Run one command; the return value is the process's exit code."""
     arguments = _parser().parse_args(argv)
-    from trailql.elastic import NoElasticsearchError  # noqa: PLC0415  keeps --help fast
+    from pydantic import ValidationError  # noqa: PLC0415  keeps --help fast
+
+    from trailql.elastic import NoElasticsearchError  # noqa: PLC0415
     from trailql.local_elasticsearch import LocalElasticsearchError  # noqa: PLC0415
 
     try:
@@ -134,6 +155,8 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0911  one return
                 return _generate(arguments)
             case "serve":
                 return _serve(arguments)
+            case "quarantine":
+                return _quarantine(arguments)
             case "keys":
                 return _mint_key(arguments)
             case _:
@@ -141,8 +164,8 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0911  one return
 
                 sys.stdout.write(sdl())
                 return EXIT_OK
-    except (NoElasticsearchError, LocalElasticsearchError) as exc:
-        _stderr.print(f"[red]error:[/] {exc}")
+    except (NoElasticsearchError, LocalElasticsearchError, ValidationError) as exc:
+        _stderr.print(Text.assemble(("error:", "red"), f" {exc}"), soft_wrap=True)
         return EXIT_ERROR
 
 
@@ -189,13 +212,13 @@ def _index(arguments: argparse.Namespace) -> int:
     from elasticsearch import ApiError, TransportError  # noqa: PLC0415
 
     from indexer.bulk import ElasticsearchUnavailableError  # noqa: PLC0415
-    from indexer.run import BulkOptions, index_sources  # noqa: PLC0415
+    from indexer.run import index_sources  # noqa: PLC0415
     from indexer.service import continuous_mode, run_continuous  # noqa: PLC0415
     from indexer.sources import DayRange, SourceError  # noqa: PLC0415
     from trailql.elastic import resolve_connection, sync_client  # noqa: PLC0415
 
     alias = IndexSettings().index
-    bulk = BulkOptions(
+    options = _index_options(
         max_bytes=int(arguments.bulk_mb * 1024 * 1024), concurrency=arguments.concurrency
     )
     try:
@@ -209,8 +232,7 @@ def _index(arguments: argparse.Namespace) -> int:
             visibility_timeout=arguments.visibility_timeout,
             retry_delay_seconds=arguments.retry_delay,
             wait_seconds=arguments.wait_seconds,
-            max_bytes=bulk.max_bytes,
-            concurrency=bulk.concurrency,
+            options=options,
             metrics_port=arguments.metrics_port,
         )
     except ValueError as exc:
@@ -233,11 +255,14 @@ def _index(arguments: argparse.Namespace) -> int:
                 client=client,
                 alias=alias,
                 days=DayRange(arguments.since, arguments.until),
-                bulk=bulk,
+                options=options,
                 on_file=lambda name: status.update(f"indexing {name}"),
             )
     except (TransportError, ElasticsearchUnavailableError) as exc:
-        _stderr.print(f"[red]error:[/] Elasticsearch is unavailable: {exc}")
+        _stderr.print(Text.assemble(("error:", "red"), f" Elasticsearch is unavailable: {exc}"))
+        return EXIT_ERROR
+    except ApiError as exc:  # refused outright: credentials, privileges, a closed index
+        _stderr.print(Text.assemble(("error:", "red"), f" Elasticsearch refused: {exc}"))
         return EXIT_ERROR
     finally:
         client.close()
@@ -249,18 +274,104 @@ def _index(arguments: argparse.Namespace) -> int:
     table.add_row("files failed", f"{len(summary.failed_files):,}")
     table.add_row("records read", f"{summary.records_read:,}")
     table.add_row("indexed", f"{summary.indexed:,}")
+    if summary.partial_records:
+        table.add_row("  a field left unindexed", f"{len(summary.partial_records):,}")
     table.add_row("already present", f"{summary.already_present:,}")
+    table.add_row("quarantined", f"{len(summary.quarantined_records):,}")
     table.add_row("rejected", f"{len(summary.rejected_records):,}")
     _stderr.print(table)
-    # One line per problem, never wrapped or read as markup: people grep these.
-    for label, style, problems in (
+    _print_problems(
         ("failed", "red", summary.failed_files),
-        ("rejected", "yellow", summary.rejected_records),
-    ):
+        ("quarantined", "yellow", summary.quarantined_records),
+        ("rejected", "red", summary.rejected_records),
+        ("unindexed", "yellow", summary.partial_records),
+    )
+    return EXIT_OK if summary.clean else EXIT_INCOMPLETE
+
+
+def _index_options(**bulk: int) -> IndexOptions:
+    from indexer.documents import TimeWindow  # noqa: PLC0415
+    from indexer.pipeline import IndexOptions  # noqa: PLC0415
+
+    settings = IndexerSettings()
+    window = TimeWindow(settings.earliest_event_time, settings.max_future)
+    return IndexOptions(**bulk, window=window)
+
+
+def _print_problems(*groups: tuple[str, str, list[Problem]]) -> None:
+    """One line per problem, never wrapped or read as markup: people grep these."""
+    for label, style, problems in groups:
         for problem in problems:
             line = Text.assemble((label, style), f" {problem.where}: {problem.reason}")
             _stderr.print(line, soft_wrap=True)
+
+
+def _quarantine(arguments: argparse.Namespace) -> int:
+    from elasticsearch import TransportError  # noqa: PLC0415
+
+    from indexer.bulk import ElasticsearchUnavailableError  # noqa: PLC0415
+    from indexer.quarantine import quarantine_index, quarantined  # noqa: PLC0415
+    from indexer.replay import replay_quarantine  # noqa: PLC0415
+    from trailql.elastic import resolve_connection, sync_client  # noqa: PLC0415
+
+    alias = IndexSettings().index
+    client = sync_client(resolve_connection())
+    try:
+        if arguments.action == "list":
+            records = quarantined(client, alias, reason=arguments.reason)
+            return _list_quarantine(records, json=arguments.json, index=quarantine_index(alias))
+        with _stderr.status("replaying the quarantine…"):
+            summary = replay_quarantine(
+                client, alias, options=_index_options(), reason=arguments.reason
+            )
+    except (TransportError, ElasticsearchUnavailableError) as exc:
+        _stderr.print(Text.assemble(("error:", "red"), f" Elasticsearch is unavailable: {exc}"))
+        return EXIT_ERROR
+    finally:
+        client.close()
+    table = Table(title=f"Replayed from {quarantine_index(alias)}", show_header=False)
+    table.add_row("records replayed", f"{summary.replayed:,}")
+    table.add_row("indexed", f"{summary.indexed:,}")
+    table.add_row("already present", f"{summary.already_present:,}")
+    table.add_row("still quarantined", f"{len(summary.still_quarantined):,}")
+    table.add_row("rejected", f"{len(summary.rejected):,}")
+    _stderr.print(table)
+    _print_problems(
+        ("quarantined", "yellow", summary.still_quarantined),
+        ("rejected", "red", summary.rejected),
+        ("unindexed", "yellow", summary.partial),
+    )
     return EXIT_OK if summary.clean else EXIT_INCOMPLETE
+
+
+def _list_quarantine(records: Iterable[QuarantinedRecord], *, json: bool, index: str) -> int:
+    """Records in quarantine: JSON lines on standard output, or a table on standard error."""
+    import orjson  # noqa: PLC0415
+
+    if json:
+        for record in records:
+            line = {
+                "file": record.file,
+                "record_number": record.record_number,
+                "reason": record.reason,
+                "detail": record.detail,
+                "event_id": record.event_id,
+                "quarantined_at": record.quarantined_at,
+                "record": record.raw.text,
+                "record_base64": record.document().get("record_base64"),
+            }
+            sys.stdout.write(orjson.dumps(line).decode() + "\n")
+        return EXIT_OK
+    table = Table(title=f"Quarantined in {index}")
+    for column in ("file", "record", "reason", "detail"):
+        table.add_column(column, overflow="fold")
+    count = 0
+    for count, record in enumerate(records, start=1):  # noqa: B007  the count is wanted
+        table.add_row(record.file, str(record.record_number), record.reason, record.detail[:200])
+    if count:
+        _stderr.print(table)
+    _stderr.print(f"{count:,} records in quarantine")
+    return EXIT_OK
 
 
 def _generate(arguments: argparse.Namespace) -> int:

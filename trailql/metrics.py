@@ -40,7 +40,12 @@ INDEXER_FILES = Counter(
 )
 INDEXER_RETRIES = Counter(
     "trailql_indexer_retries_total",
-    "Retries of Elasticsearch requests by the indexer, by reason (rejected, unavailable).",
+    "Retries of Elasticsearch requests by the indexer, by reason (rejected, unavailable, split).",
+    ["reason"],
+)
+QUARANTINED_RECORDS = Counter(
+    "trailql_quarantined_records_total",
+    "Records written to the quarantine instead of the events, by reason (no_event_id, ...).",
     ["reason"],
 )
 SQS_OLDEST_MESSAGE_AGE_SECONDS = Gauge(

@@ -153,8 +153,9 @@ def test_one_event_stats_is_one_elasticsearch_search(es, samples_alias, samples_
     alias, _ = samples_alias
 
     def run(selection: str, second: int) -> dict[str, Any]:
-        # A time range of its own each time, so no shard answers from its request cache.
-        event_filter = {"from": f"2023-01-01T00:00:{second:02d}Z"}
+        # A time range of its own each time, so no shard answers from its request cache;
+        # closed at both ends, or a timeline would first look up where the events end.
+        event_filter = {"from": f"2023-01-01T00:00:{second:02d}Z", "to": "2030-01-01T00:00:00Z"}
         query = "query($f: EventFilter) { eventStats(filter: $f) { %s } }" % selection
         response = samples_api.post(
             "/graphql", json={"query": query, "variables": {"f": event_filter}}
@@ -178,6 +179,25 @@ def test_one_event_stats_is_one_elasticsearch_search(es, samples_alias, samples_
     )
     assert rich["extensions"]["elasticsearch"]["searches"] == 1
     assert _query_total(es, alias) - before == per_search > 0
+
+
+def test_a_timeline_over_an_open_range_first_finds_the_first_and_last_event(
+    samples_api, sample_records
+):
+    query = "{ eventStats { timeline(interval: MONTH) { buckets { start count } } } }"
+    body = samples_api.post("/graphql", json={"query": query}).json()
+    assert "errors" not in body
+    # The min/max search that closes the range, then the one search of the statistics.
+    assert body["extensions"]["elasticsearch"]["searches"] == 2
+    per_month = Counter(r["eventTime"][:7] for r in sample_records)
+    first, last = min(per_month), max(per_month)
+    months = []
+    year, month = int(first[:4]), int(first[5:])
+    while f"{year:04d}-{month:02d}" <= last:
+        months.append(f"{year:04d}-{month:02d}")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    expected = [{"start": f"{m}-01T00:00:00+00:00", "count": per_month[m]} for m in months]
+    assert body["data"]["eventStats"]["timeline"]["buckets"] == expected
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from indexer.follow import FollowOptions, follow
-from indexer.load import LoadOptions
+from indexer.pipeline import IndexOptions
 from indexer.report import JsonLinesReport
 from indexer.state import state_index
 from tests.indexer.continuous import (
@@ -49,7 +49,7 @@ class _Follower:
     def __init__(self, es, alias: str, source: str) -> None:
         self.log = io.StringIO()
         self.stop = threading.Event()
-        options = FollowOptions((source,), poll_seconds=0.5, load=LoadOptions())
+        options = FollowOptions((source,), poll_seconds=0.5, load=IndexOptions())
         self.thread = threading.Thread(
             target=follow,
             args=(options,),

@@ -18,7 +18,7 @@ from collections import Counter
 
 import pytest
 
-from indexer.load import LoadOptions
+from indexer.pipeline import IndexOptions
 from indexer.report import JsonLinesReport
 from indexer.state import state_index
 from indexer.worker import WorkerOptions, run_worker
@@ -63,7 +63,7 @@ def test_a_load_survives_thirty_seconds_without_elasticsearch(aws, names, alias,
         queue_url=queue,
         wait_seconds=1,
         max_messages=10,
-        load=LoadOptions(max_bytes=1024 * 1024, max_backoff_seconds=4.0),
+        load=IndexOptions(max_bytes=1024 * 1024, max_backoff_seconds=4.0),
     )
     worker = threading.Thread(
         target=run_worker,

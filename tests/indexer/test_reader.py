@@ -85,3 +85,52 @@ def test_files_over_the_whole_file_limit_are_streamed(monkeypatch, shape):
     else:
         data = "\n".join(json.dumps(r) for r in many).encode()
     assert _read(gzip.compress(data)) == many
+
+
+def test_a_byte_order_mark_is_skipped():
+    bom = b"\xef\xbb\xbf"
+    assert _read(bom + json.dumps({"Records": RECORDS}).encode()) == RECORDS
+    assert _read(gzip.compress(bom + json.dumps(RECORDS).encode())) == RECORDS
+    lines = "\n".join(json.dumps(r) for r in RECORDS).encode()
+    assert _read(bom + lines) == RECORDS
+
+
+def test_bytes_that_are_not_utf8_spoil_their_record_only():
+    bad = b'{"eventID": "bad", "eventTime": "2023-07-10T12:00:00Z", "userAgent": "\xff\xfe"}'
+    good = [json.dumps(r).encode() for r in RECORDS]
+    data = b'{"Records": [' + b", ".join([good[0], bad, *good[1:]]) + b"]}"
+    got = _read(data)
+    assert got[0] == RECORDS[0]
+    assert got[2:] == RECORDS[1:]
+    # Kept as lone surrogates, which give the original bytes back exactly.
+    bad_record = got[1]
+    assert isinstance(bad_record, dict)
+    assert bad_record["userAgent"].encode("utf-8", "surrogateescape") == b"\xff\xfe"
+
+
+def test_control_characters_inside_strings_are_read():
+    data = b'[{"eventID": "a\x00b", "eventTime": "2023-07-10T12:00:00Z", "x": "tab\there"}]'
+    assert _read(data) == [
+        {"eventID": "a\x00b", "eventTime": "2023-07-10T12:00:00Z", "x": "tab\there"}
+    ]
+
+
+def test_nesting_deeper_than_any_parser_recurses_is_read():
+    deep = b"[" * 10_000 + b"]" * 10_000
+    data = b'{"Records": [{"eventID": "deep", "x": ' + deep + b'}, {"eventID": "next"}]}'
+    got = _read(data)
+    assert [r["eventID"] for r in got if isinstance(r, dict)] == ["deep", "next"]
+
+
+def test_nan_is_not_json():
+    with pytest.raises(TrailFileError, match="invalid JSON"):
+        _read(b'{"Records": [{"eventID": "a", "x": NaN}]}')
+
+
+def test_an_unreadable_line_keeps_its_bytes():
+    data = b'{"eventID": "a"}\n{"eventID": \xff\n'
+    got = _read(data)
+    assert got[0] == {"eventID": "a"}
+    assert isinstance(got[1], UnreadableRecord)
+    assert got[1].raw == b'{"eventID": \xff'
+    assert got[1].reason.startswith("line 2: invalid JSON")

@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 
 from indexer import worker as worker_module
-from indexer.load import LoadOptions
 from indexer.notifications import S3Object
+from indexer.pipeline import IndexOptions
 from indexer.report import JsonLinesReport
 from indexer.sqs import Heartbeat, Queue
 from indexer.state import state_document_id, state_index
@@ -123,7 +123,7 @@ def test_three_workers_index_every_event_once_and_poison_ends_in_the_dead_letter
         wait_seconds=1,
         retry_delay_seconds=1,
         max_messages=10,
-        load=LoadOptions(max_bytes=64 * 1024),
+        load=IndexOptions(max_bytes=64 * 1024),
     )
     indexed_before = _value(INDEXER_EVENTS, outcome="indexed")
     dead_before = _value(INDEXER_FILES, outcome="dead_letter")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import fnmatch
 
+from indexer.indices import install_template
 from indexer.notifications import S3Object
-from indexer.run import install_template
 from indexer.state import LoadedFile, StateIndex, state_index, state_mapping
 from schema import index_template
 

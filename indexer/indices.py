@@ -1,0 +1,51 @@
+"""The indices the indexer writes to, created or updated before anything is sent to them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from elasticsearch import ApiError, Elasticsearch
+
+from indexer.quarantine import quarantine_index, quarantine_mapping
+from schema import index_template, without_index, without_index_body
+
+_SMALL_INDEX = {"index.number_of_shards": 1, "index.auto_expand_replicas": "0-1"}
+
+
+def install_template(client: Elasticsearch, alias: str) -> None:
+    """Install (or update) the template every monthly index is created from."""
+    client.indices.put_index_template(name=alias, **index_template(alias))
+
+
+def create_index(client: Elasticsearch, name: str, **body: Any) -> None:
+    """Create an index unless it exists; several workers may race to do it."""
+    if client.indices.exists(index=name):
+        return
+    try:
+        client.indices.create(index=name, **body)
+    except ApiError as exc:
+        if exc.error != "resource_already_exists_exception":
+            raise
+
+
+class Indices:
+    """Creates, once per process and only when first needed, the indices beside the months."""
+
+    def __init__(self, client: Elasticsearch, alias: str) -> None:
+        self._client = client
+        self._alias = alias
+        self._ready: set[str] = set()
+
+    def ensure_quarantine(self) -> None:
+        """The quarantine index, with its strict mapping."""
+        name = quarantine_index(self._alias)
+        if name not in self._ready:
+            create_index(self._client, name, settings=_SMALL_INDEX, mappings=quarantine_mapping())
+            self._ready.add(name)
+
+    def ensure_without(self, unindexed: str) -> None:
+        """The index for events whose ``unindexed`` field is left unindexed."""
+        name = without_index(self._alias, unindexed)
+        if name not in self._ready:
+            create_index(self._client, name, **without_index_body(self._alias, unindexed))
+            self._ready.add(name)

@@ -13,6 +13,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.errors import ErrorCode, refusal_response
 
 
+#: How much of a refused body is read and thrown away, as a multiple of the ceiling.
+_DRAIN_BOUND = 16
+
+
 class BodyLimit:
     """ASGI middleware: at most ``max_bytes`` of request body."""
 
@@ -60,6 +64,23 @@ class BodyLimit:
             f"the request body is {size}; at most {self.max_bytes:,} bytes "
             "(TRAILQL_MAX_BODY_BYTES)."
         )
+        drained = await self._drain(receive)
         response = refusal_response(413, ErrorCode.PAYLOAD_TOO_LARGE, message)
-        response.headers["connection"] = "close"
+        if not drained:
+            response.headers["connection"] = "close"
         await response(scope, receive, send)
+
+    async def _drain(self, receive: Receive) -> bool:
+        """Read the rest of the body, up to a bound, and throw it away; False past the bound.
+
+        A server that answers and closes while a body is still arriving makes the kernel
+        reset the connection, and the client, busy writing, never reads the 413. Past the
+        bound (a body absurdly large) it is answered and closed anyway.
+        """
+        drained = 0
+        while drained <= _DRAIN_BOUND * self.max_bytes:
+            message = await receive()
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                return True
+            drained += len(message.get("body", b""))
+        return False

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-import indexer.generate as generate_module
-from indexer.generate import GeneratedTrail, generate
+import generator as generate_module
+from generator import GeneratedTrail, generate
 
 if TYPE_CHECKING:
     from pathlib import Path

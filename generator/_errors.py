@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Final
 
-from indexer.generate._actions import READ_ACTIONS, RETENTION_DAYS
+from generator._actions import READ_ACTIONS, RETENTION_DAYS
 
 if TYPE_CHECKING:
-    from indexer.generate._dice import Dice
-    from indexer.generate._streams import Call
+    from generator._dice import Dice
+    from generator._streams import Call
 
 ACCESS_DENIED: Final = "AccessDenied"
 NOT_FOUND: Final = "ResourceNotFoundException"

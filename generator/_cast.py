@@ -11,16 +11,16 @@ import uuid
 from itertools import accumulate
 from typing import Final
 
-from indexer.generate._actions import LOGS
-from indexer.generate._dice import Dice
-from indexer.generate._principals import TLS12, TLS13, Principal
-from indexer.generate._user_agents import (
+from generator._actions import LOGS
+from generator._dice import Dice
+from generator._principals import TLS12, TLS13, Principal
+from generator._user_agents import (
     BROWSERS,
     boto3_lambda_agent,
     cli_agent,
     terraform_agent,
 )
-from indexer.generate._world import ACCOUNT_PROFILES, MANAGEMENT_ACCOUNT, Account
+from generator._world import ACCOUNT_PROFILES, MANAGEMENT_ACCOUNT, Account
 
 _PEOPLE: Final = (
     "maria.garcia", "james.okafor", "li.wei", "sofia.rossi", "arjun.patel", "emma.schmidt",

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Final
 
-from indexer.generate._actions import DATA_ACTIONS, LOGS, MONITORING, READ_ACTIONS
-from indexer.generate._calendar import event_time
-from indexer.generate._errors import error_message
-from indexer.generate._identities import user_identity
-from indexer.generate._user_agents import with_cli_command
-from indexer.generate._world import REGIONS
+from generator._actions import DATA_ACTIONS, LOGS, MONITORING, READ_ACTIONS
+from generator._calendar import event_time
+from generator._errors import error_message
+from generator._identities import user_identity
+from generator._user_agents import with_cli_command
+from generator._world import REGIONS
 
 if TYPE_CHECKING:
-    from indexer.generate._dice import Dice
-    from indexer.generate._streams import Call
+    from generator._dice import Dice
+    from generator._streams import Call
 
 _AWS_INTERNAL: Final = "AWS Internal"  # console calls relayed inside AWS
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final
 
-from indexer.generate._dice import Dice
-from indexer.generate._principals import Principal
-from indexer.generate._world import APPS, Account
+from generator._dice import Dice
+from generator._principals import Principal
+from generator._world import APPS, Account
 
 _FUNCTIONS: Final = (
     "api", "worker", "consumer", "handler", "processor", "scheduler", "authorizer",

@@ -11,16 +11,16 @@ from datetime import UTC, datetime
 from itertools import accumulate
 from typing import TYPE_CHECKING, Any, Final
 
-from indexer.generate._calendar import DAY_SECONDS, WINDOW_SECONDS, activity
-from indexer.generate._calls import CallChooser
-from indexer.generate._cast import Cast
-from indexer.generate._dice import Dice
-from indexer.generate._records import record
-from indexer.generate._requests import request_parameters
-from indexer.generate._responses import apply
-from indexer.generate._streams import Stream, new_stream
-from indexer.generate._world import ACCOUNT_PROFILES, REGIONS
-from indexer.generate._writer import TrailWriter
+from generator._calendar import DAY_SECONDS, WINDOW_SECONDS, activity
+from generator._calls import CallChooser
+from generator._cast import Cast
+from generator._dice import Dice
+from generator._records import record
+from generator._requests import request_parameters
+from generator._responses import apply
+from generator._streams import Stream, new_stream
+from generator._world import ACCOUNT_PROFILES, REGIONS
+from generator._writer import TrailWriter
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Final
 
-from indexer.generate._calendar import event_time
-from indexer.generate._dice import ALNUM, Dice
-from indexer.generate._principals import Principal
+from generator._calendar import event_time
+from generator._dice import ALNUM, Dice
+from generator._principals import Principal
 
 if TYPE_CHECKING:
     from collections.abc import Callable

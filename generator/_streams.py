@@ -11,14 +11,14 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
-from indexer.generate._log_groups import LogGroup, draw_log_group, log_group_name
-from indexer.generate._world import ACCOUNT_PROFILES, REGION_WEIGHT, REGIONS, Account
+from generator._log_groups import LogGroup, draw_log_group, log_group_name
+from generator._world import ACCOUNT_PROFILES, REGION_WEIGHT, REGIONS, Account
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from indexer.generate._dice import Dice
-    from indexer.generate._principals import Principal
+    from generator._dice import Dice
+    from generator._principals import Principal
 
 _MAX_FOLLOWUPS: Final = 64
 _PICK_TRIES: Final = 4

@@ -5,15 +5,15 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any, Final
 
-from indexer.generate._actions import FILTER_PATTERNS
-from indexer.generate._calendar import DAY_SECONDS
-from indexer.generate._errors import INVALID
-from indexer.generate._world import APPS
+from generator._actions import FILTER_PATTERNS
+from generator._calendar import DAY_SECONDS
+from generator._errors import INVALID
+from generator._world import APPS
 
 if TYPE_CHECKING:
-    from indexer.generate._dice import Dice
-    from indexer.generate._log_groups import LogGroup
-    from indexer.generate._streams import Call, Stream
+    from generator._dice import Dice
+    from generator._log_groups import LogGroup
+    from generator._streams import Call, Stream
 
 _QUERIES: Final = tuple(
     "\n| ".join(stages)

@@ -11,7 +11,7 @@ import orjson
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from indexer.generate._dice import Dice
+    from generator._dice import Dice
 
 
 class TrailWriter:

@@ -20,9 +20,9 @@ import math
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from indexer.generate._calendar import DEFAULT_START, default_days
-from indexer.generate._run import GeneratedTrail, write_trail
-from indexer.generate._world import ACCOUNTS, REGIONS
+from generator._calendar import DEFAULT_START, default_days
+from generator._run import GeneratedTrail, write_trail
+from generator._world import ACCOUNTS, REGIONS
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -38,7 +38,7 @@ __all__ = [
 ]
 
 # CloudTrail splits busy windows into several files; tests lower this to exercise the split.
-# generate() reads it from here on every call, so patching indexer.generate's takes effect.
+# generate() reads it from here on every call, so patching generator's takes effect.
 MAX_RECORDS_PER_FILE: int = 2000
 
 

@@ -6,16 +6,16 @@ import heapq
 from itertools import accumulate
 from typing import TYPE_CHECKING, Final
 
-from indexer.generate._actions import MAX_FILTERS
-from indexer.generate._errors import ACCESS_DENIED, ALREADY_EXISTS, decide_error
-from indexer.generate._streams import Call
+from generator._actions import MAX_FILTERS
+from generator._errors import ACCESS_DENIED, ALREADY_EXISTS, decide_error
+from generator._streams import Call
 
 if TYPE_CHECKING:
-    from indexer.generate._cast import Cast
-    from indexer.generate._dice import Dice
-    from indexer.generate._log_groups import LogGroup
-    from indexer.generate._principals import Principal
-    from indexer.generate._streams import Stream
+    from generator._cast import Cast
+    from generator._dice import Dice
+    from generator._log_groups import LogGroup
+    from generator._principals import Principal
+    from generator._streams import Stream
 
 # Reads as chosen when no follow-up or lifecycle step is due (GetQueryResults mostly arrives
 # as polling after StartQuery, see _responses.apply).

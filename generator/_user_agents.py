@@ -6,7 +6,7 @@ import re
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
-    from indexer.generate._dice import Dice
+    from generator._dice import Dice
 
 _KEBAB: Final = re.compile(r"(?<!^)(?=[A-Z])")
 

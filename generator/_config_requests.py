@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
-from indexer.generate._actions import FILTER_PATTERNS, MAX_FILTERS, RETENTION_DAYS
-from indexer.generate._calendar import DAY_SECONDS
-from indexer.generate._errors import INVALID
+from generator._actions import FILTER_PATTERNS, MAX_FILTERS, RETENTION_DAYS
+from generator._calendar import DAY_SECONDS
+from generator._errors import INVALID
 
 if TYPE_CHECKING:
-    from indexer.generate._dice import Dice
-    from indexer.generate._log_groups import LogGroup
-    from indexer.generate._streams import Call, Stream
+    from generator._dice import Dice
+    from generator._log_groups import LogGroup
+    from generator._streams import Call, Stream
 
 # How often each valid retention is chosen, in RETENTION_DAYS order.
 _RETENTION_CUM: Final = tuple(

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Final
 
-from indexer.generate._actions import READ_ACTIONS
-from indexer.generate._streams import Followup
+from generator._actions import READ_ACTIONS
+from generator._streams import Followup
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from indexer.generate._dice import Dice
-    from indexer.generate._log_groups import LogGroup
-    from indexer.generate._streams import Call
+    from generator._dice import Dice
+    from generator._log_groups import LogGroup
+    from generator._streams import Call
 
 # Callers whose new log groups soon get a retention policy from the same caller.
 _SETS_RETENTION_ON_CREATE: Final = frozenset(

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from generator._calendar import DEFAULT_START, default_days
 from generator._run import GeneratedTrail, write_trail
@@ -37,9 +37,8 @@ __all__ = [
     "generate",
 ]
 
-# CloudTrail splits busy windows into several files; tests lower this to exercise the split.
-# generate() reads it from here on every call, so patching generator's takes effect.
-MAX_RECORDS_PER_FILE: int = 2000
+# CloudTrail splits a busy window into several files; the default size of those files.
+MAX_RECORDS_PER_FILE: Final = 2000
 
 
 def generate(
@@ -49,17 +48,21 @@ def generate(
     seed: int,
     start: datetime | None = None,
     days: int | None = None,
+    max_records_per_file: int = MAX_RECORDS_PER_FILE,
 ) -> GeneratedTrail:
     """Write ``events`` CloudTrail records under ``out`` in CloudTrail's S3 key layout.
 
     ``start`` defaults to :data:`DEFAULT_START` (never the clock, so output is reproducible);
-    a naive ``start`` is taken as UTC. ``days`` defaults to :func:`default_days`.
+    a naive ``start`` is taken as UTC. ``days`` defaults to :func:`default_days`. A window
+    with more than ``max_records_per_file`` records is split into several files.
     """
     if events < 1:
         raise ValueError(f"events must be at least 1, not {events}")
     span_days = default_days(events) if days is None else days
     if span_days < 1:
         raise ValueError(f"days must be at least 1, not {span_days}")
+    if max_records_per_file < 1:
+        raise ValueError(f"max_records_per_file must be at least 1, not {max_records_per_file}")
     begin = DEFAULT_START if start is None else start
     begin = begin.replace(tzinfo=UTC) if begin.tzinfo is None else begin.astimezone(UTC)
     first_second = math.ceil(begin.timestamp())  # eventTime has whole seconds, none before start
@@ -69,5 +72,5 @@ def generate(
         seed=seed,
         begin=first_second,
         days=span_days,
-        max_records_per_file=MAX_RECORDS_PER_FILE,
+        max_records_per_file=max_records_per_file,
     )

@@ -23,7 +23,7 @@ class TrailWriter:
     def __init__(self, out: Path, dice: Dice, *, max_records: int) -> None:
         self.out = out
         self.dice = dice
-        self.max_records = max(1, max_records)
+        self.max_records = max_records
         self.files = 0
         self._folders: dict[tuple[str, str, str], Path] = {}
 

@@ -83,59 +83,72 @@ class _Run:
 
     def run(self) -> GeneratedTrail:
         """Share the events out among the windows by their weight, then make each window."""
-        first = self.begin - self.begin % WINDOW_SECONDS
-        starts = range(first, self.end, WINDOW_SECONDS)
-        weights = [self._window_weight(ws) for ws in starts]
-        total = sum(weights)
-        cum = 0.0
-        allotted = 0
-        first_t = last_t = -1
-        for i, ws in enumerate(starts):
-            cum += weights[i]
-            upto = self.events if i == len(weights) - 1 else round(self.events * cum / total)
-            count, allotted = upto - allotted, upto
+        first_window_start = self.begin - self.begin % WINDOW_SECONDS
+        window_starts = range(first_window_start, self.end, WINDOW_SECONDS)
+        weights = [self._window_weight(window_start) for window_start in window_starts]
+        total_weight = sum(weights)
+        weight_so_far = 0.0
+        allotted = 0  # events given to the windows so far
+        first_second = last_second = -1
+        for i, window_start in enumerate(window_starts):
+            weight_so_far += weights[i]
+            last_window = i == len(weights) - 1
+            events_through_window = (
+                self.events if last_window else round(self.events * weight_so_far / total_weight)
+            )
+            count, allotted = events_through_window - allotted, events_through_window
             if count <= 0:
                 continue
-            lo, hi = max(ws, self.begin), min(ws + WINDOW_SECONDS, self.end)
-            times = sorted(self.dice.randrange(lo, hi) for _ in range(count))
-            self._window(ws, times)
-            first_t = times[0] if first_t < 0 else first_t
-            last_t = times[-1]
+            start, end = self._inside_run(window_start)
+            event_seconds = sorted(self.dice.randrange(start, end) for _ in range(count))
+            self._window(window_start, event_seconds)
+            first_second = event_seconds[0] if first_second < 0 else first_second
+            last_second = event_seconds[-1]
         return GeneratedTrail(
             files=self.writer.files,
             events=self.emitted,
-            first_event_time=datetime.fromtimestamp(first_t, UTC),
-            last_event_time=datetime.fromtimestamp(last_t, UTC),
+            first_event_time=datetime.fromtimestamp(first_second, UTC),
+            last_event_time=datetime.fromtimestamp(last_second, UTC),
         )
 
-    def _window_weight(self, ws: int) -> float:
+    def _inside_run(self, window_start: int) -> tuple[int, int]:
+        """The seconds of the window that fall within the run: the first and the one after."""
+        return max(window_start, self.begin), min(window_start + WINDOW_SECONDS, self.end)
+
+    def _window_weight(self, window_start: int) -> float:
         """The window's share of the run: activity at that hour, noise, the odd burst."""
-        lo, hi = max(ws, self.begin), min(ws + WINDOW_SECONDS, self.end)
-        busy = sum(st.weight * activity(ws, st.region) for st in self.streams)
+        start, end = self._inside_run(window_start)
+        busy = sum(stream.weight * activity(window_start, stream.region) for stream in self.streams)
         noise = self.dice.lognormvariate(0.0, _WINDOW_BURST)
         if self.dice.chance(0.004):  # the odd incident or batch job
             noise *= self.dice.uniform(3.0, 8.0)
-        return busy * noise * (hi - lo) / WINDOW_SECONDS
+        return busy * noise * (end - start) / WINDOW_SECONDS
 
-    def _window(self, ws: int, times: list[int]) -> None:
+    def _window(self, window_start: int, event_seconds: list[int]) -> None:
         # Each account+region is bursty on its own: a deploy here, someone debugging there.
-        cum = list(
+        cumulative_weights = list(
             accumulate(
-                st.weight * activity(ws, st.region) * self.dice.lognormvariate(0.0, _STREAM_BURST)
-                for st in self.streams
+                stream.weight
+                * activity(window_start, stream.region)
+                * self.dice.lognormvariate(0.0, _STREAM_BURST)
+                for stream in self.streams
             )
         )
         per_stream: dict[int, list[dict[str, Any]]] = {}
-        for t in times:
-            s = self.dice.pick_weighted(range(len(self.streams)), cum)
-            per_stream.setdefault(s, []).append(self._event(self.streams[s], t))
+        for epoch_second in event_seconds:
+            stream_index = self.dice.pick_weighted(range(len(self.streams)), cumulative_weights)
+            per_stream.setdefault(stream_index, []).append(
+                self._event(self.streams[stream_index], epoch_second)
+            )
             self.emitted += 1
-        for s in sorted(per_stream):
-            st = self.streams[s]
-            self.writer.write(st.account.account_id, st.region, ws, per_stream[s])
+        for stream_index in sorted(per_stream):
+            stream = self.streams[stream_index]
+            self.writer.write(
+                stream.account.account_id, stream.region, window_start, per_stream[stream_index]
+            )
 
-    def _event(self, st: Stream, t: int) -> dict[str, Any]:
-        call = self.chooser.next_call(st, t, self.emitted / self.events)
+    def _event(self, stream: Stream, epoch_second: int) -> dict[str, Any]:
+        call = self.chooser.next_call(stream, epoch_second, self.emitted / self.events)
         params = request_parameters(self.dice, call)
         response = apply(self.dice, call, params) if call.error is None else None
         return record(self.dice, call, params, response)

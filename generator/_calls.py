@@ -25,8 +25,8 @@ _READ_MIX: Final = (
     ("StartLiveTail", 1.5), ("ListTagsLogGroup", 1.5), ("ListTagsForResource", 1.5),
     ("GenerateQuery", 1.5),
 )  # fmt: skip
-_READ_NAMES: Final = tuple(n for n, _ in _READ_MIX)
-_READ_CUM: Final = tuple(accumulate(w for _, w in _READ_MIX))
+_READ_MIX_ACTIONS: Final = tuple(action for action, _ in _READ_MIX)
+_READ_MIX_CUMULATIVE_WEIGHTS: Final = tuple(accumulate(weight for _, weight in _READ_MIX))
 _MULTI_GROUP_READS: Final = frozenset({"StartQuery", "StartLiveTail", "GenerateQuery"})
 _WRITE_SHARE: Final = 0.14  # plus lifecycle steps and follow-ups: writes end up ~15% of calls
 _LIFECYCLE_SHARE: Final = 0.3  # how eagerly a due create/delete pre-empts ordinary traffic
@@ -39,117 +39,140 @@ class CallChooser:
         self.dice = dice
         self.cast = cast
 
-    def next_call(self, st: Stream, t: int, progress: float) -> Call:
-        """The call at ``t`` in ``st``, ``progress`` (0..1) of the way through the run."""
-        call = self._followup(st, t) or self._lifecycle(st, t, progress)
-        if call is None and self.dice.random() < _WRITE_SHARE:
-            call = self._write_call(st, t)
+    def next_call(self, stream: Stream, epoch_second: int, progress: float) -> Call:
+        """The call at ``epoch_second`` in ``stream``, ``progress`` (0..1) through the run."""
+        call = self._followup(stream, epoch_second)
         if call is None:
-            call = self._read_call(st, t)
+            call = self._lifecycle(stream, epoch_second, progress)
+        if call is None and self.dice.random() < _WRITE_SHARE:
+            call = self._write_call(stream, epoch_second)
+        if call is None:
+            call = self._read_call(stream, epoch_second)
         return call
 
     def _decided(self, call: Call) -> Call:
         call.error = decide_error(self.dice, call)
         return call
 
-    def _followup(self, st: Stream, t: int) -> Call | None:
-        while st.followups and st.followups[0][0] <= t:
-            f = heapq.heappop(st.followups)[2]
-            g = f.group
-            if g is not None and (not g.exists or g.last_change >= t):
+    def _followup(self, stream: Stream, epoch_second: int) -> Call | None:
+        while stream.followups and stream.followups[0][0] <= epoch_second:
+            followup = heapq.heappop(stream.followups)[2]
+            group = followup.group
+            if group is not None and (not group.exists or group.last_change >= epoch_second):
                 continue
-            return self._decided(Call(st, t, f.action, f.principal, g, query_id=f.query_id))
+            return self._decided(
+                Call(
+                    stream,
+                    epoch_second,
+                    followup.action,
+                    followup.principal,
+                    group,
+                    query_id=followup.query_id,
+                )
+            )
         return None
 
-    def _lifecycle(self, st: Stream, t: int, progress: float) -> Call | None:
-        while st.schedule and st.schedule[0][0] <= progress:
-            _, _, what, g = heapq.heappop(st.schedule)
-            st.due.append((what, g))
+    def _lifecycle(self, stream: Stream, epoch_second: int, progress: float) -> Call | None:
+        while stream.schedule and stream.schedule[0][0] <= progress:
+            _, _, step, group = heapq.heappop(stream.schedule)
+            stream.due.append((step, group))
         # Obsolete steps: a create whose group exists, a delete whose group never came.
-        st.due = [(what, g) for what, g in st.due if g.exists != (what == "create")]
-        if not st.due or (st.live and not self.dice.chance(_LIFECYCLE_SHARE)):
+        stream.due = [
+            (step, group) for step, group in stream.due if group.exists != (step == "create")
+        ]
+        if not stream.due or (stream.existing_groups and not self.dice.chance(_LIFECYCLE_SHARE)):
             return None
-        for i, (what, g) in enumerate(st.due):
-            if g.last_change < t:
-                action = "CreateLogGroup" if what == "create" else "DeleteLogGroup"
-                call = self._decided(
-                    Call(st, t, action, self._lifecycle_principal(st, action, g), g)
-                )
+        for i, (step, group) in enumerate(stream.due):
+            if group.last_change < epoch_second:
+                action = "CreateLogGroup" if step == "create" else "DeleteLogGroup"
+                principal = self._lifecycle_principal(stream, action, group)
+                call = self._decided(Call(stream, epoch_second, action, principal, group))
                 if call.error is None:
-                    del st.due[i]
+                    del stream.due[i]
                 return call
         return None
 
-    def _lifecycle_principal(self, st: Stream, action: str, g: LogGroup) -> Principal:
-        acct = st.account.account_id
+    def _lifecycle_principal(self, stream: Stream, action: str, group: LogGroup) -> Principal:
+        account_id = stream.account.account_id
         if action == "DeleteLogGroup":
-            owner = g.owner
+            owner = group.owner
             if owner is not None and owner.affinity.get(action, 0.0) > 0:
                 return owner
-            return self.cast.principal_for(acct, action)
-        if g.kind == "lambda" and self.dice.chance(0.55):  # Lambda creates its own groups
-            return self.cast.exec_role(acct, g.name)
-        if g.kind == "vended":
-            return self.cast.principal_by_name(acct, "delivery.logs.amazonaws.com")
-        if g.kind == "ec2":
-            return self.cast.principal_by_name(acct, "ec2-cloudwatch-agent")
-        return self.cast.principal_for(acct, action)
+            return self.cast.principal_for(account_id, action)
+        if group.kind == "lambda" and self.dice.chance(0.55):  # Lambda creates its own groups
+            return self.cast.exec_role(account_id, group.name)
+        if group.kind == "vended":
+            return self.cast.principal_by_name(account_id, "delivery.logs.amazonaws.com")
+        if group.kind == "ec2":
+            return self.cast.principal_by_name(account_id, "ec2-cloudwatch-agent")
+        return self.cast.principal_for(account_id, action)
 
-    def _write_call(self, st: Stream, t: int) -> Call | None:
-        g = st.live_group(self.dice, t)
-        if g is None:
+    def _write_call(self, stream: Stream, epoch_second: int) -> Call | None:
+        group = stream.existing_group(self.dice, epoch_second)
+        if group is None:
             return None
-        options: list[tuple[str, float]] = [
-            ("PutRetentionPolicy", 5.0 if g.retention is None else 1.5),
+        weighted_actions: list[tuple[str, float]] = [
+            ("PutRetentionPolicy", 5.0 if group.retention is None else 1.5),
             ("CreateExportTask", 1.5),
-            ("PutDataProtectionPolicy", 0.3 if g.protected else 0.6),
+            ("PutDataProtectionPolicy", 0.3 if group.protected else 0.6),
             ("TagResource", 0.8),
             ("TagLogGroup", 0.3),
             ("PutResourcePolicy", 0.4),
-            ("PutSubscriptionFilter", 1.5 if len(g.filters) < MAX_FILTERS else 0.4),
+            ("PutSubscriptionFilter", 1.5 if len(group.filters) < MAX_FILTERS else 0.4),
             ("CreateLogGroup", 0.35),  # a re-run that finds it exists: ResourceAlreadyExists
         ]
-        if g.retention is not None:
-            options.append(("DeleteRetentionPolicy", 0.4))
-        if g.filters:
-            options.append(("DeleteSubscriptionFilter", 0.8))
-        options.append(
-            ("AssociateKmsKey", 0.8) if g.kms_key is None else ("DisassociateKmsKey", 0.5)
+        if group.retention is not None:
+            weighted_actions.append(("DeleteRetentionPolicy", 0.4))
+        if group.filters:
+            weighted_actions.append(("DeleteSubscriptionFilter", 0.8))
+        weighted_actions.append(
+            ("AssociateKmsKey", 0.8) if group.kms_key is None else ("DisassociateKmsKey", 0.5)
         )
-        cum = list(accumulate(w for _, w in options))
-        action = self.dice.pick_weighted([n for n, _ in options], cum)
-        owner = g.owner
+        cumulative_weights = list(accumulate(weight for _, weight in weighted_actions))
+        action = self.dice.pick_weighted(
+            [action for action, _ in weighted_actions], cumulative_weights
+        )
+        owner = group.owner
         if owner is not None and owner.affinity.get(action, 0.0) > 0 and self.dice.chance(0.5):
             principal = owner
         else:
-            principal = self.cast.principal_for(st.account.account_id, action)
-        call = Call(st, t, action, principal, None if action == "PutResourcePolicy" else g)
+            principal = self.cast.principal_for(stream.account.account_id, action)
+        call = Call(
+            stream,
+            epoch_second,
+            action,
+            principal,
+            None if action == "PutResourcePolicy" else group,
+        )
         if action == "CreateLogGroup":
             call.error = ACCESS_DENIED if principal.readonly else ALREADY_EXISTS
             return call
         return self._decided(call)
 
-    def _read_call(self, st: Stream, t: int) -> Call:
-        action = self.dice.pick_weighted(_READ_NAMES, _READ_CUM)
+    def _read_call(self, stream: Stream, epoch_second: int) -> Call:
+        action = self.dice.pick_weighted(_READ_MIX_ACTIONS, _READ_MIX_CUMULATIVE_WEIGHTS)
         if action == "GetQueryResults":
-            if st.queries:
-                query_id, principal = self.dice.choice(st.queries)
-                return self._decided(Call(st, t, action, principal, None, query_id=query_id))
+            if stream.queries:
+                query_id, principal = self.dice.choice(stream.queries)
+                return self._decided(
+                    Call(stream, epoch_second, action, principal, None, query_id=query_id)
+                )
             action = "StartQuery"
         group = None
         if action != "DescribeLogGroups":
-            group = st.live_group(self.dice, t)
+            group = stream.existing_group(self.dice, epoch_second)
             if group is None:
                 action = "DescribeLogGroups"
-        call = Call(st, t, action, self.cast.principal_for(st.account.account_id, action), group)
+        principal = self.cast.principal_for(stream.account.account_id, action)
+        call = Call(stream, epoch_second, action, principal, group)
         if action in _MULTI_GROUP_READS and group is not None:
-            call.groups = self._more_groups(st, t, group)
+            call.groups = self._more_groups(stream, epoch_second, group)
         return self._decided(call)
 
-    def _more_groups(self, st: Stream, t: int, g: LogGroup) -> list[LogGroup]:
-        groups = [g]
+    def _more_groups(self, stream: Stream, epoch_second: int, group: LogGroup) -> list[LogGroup]:
+        groups = [group]
         for _ in range(self.dice.choice((0, 0, 0, 1, 2))):
-            other = st.live_group(self.dice, t)
+            other = stream.existing_group(self.dice, epoch_second)
             if other is not None and other not in groups:
                 groups.append(other)
         return groups

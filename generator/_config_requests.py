@@ -73,7 +73,7 @@ def put_retention_policy(dice: Dice, call: Call) -> dict[str, Any]:
 def create_export_task(_dice: Dice, call: Call) -> dict[str, Any]:
     """Export yesterday (UTC) to the account's archive bucket, as a nightly job would."""
     g = call.target()
-    day_start = call.t - call.t % DAY_SECONDS - DAY_SECONDS
+    day_start = call.epoch_second - call.epoch_second % DAY_SECONDS - DAY_SECONDS
     stamp = time.strftime("%Y-%m-%d", time.gmtime(day_start))
     slug = g.name.strip("/").replace("/", "-").replace("$", "")
     acct, region = call.stream.account.account_id, call.stream.region

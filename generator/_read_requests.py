@@ -52,7 +52,7 @@ def describe_log_groups(dice: Dice, call: Call) -> dict[str, Any] | None:
         return None
     params: dict[str, Any] = {}
     if shape == "prefix":
-        name = dice.choice(call.stream.live or call.stream.groups).name
+        name = dice.choice(call.stream.existing_groups or call.stream.groups).name
         cut = name.rfind("/") + 1 if "/" in name else len(name) // 2
         params["logGroupNamePrefix"] = name[: max(cut, 1)]
     elif shape == "pattern":
@@ -103,12 +103,12 @@ def get_log_events(dice: Dice, call: Call) -> dict[str, Any]:
     g = call.target()
     params: dict[str, Any] = {
         "logGroupName": g.name,
-        "logStreamName": _log_stream_name(dice, g, call.stream, call.t),
+        "logStreamName": _log_stream_name(dice, g, call.stream, call.epoch_second),
         "startFromHead": dice.chance(0.3),
     }
     if dice.chance(0.5):
-        params["startTime"] = _ms(call.t, dice.choice(_LOOKBACK_SECONDS))
-        params["endTime"] = call.t * 1000
+        params["startTime"] = _ms(call.epoch_second, dice.choice(_LOOKBACK_SECONDS))
+        params["endTime"] = call.epoch_second * 1000
     return params
 
 
@@ -119,9 +119,9 @@ def filter_log_events(dice: Dice, call: Call) -> dict[str, Any]:
     )
     pattern = '"timeout' if call.error == INVALID else dice.choice(FILTER_PATTERNS)
     params["filterPattern"] = pattern
-    params["startTime"] = _ms(call.t, dice.choice(_LOOKBACK_SECONDS))
+    params["startTime"] = _ms(call.epoch_second, dice.choice(_LOOKBACK_SECONDS))
     if dice.chance(0.6):
-        params["endTime"] = call.t * 1000
+        params["endTime"] = call.epoch_second * 1000
     if call.principal.browser:
         params["interleaved"] = True
     return params
@@ -149,8 +149,8 @@ def start_query(dice: Dice, call: Call) -> dict[str, Any]:
     if call.error == INVALID:
         back = 400 * DAY_SECONDS
     params["queryString"] = query
-    params["startTime"] = call.t - back
-    params["endTime"] = call.t
+    params["startTime"] = call.epoch_second - back
+    params["endTime"] = call.epoch_second
     if dice.chance(0.4):
         params["limit"] = 10000
     if dice.chance(0.3):

@@ -22,7 +22,7 @@ def record(
     dice: Dice, call: Call, params: dict[str, Any] | None, response: dict[str, Any] | None
 ) -> dict[str, Any]:
     """Build the record CloudTrail writes for ``call``, keys in CloudTrail's order."""
-    st, p, action, t = call.stream, call.principal, call.action, call.t
+    st, p, action, t = call.stream, call.principal, call.action, call.epoch_second
     acct, region = st.account.account_id, st.region
     source = MONITORING if action == "GenerateQuery" else LOGS
     identity = user_identity(dice, p, t)
@@ -54,7 +54,7 @@ def record(
     rec["managementEvent"] = not data
     rec["recipientAccountId"] = acct
     if vpce:
-        rec["vpcEndpointId"] = st.vpce
+        rec["vpcEndpointId"] = st.vpc_endpoint_id
         rec["vpcEndpointAccountId"] = acct
     rec["eventCategory"] = "Data" if data else "Management"
     if p.network != "service" and ip != _AWS_INTERNAL:

@@ -26,74 +26,77 @@ _SETS_RETENTION_ON_CREATE: Final = frozenset(
 
 def apply(dice: Dice, call: Call, params: dict[str, Any] | None) -> dict[str, Any] | None:
     """Carry a successful call's effect into the world; return its responseElements."""
-    st, g, t, action = call.stream, call.group, call.t, call.action
+    action, group = call.action, call.group
     if action == "CreateExportTask":
         return {"taskId": dice.uuid4()}
     if action == "StartQuery":
         query_id = dice.uuid4()
-        st.queries.append((query_id, call.principal))
+        call.stream.queries.append((query_id, call.principal))
         for delay in range(1, 1 + dice.choice((1, 2, 2, 3))):  # polling for the results
-            st.follow(t + delay * 2, Followup("GetQueryResults", call.principal, None, query_id))
+            call.stream.follow(
+                call.epoch_second + delay * 2,
+                Followup("GetQueryResults", call.principal, None, query_id),
+            )
         return {"queryId": query_id}
-    if g is None or params is None or action in READ_ACTIONS:
+    if group is None or params is None or action in READ_ACTIONS:
         return None
     effect = _EFFECTS.get(action)
     if effect is not None:
-        effect(dice, call, g, params)
+        effect(dice, call, group, params)
     return None
 
 
-def _created(dice: Dice, call: Call, g: LogGroup, params: dict[str, Any]) -> None:
-    g.exists = True
-    g.last_change = call.t
-    g.owner = call.principal
-    g.kms_key = params.get("kmsKeyId")
-    call.stream.live.append(g)
+def _created(dice: Dice, call: Call, group: LogGroup, params: dict[str, Any]) -> None:
+    group.exists = True
+    group.last_change = call.epoch_second
+    group.owner = call.principal
+    group.kms_key = params.get("kmsKeyId")
+    call.stream.existing_groups.append(group)
     if call.principal.name in _SETS_RETENTION_ON_CREATE and dice.chance(0.75):
         call.stream.follow(
-            call.t + dice.randint(1, 4), Followup("PutRetentionPolicy", call.principal, g)
+            call.epoch_second + dice.randint(1, 4),
+            Followup("PutRetentionPolicy", call.principal, group),
         )
 
 
-def _deleted(_dice: Dice, call: Call, g: LogGroup, _params: dict[str, Any]) -> None:
-    st = call.stream
-    g.exists = False
-    g.last_change = call.t
-    g.retention = g.kms_key = None
-    g.filters.clear()
-    g.protected = False
-    st.live.remove(g)
-    if g.reborn is not None:
-        st.plan("create", g.reborn, g)
-        g.death = g.reborn = None
+def _deleted(_dice: Dice, call: Call, group: LogGroup, _params: dict[str, Any]) -> None:
+    group.exists = False
+    group.last_change = call.epoch_second
+    group.retention = group.kms_key = None
+    group.filters.clear()
+    group.protected = False
+    call.stream.existing_groups.remove(group)
+    if group.reborn is not None:
+        call.stream.plan("create", group.reborn, group)
+        group.death = group.reborn = None
 
 
-def _set_retention(_dice: Dice, _call: Call, g: LogGroup, params: dict[str, Any]) -> None:
-    g.retention = params["retentionInDays"]
+def _set_retention(_dice: Dice, _call: Call, group: LogGroup, params: dict[str, Any]) -> None:
+    group.retention = params["retentionInDays"]
 
 
-def _clear_retention(_dice: Dice, _call: Call, g: LogGroup, _params: dict[str, Any]) -> None:
-    g.retention = None
+def _clear_retention(_dice: Dice, _call: Call, group: LogGroup, _params: dict[str, Any]) -> None:
+    group.retention = None
 
 
-def _add_filter(_dice: Dice, _call: Call, g: LogGroup, params: dict[str, Any]) -> None:
-    g.filters[params["filterName"]] = params["destinationArn"]
+def _add_filter(_dice: Dice, _call: Call, group: LogGroup, params: dict[str, Any]) -> None:
+    group.filters[params["filterName"]] = params["destinationArn"]
 
 
-def _drop_filter(_dice: Dice, _call: Call, g: LogGroup, params: dict[str, Any]) -> None:
-    g.filters.pop(params["filterName"], None)
+def _drop_filter(_dice: Dice, _call: Call, group: LogGroup, params: dict[str, Any]) -> None:
+    group.filters.pop(params["filterName"], None)
 
 
-def _set_kms(_dice: Dice, _call: Call, g: LogGroup, params: dict[str, Any]) -> None:
-    g.kms_key = params["kmsKeyId"]
+def _set_kms_key(_dice: Dice, _call: Call, group: LogGroup, params: dict[str, Any]) -> None:
+    group.kms_key = params["kmsKeyId"]
 
 
-def _clear_kms(_dice: Dice, _call: Call, g: LogGroup, _params: dict[str, Any]) -> None:
-    g.kms_key = None
+def _clear_kms_key(_dice: Dice, _call: Call, group: LogGroup, _params: dict[str, Any]) -> None:
+    group.kms_key = None
 
 
-def _protect(_dice: Dice, _call: Call, g: LogGroup, _params: dict[str, Any]) -> None:
-    g.protected = True
+def _protect(_dice: Dice, _call: Call, group: LogGroup, _params: dict[str, Any]) -> None:
+    group.protected = True
 
 
 _EFFECTS: Final[dict[str, Callable[[Dice, Call, LogGroup, dict[str, Any]], None]]] = {
@@ -103,7 +106,7 @@ _EFFECTS: Final[dict[str, Callable[[Dice, Call, LogGroup, dict[str, Any]], None]
     "DeleteRetentionPolicy": _clear_retention,
     "PutSubscriptionFilter": _add_filter,
     "DeleteSubscriptionFilter": _drop_filter,
-    "AssociateKmsKey": _set_kms,
-    "DisassociateKmsKey": _clear_kms,
+    "AssociateKmsKey": _set_kms_key,
+    "DisassociateKmsKey": _clear_kms_key,
     "PutDataProtectionPolicy": _protect,
 }

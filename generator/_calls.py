@@ -100,7 +100,7 @@ class CallChooser:
                 return owner
             return self.cast.principal_for(account_id, action)
         if group.kind == "lambda" and self.dice.chance(0.55):  # Lambda creates its own groups
-            return self.cast.exec_role(account_id, group.name)
+            return self.cast.execution_role(account_id, group.name)
         if group.kind == "vended":
             return self.cast.principal_by_name(account_id, "delivery.logs.amazonaws.com")
         if group.kind == "ec2":

@@ -42,7 +42,7 @@ _TAG_TEAMS: Final = ("platform", "payments", "growth", "data", "sre", "security"
 
 
 def _tags(dice: Dice, g: LogGroup, st: Stream) -> dict[str, str]:
-    tags = {"team": dice.choice(_TAG_TEAMS), "env": st.account.env, "app": g.app}
+    tags = {"team": dice.choice(_TAG_TEAMS), "env": st.account.environment, "app": g.app}
     if dice.chance(0.4):
         tags["cost-center"] = f"cc-{dice.randint(1000, 9999)}"
     return tags
@@ -91,7 +91,7 @@ def put_subscription_filter(dice: Dice, call: Call) -> dict[str, Any]:
     """Add a filter the group lacks, or (at the limit, or sometimes) update one it has."""
     g = call.target()
     acct, region = call.stream.account.account_id, call.stream.region
-    env = call.stream.account.env
+    env = call.stream.account.environment
     if g.filters and (len(g.filters) >= MAX_FILTERS or dice.chance(0.4)):
         name = dice.choice(sorted(g.filters))
     else:

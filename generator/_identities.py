@@ -12,103 +12,112 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 
-def user_identity(dice: Dice, p: Principal, t: int) -> dict[str, Any]:
-    """Return the caller's userIdentity at ``t``, rotating session credentials when they expire."""
-    start = t - (t - p.session_phase) % p.session_seconds if p.session_seconds else 0
-    if not p.identity or start != p.session_start:
-        p.session_start = start
-        p.identity = _IDENTITIES[p.identity_type](dice, p, start)
-    return p.identity
+def user_identity(dice: Dice, principal: Principal, epoch_second: int) -> dict[str, Any]:
+    """The caller's userIdentity at ``epoch_second``, with new credentials once they expire."""
+    session_start = (
+        epoch_second - (epoch_second - principal.session_phase) % principal.session_seconds
+        if principal.session_seconds
+        else 0
+    )
+    if not principal.identity or session_start != principal.session_start:
+        principal.session_start = session_start
+        principal.identity = _BUILDERS[principal.identity_type](dice, principal, session_start)
+    return principal.identity
 
 
-def _attributes(p: Principal, start: int) -> dict[str, str]:
-    return {"creationDate": event_time(start), "mfaAuthenticated": str(p.mfa).lower()}
-
-
-def _iam_user(_dice: Dice, p: Principal, _start: int) -> dict[str, Any]:
-    p.arn = f"arn:aws:iam::{p.account}:user/{p.name}"
+def _attributes(principal: Principal, session_start: int) -> dict[str, str]:
     return {
-        "type": "IAMUser",
-        "principalId": p.principal_id,
-        "arn": p.arn,
-        "accountId": p.account,
-        "accessKeyId": p.access_key,
-        "userName": p.name,
+        "creationDate": event_time(session_start),
+        "mfaAuthenticated": str(principal.mfa).lower(),
     }
 
 
-def _assumed_role(dice: Dice, p: Principal, start: int) -> dict[str, Any]:
+def _iam_user(_dice: Dice, principal: Principal, _session_start: int) -> dict[str, Any]:
+    principal.arn = f"arn:aws:iam::{principal.account_id}:user/{principal.name}"
+    return {
+        "type": "IAMUser",
+        "principalId": principal.principal_id,
+        "arn": principal.arn,
+        "accountId": principal.account_id,
+        "accessKeyId": principal.access_key,
+        "userName": principal.name,
+    }
+
+
+def _assumed_role(dice: Dice, principal: Principal, session_start: int) -> dict[str, Any]:
     # The AWS SDK for Go names sessions after the time they start, like Terraform does.
-    session = p.session_name or f"aws-go-sdk-{start}{dice.randrange(10**9):09d}"
-    p.arn = f"arn:aws:sts::{p.account}:assumed-role/{p.name}/{session}"
+    session = principal.session_name or f"aws-go-sdk-{session_start}{dice.randrange(10**9):09d}"
+    account_id, role = principal.account_id, principal.name
+    principal.arn = f"arn:aws:sts::{account_id}:assumed-role/{role}/{session}"
     return {
         "type": "AssumedRole",
-        "principalId": f"{p.principal_id}:{session}",
-        "arn": p.arn,
-        "accountId": p.account,
+        "principalId": f"{principal.principal_id}:{session}",
+        "arn": principal.arn,
+        "accountId": account_id,
         "accessKeyId": dice.key_id("ASIA"),
         "sessionContext": {
             "sessionIssuer": {
                 "type": "Role",
-                "principalId": p.principal_id,
-                "arn": f"arn:aws:iam::{p.account}:role{p.role_path}{p.name}",
-                "accountId": p.account,
-                "userName": p.name,
+                "principalId": principal.principal_id,
+                "arn": f"arn:aws:iam::{account_id}:role{principal.role_path}{role}",
+                "accountId": account_id,
+                "userName": role,
             },
-            "attributes": _attributes(p, start),
+            "attributes": _attributes(principal, session_start),
         },
     }
 
 
-def _root(dice: Dice, p: Principal, start: int) -> dict[str, Any]:
-    p.arn = f"arn:aws:iam::{p.account}:root"
+def _root(dice: Dice, principal: Principal, session_start: int) -> dict[str, Any]:
+    principal.arn = f"arn:aws:iam::{principal.account_id}:root"
     return {
         "type": "Root",
-        "principalId": p.account,
-        "arn": p.arn,
-        "accountId": p.account,
+        "principalId": principal.account_id,
+        "arn": principal.arn,
+        "accountId": principal.account_id,
         "accessKeyId": dice.key_id("ASIA"),
-        "sessionContext": {"attributes": _attributes(p, start)},
+        "sessionContext": {"attributes": _attributes(principal, session_start)},
     }
 
 
-def _service(_dice: Dice, p: Principal, _start: int) -> dict[str, Any]:
-    return {"type": "AWSService", "invokedBy": p.name}
+def _service(_dice: Dice, principal: Principal, _session_start: int) -> dict[str, Any]:
+    return {"type": "AWSService", "invokedBy": principal.name}
 
 
-def _federated_user(dice: Dice, p: Principal, start: int) -> dict[str, Any]:
-    issuer, issuer_id = p.issuer
-    p.arn = f"arn:aws:sts::{p.account}:federated-user/{p.name}"
+def _federated_user(dice: Dice, principal: Principal, session_start: int) -> dict[str, Any]:
+    issuer, issuer_id = principal.issuer
+    account_id, user = principal.account_id, principal.name
+    principal.arn = f"arn:aws:sts::{account_id}:federated-user/{user}"
     return {
         "type": "FederatedUser",
-        "principalId": f"{p.account}:{p.name}",
-        "arn": p.arn,
-        "accountId": p.account,
+        "principalId": f"{account_id}:{user}",
+        "arn": principal.arn,
+        "accountId": account_id,
         "accessKeyId": dice.key_id("ASIA"),
         "sessionContext": {
             "sessionIssuer": {
                 "type": "IAMUser",
                 "principalId": issuer_id,
-                "arn": f"arn:aws:iam::{p.account}:user/{issuer}",
-                "accountId": p.account,
+                "arn": f"arn:aws:iam::{account_id}:user/{issuer}",
+                "accountId": account_id,
                 "userName": issuer,
             },
-            "attributes": _attributes(p, start),
+            "attributes": _attributes(principal, session_start),
         },
     }
 
 
-def _identity_center_user(dice: Dice, p: Principal, _start: int) -> dict[str, Any]:
-    user_id, store = p.center_user
+def _identity_center_user(dice: Dice, principal: Principal, _session_start: int) -> dict[str, Any]:
+    user_id, identity_store = principal.identity_center_user
     return {
         "type": "IdentityCenterUser",
-        "accountId": p.account,
-        "onBehalfOf": {"userId": user_id, "identityStoreArn": store},
+        "accountId": principal.account_id,
+        "onBehalfOf": {"userId": user_id, "identityStoreArn": identity_store},
         "credentialId": dice.text(ALNUM + "-_", 60),
     }
 
 
-_IDENTITIES: Final[dict[str, Callable[[Dice, Principal, int], dict[str, Any]]]] = {
+_BUILDERS: Final[dict[str, Callable[[Dice, Principal, int], dict[str, Any]]]] = {
     "IAMUser": _iam_user,
     "AssumedRole": _assumed_role,
     "Root": _root,

@@ -80,7 +80,7 @@ def _origin(dice: Dice, call: Call) -> tuple[str, str, bool, bool]:
         if dice.chance(0.05):
             return _AWS_INTERNAL, _AWS_INTERNAL, False, True
         return dice.choice(p.ips), p.browser, False, True
-    agent = with_cli_command(p.user_agent, call.action) if p.cli else p.user_agent
+    agent = with_cli_command(p.user_agent, call.action) if p.uses_cli else p.user_agent
     if p.network == "vpce":
         octet = call.stream.account.vpc_octet + REGIONS.index(call.stream.region)
         return f"10.{octet}.{dice.randrange(64)}.{dice.randrange(1, 255)}", agent, True, False

@@ -22,68 +22,73 @@ def record(
     dice: Dice, call: Call, params: dict[str, Any] | None, response: dict[str, Any] | None
 ) -> dict[str, Any]:
     """Build the record CloudTrail writes for ``call``, keys in CloudTrail's order."""
-    st, p, action, t = call.stream, call.principal, call.action, call.epoch_second
-    acct, region = st.account.account_id, st.region
-    source = MONITORING if action == "GenerateQuery" else LOGS
-    identity = user_identity(dice, p, t)
-    ip, agent, vpce, console = _origin(dice, call)
-    data = action in DATA_ACTIONS
-    rec: dict[str, Any] = {
-        "eventVersion": "1.09" if data or p.identity_type == "AWSService" else "1.10",
+    principal, action = call.principal, call.action
+    account_id, region = call.stream.account.account_id, call.stream.region
+    event_source = MONITORING if action == "GenerateQuery" else LOGS
+    identity = user_identity(dice, principal, call.epoch_second)
+    source_ip, user_agent, via_vpc_endpoint, from_console = _origin(dice, call)
+    data_event = action in DATA_ACTIONS
+    event: dict[str, Any] = {
+        "eventVersion": "1.09" if data_event or principal.identity_type == "AWSService" else "1.10",
         "userIdentity": identity,
-        "eventTime": event_time(t),
-        "eventSource": source,
+        "eventTime": event_time(call.epoch_second),
+        "eventSource": event_source,
         "eventName": action,
         "awsRegion": region,
-        "sourceIPAddress": ip,
-        "userAgent": agent,
+        "sourceIPAddress": source_ip,
+        "userAgent": user_agent,
     }
     if call.error is not None:
-        rec["errorCode"] = call.error
-        rec["errorMessage"] = error_message(call, params)
-    rec["requestParameters"] = params
-    rec["responseElements"] = response
-    rec["requestID"] = dice.uuid4()
-    rec["eventID"] = dice.uuid4()
-    rec["readOnly"] = action in READ_ACTIONS
-    if data and call.group is not None:
-        rec["resources"] = [
-            {"accountId": acct, "type": "AWS::Logs::LogGroup", "ARN": call.group.arn}
+        event["errorCode"] = call.error
+        event["errorMessage"] = error_message(call, params)
+    event["requestParameters"] = params
+    event["responseElements"] = response
+    event["requestID"] = dice.uuid4()
+    event["eventID"] = dice.uuid4()
+    event["readOnly"] = action in READ_ACTIONS
+    if data_event and call.group is not None:
+        event["resources"] = [
+            {"accountId": account_id, "type": "AWS::Logs::LogGroup", "ARN": call.group.arn}
         ]
-    rec["eventType"] = "AwsApiCall"
-    rec["managementEvent"] = not data
-    rec["recipientAccountId"] = acct
-    if vpce:
-        rec["vpcEndpointId"] = st.vpc_endpoint_id
-        rec["vpcEndpointAccountId"] = acct
-    rec["eventCategory"] = "Data" if data else "Management"
-    if p.network != "service" and ip != _AWS_INTERNAL:
-        rec["tlsDetails"] = {
-            "tlsVersion": p.tls[0],
-            "cipherSuite": p.tls[1],
-            "clientProvidedHostHeader": f"{source.split('.')[0]}.{region}.amazonaws.com",
+    event["eventType"] = "AwsApiCall"
+    event["managementEvent"] = not data_event
+    event["recipientAccountId"] = account_id
+    if via_vpc_endpoint:
+        event["vpcEndpointId"] = call.stream.vpc_endpoint_id
+        event["vpcEndpointAccountId"] = account_id
+    event["eventCategory"] = "Data" if data_event else "Management"
+    if principal.network != "service" and source_ip != _AWS_INTERNAL:
+        event["tlsDetails"] = {
+            "tlsVersion": principal.tls[0],
+            "cipherSuite": principal.tls[1],
+            "clientProvidedHostHeader": f"{event_source.split('.')[0]}.{region}.amazonaws.com",
         }
-    if console:
-        rec["sessionCredentialFromConsole"] = "true"
-    return rec
+    if from_console:
+        event["sessionCredentialFromConsole"] = "true"
+    return event
 
 
 def _origin(dice: Dice, call: Call) -> tuple[str, str, bool, bool]:
     """Return sourceIPAddress, userAgent, whether via a VPC endpoint, whether console."""
-    p = call.principal
-    if p.network == "service":
-        return p.name, p.user_agent, False, False
-    console = bool(p.browser) and (
-        call.action == "GenerateQuery" or dice.random() < p.console_share
+    principal = call.principal
+    if principal.network == "service":
+        return principal.name, principal.user_agent, False, False
+    from_console = bool(principal.browser) and (
+        call.action == "GenerateQuery" or dice.random() < principal.console_share
     )
-    if console:
+    if from_console:
         if dice.chance(0.05):
             return _AWS_INTERNAL, _AWS_INTERNAL, False, True
-        return dice.choice(p.ips), p.browser, False, True
-    agent = with_cli_command(p.user_agent, call.action) if p.uses_cli else p.user_agent
-    if p.network == "vpce":
-        octet = call.stream.account.vpc_octet + REGIONS.index(call.stream.region)
-        return f"10.{octet}.{dice.randrange(64)}.{dice.randrange(1, 255)}", agent, True, False
-    if p.network == "ci":
-        return dice.public_ip((4, 13, 20, 40, 52)), agent, False, False
-    return dice.choice(p.ips), agent, False, False
+        return dice.choice(principal.ips), principal.browser, False, True
+    user_agent = (
+        with_cli_command(principal.user_agent, call.action)
+        if principal.uses_cli
+        else principal.user_agent
+    )
+    if principal.network == "vpce":
+        second_octet = call.stream.account.vpc_octet + REGIONS.index(call.stream.region)
+        private_ip = f"10.{second_octet}.{dice.randrange(64)}.{dice.randrange(1, 255)}"
+        return private_ip, user_agent, True, False
+    if principal.network == "ci":
+        return dice.public_ip((4, 13, 20, 40, 52)), user_agent, False, False
+    return dice.choice(principal.ips), user_agent, False, False

@@ -103,8 +103,8 @@ class Stream:
 def new_stream(dice: Dice, account: Account, region: str, *, events: int) -> Stream:
     """Draw an account+region's log groups (more for bigger runs) and plan their lifecycles."""
     weight = account.weight * REGION_WEIGHT[region]
-    groups_per_stream = max(6, min(120, int(events**0.5) // 5))
-    count = max(5, round(groups_per_stream * len(ACCOUNT_PROFILES) * len(REGIONS) * weight))
+    groups_in_average_stream = max(6, min(120, int(events**0.5) // 5))
+    count = max(5, round(groups_in_average_stream * len(ACCOUNT_PROFILES) * len(REGIONS) * weight))
     stream = Stream(
         account=account,
         region=region,

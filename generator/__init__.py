@@ -1,10 +1,11 @@
 """Synthetic CloudTrail logs of CloudWatch Logs activity, laid out as a trail delivers them to S3.
 
-The indexer, the API and the benchmarks need data with the shape and quirks of real trails
+The tests, the benchmarks and the demo need data with the shape and quirks of real trails
 (several identity types, SDK-dependent parameter types, failures, log groups that are created,
-reconfigured and deleted in a sensible order) without an AWS account. Everything derives from
-one seeded random source, so a seed names a data set; generation runs one five-minute window
-at a time, so memory stays flat however many events are asked for.
+reconfigured and deleted in a sensible order) without an AWS account; the package stands beside
+api/ and indexer/ and imports neither. Everything derives from one seeded random source, so a
+seed names a data set; generation runs one five-minute window at a time, so memory stays flat
+however many events are asked for.
 
 The model, in short: three accounts (shared services, production, staging) in three regions;
 each account+region has a pool of log groups whose lifecycle (create, retention changes,

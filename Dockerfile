@@ -10,6 +10,7 @@ FROM python:3.11-slim AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY api api
+COPY generator generator
 COPY indexer indexer
 COPY schema schema
 COPY trailql trailql

@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from indexer import generate as generator
+import generator
 
 _GENERATOR_SOURCES = Path(generator.__file__).resolve().parent
 _STAMP = "complete.json"

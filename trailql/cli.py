@@ -375,7 +375,7 @@ def _list_quarantine(records: Iterable[QuarantinedRecord], *, json: bool, index:
 
 
 def _generate(arguments: argparse.Namespace) -> int:
-    from indexer.generate import generate  # noqa: PLC0415
+    from generator import generate  # noqa: PLC0415
 
     trail = generate(arguments.out, events=arguments.events, seed=arguments.seed)
     _stderr.print(

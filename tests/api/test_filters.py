@@ -364,7 +364,7 @@ GENERATED_CASES: list[tuple[str, dict[str, Any], Callable[[Record], bool]]] = [
 @pytest.fixture(scope="module")
 def generated_api(es, es_connection, tmp_path_factory):
     """3,000 generated events (Data events, IPv6 callers) behind an alias of their own."""
-    from indexer.generate import generate  # noqa: PLC0415
+    from generator import generate  # noqa: PLC0415
     from indexer.run import index_sources  # noqa: PLC0415
     from tests.conftest import drop_alias  # noqa: PLC0415
 

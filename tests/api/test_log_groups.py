@@ -13,7 +13,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from api.app import create_app
-from indexer.generate import generate
+from generator import generate
 from indexer.run import index_sources
 from tests.api.log_group_files import (
     CHANGE_FIELDS,

@@ -10,7 +10,7 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from indexer.generate import generate
+from generator import generate
 from indexer.state import state_index
 from tests.indexer.continuous import (
     REGION,

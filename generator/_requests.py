@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Final
 
-from indexer.generate import _config_requests as config
-from indexer.generate import _read_requests as read
+from generator import _config_requests as config
+from generator import _read_requests as read
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from indexer.generate._dice import Dice
-    from indexer.generate._streams import Call
+    from generator._dice import Dice
+    from generator._streams import Call
 
 
 def request_parameters(dice: Dice, call: Call) -> dict[str, Any] | None:

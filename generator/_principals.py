@@ -14,11 +14,11 @@ class Principal:
     """One caller and its habits; session credentials rotate as simulated time passes."""
 
     identity_type: str
-    account: str
+    account_id: str
     name: str  # user, role or service name
     affinity: dict[str, float]  # how likely this caller is to be the one making a call
     network: str  # "human", "vpce", "aws", "ci" or "service"
-    user_agent: str  # full string, or the aws-cli prefix when cli is True
+    user_agent: str  # full string, or the aws-cli prefix when uses_cli is True
     principal_id: str = ""
     role_path: str = "/"
     session_name: str = ""  # fixed session name; "" derives one from the session start
@@ -28,12 +28,12 @@ class Principal:
     mfa: bool = False
     readonly: bool = False
     console_share: float = 0.0
-    cli: bool = False
+    uses_cli: bool = False
     browser: str = ""
     ips: tuple[str, ...] = ()
     tls: tuple[str, str] = TLS13
     issuer: tuple[str, str] = ("", "")  # federated users: issuing IAM user's name and id
-    center_user: tuple[str, str] = ("", "")  # Identity Center: user id and identity store ARN
+    identity_center_user: tuple[str, str] = ("", "")  # user id and identity store ARN
     session_start: int = -1
     identity: dict[str, Any] = field(default_factory=dict)
     arn: str = ""

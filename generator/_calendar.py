@@ -32,23 +32,24 @@ def _day_prefix(day: int) -> str:
     return time.strftime("%Y-%m-%dT", time.gmtime(day * DAY_SECONDS))
 
 
-def event_time(t: int) -> str:
-    """Format epoch second ``t`` as CloudTrail's eventTime; strftime only once per day."""
-    day, second = divmod(t, DAY_SECONDS)
-    hour, rest = divmod(second, 3600)
-    return f"{_day_prefix(day)}{hour:02d}:{rest // 60:02d}:{rest % 60:02d}Z"
+def event_time(epoch_second: int) -> str:
+    """Format ``epoch_second`` as CloudTrail's eventTime; strftime only once per day."""
+    day, second_of_day = divmod(epoch_second, DAY_SECONDS)
+    hour, second_of_hour = divmod(second_of_day, 3600)
+    minute, second = divmod(second_of_hour, 60)
+    return f"{_day_prefix(day)}{hour:02d}:{minute:02d}:{second:02d}Z"
 
 
-def activity(t: int, region: str) -> float:
+def activity(epoch_second: int, region: str) -> float:
     """Automation runs around the clock; people mostly in their working hours on weekdays."""
-    local = time.gmtime(t + _REGION_UTC_OFFSET[region] * 3600)
-    hour = local.tm_hour
+    local_time = time.gmtime(epoch_second + _REGION_UTC_OFFSET[region] * 3600)
+    hour = local_time.tm_hour
     if hour in _OFFICE_HOURS:
-        human = 1.0
+        human_activity = 1.0
     elif hour in _WAKING_HOURS:
-        human = 0.3
+        human_activity = 0.3
     else:
-        human = 0.03
-    if local.tm_wday in _WEEKEND:
-        human *= 0.15
-    return 0.12 + human
+        human_activity = 0.03
+    if local_time.tm_wday in _WEEKEND:
+        human_activity *= 0.15
+    return 0.12 + human_activity

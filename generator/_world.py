@@ -11,7 +11,7 @@ class Account:
     """One AWS account: its share of the traffic and the VPC its private addresses come from."""
 
     account_id: str
-    env: str
+    environment: str
     weight: float
     vpc_octet: int
 
@@ -21,7 +21,7 @@ ACCOUNT_PROFILES: Final = (
     Account("234567890123", "prod", 0.5, 32),
     Account("345678901234", "staging", 0.3, 48),
 )
-ACCOUNTS: Final = tuple(a.account_id for a in ACCOUNT_PROFILES)
+ACCOUNTS: Final = tuple(account.account_id for account in ACCOUNT_PROFILES)
 MANAGEMENT_ACCOUNT: Final = ACCOUNT_PROFILES[0].account_id
 
 REGIONS: Final = ("us-east-1", "eu-west-1", "ap-southeast-2")

@@ -11,7 +11,7 @@ import orjson
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from indexer.generate._dice import Dice
+    from generator._dice import Dice
 
 
 class TrailWriter:
@@ -23,17 +23,19 @@ class TrailWriter:
     def __init__(self, out: Path, dice: Dice, *, max_records: int) -> None:
         self.out = out
         self.dice = dice
-        self.max_records = max(1, max_records)
+        self.max_records = max_records
         self.files = 0
         self._folders: dict[tuple[str, str, str], Path] = {}
 
-    def write(self, account_id: str, region: str, ws: int, records: list[dict[str, Any]]) -> None:
-        """Write the records one account+region made in the window starting at ``ws``."""
-        stamp = time.strftime("%Y%m%dT%H%MZ", time.gmtime(ws))
+    def write(
+        self, account_id: str, region: str, window_start: int, records: list[dict[str, Any]]
+    ) -> None:
+        """Write the records one account+region made in the window from ``window_start``."""
+        stamp = time.strftime("%Y%m%dT%H%MZ", time.gmtime(window_start))
         folder = self._folder(account_id, region, stamp)
         size = self.max_records
-        for i in range(0, len(records), size):
-            body = orjson.dumps({"Records": records[i : i + size]})
+        for first in range(0, len(records), size):
+            body = orjson.dumps({"Records": records[first : first + size]})
             suffix = self.dice.alnum(16)
             path = folder / f"{account_id}_CloudTrail_{region}_{stamp}_{suffix}.json.gz"
             path.write_bytes(gzip.compress(body, compresslevel=6, mtime=0))

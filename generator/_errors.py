@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Final
 
-from indexer.generate._actions import READ_ACTIONS, RETENTION_DAYS
+from generator._actions import READ_ACTIONS, RETENTION_DAYS
 
 if TYPE_CHECKING:
-    from indexer.generate._dice import Dice
-    from indexer.generate._streams import Call
+    from generator._dice import Dice
+    from generator._streams import Call
 
 ACCESS_DENIED: Final = "AccessDenied"
 NOT_FOUND: Final = "ResourceNotFoundException"
@@ -24,10 +24,10 @@ _THROTTLED_ACTIONS: Final = frozenset(
 )  # fmt: skip
 # Failure odds per call; ReadOnly principals trying writes and CreateLogGroup on an existing
 # group add to these, for ~6% failed calls overall.
-_P_DENIED: Final = 0.018
-_P_NOT_FOUND: Final = 0.022
-_P_THROTTLED: Final = 0.022
-_P_INVALID: Final = 0.016
+_DENIED_PROBABILITY: Final = 0.018
+_NOT_FOUND_PROBABILITY: Final = 0.022
+_THROTTLED_PROBABILITY: Final = 0.022
+_INVALID_PROBABILITY: Final = 0.016
 
 _INVALID_MESSAGES: Final = {
     "FilterLogEvents": "Invalid character(s) in term '\"timeout'",
@@ -45,30 +45,32 @@ _INVALID_MESSAGES: Final = {
 
 def decide_error(dice: Dice, call: Call) -> str | None:
     """Decide whether the call fails, and how; a NotFound retargets it at a missing group."""
-    action, p = call.action, call.principal
-    if p.readonly and action not in READ_ACTIONS:
+    action = call.action
+    if call.principal.readonly and action not in READ_ACTIONS:
         return ACCESS_DENIED
     roll = dice.random()
     error = None
-    if roll < _P_DENIED:
-        error = ACCESS_DENIED if p.deniable else None
-    elif roll < _P_DENIED + _P_NOT_FOUND:
+    if roll < _DENIED_PROBABILITY:
+        error = ACCESS_DENIED if call.principal.deniable else None
+    elif roll < _DENIED_PROBABILITY + _NOT_FOUND_PROBABILITY:
         if call.group is not None and action != "CreateLogGroup":
-            call.group = call.stream.missing_group(dice, call.t)
+            call.group = call.stream.missing_group(dice, call.epoch_second)
             call.groups = []
             error = NOT_FOUND
-    elif roll < _P_DENIED + _P_NOT_FOUND + _P_THROTTLED:
+    elif roll < _DENIED_PROBABILITY + _NOT_FOUND_PROBABILITY + _THROTTLED_PROBABILITY:
         error = THROTTLED if action in _THROTTLED_ACTIONS else None
-    elif roll < _P_DENIED + _P_NOT_FOUND + _P_THROTTLED + _P_INVALID:
+    elif roll < (
+        _DENIED_PROBABILITY + _NOT_FOUND_PROBABILITY + _THROTTLED_PROBABILITY + _INVALID_PROBABILITY
+    ):
         error = INVALID if action in _INVALID_MESSAGES else None
     return error
 
 
 def error_message(call: Call, params: dict[str, Any] | None) -> str:
     """The errorMessage CloudTrail records for the failed ``call``."""
-    error, action, st = call.error, call.action, call.stream
+    error, action = call.error, call.action
     if error == ACCESS_DENIED:
-        group_arn = call.group.arn if call.group is not None else st.group_arn("")
+        group_arn = call.group.arn if call.group is not None else call.stream.group_arn("")
         return (
             f"User: {call.principal.arn} is not authorized to perform: logs:{action} on "
             f"resource: {group_arn}:log-stream: because no identity-based policy allows the "

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final
 
-from indexer.generate._dice import Dice
-from indexer.generate._principals import Principal
-from indexer.generate._world import APPS, Account
+from generator._dice import Dice
+from generator._principals import Principal
+from generator._world import APPS, Account
 
 _FUNCTIONS: Final = (
     "api", "worker", "consumer", "handler", "processor", "scheduler", "authorizer",
@@ -38,47 +38,45 @@ class LogGroup:
 
 def log_group_name(dice: Dice, account: Account) -> tuple[str, str, str]:
     """Draw a group's kind, app and name, in the naming style of the service that owns it."""
-    r = dice
-    env = account.env
-    app = r.choice(APPS)
-    roll = r.random()
+    environment = account.environment
+    app = dice.choice(APPS)
+    roll = dice.random()
     # Every candidate is drawn, whichever is picked, so the dice roll the same way each time.
-    kinds: tuple[tuple[float, str, str], ...] = (
-        (0.34, "lambda", f"/aws/lambda/{app}-{r.choice(_FUNCTIONS)}-{env}"),
-        (0.46, "ecs", f"/ecs/{app}-{env}"),
-        (0.52, "ecs", f"/aws/ecs/containerinsights/{app}-{env}/performance"),
-        (0.58, "rds", f"/aws/rds/instance/{app}-db-{env}/postgresql"),
-        (0.61, "rds", f"/aws/rds/cluster/{app}-aurora-{env}/postgresql"),
-        (0.64, "flow", f"/aws/vpc/flow-logs/vpc-0{r.hex_digits(16)}"),
-        (0.68, "apigw", f"API-Gateway-Execution-Logs_{r.hex_digits(10)}/{env}"),
-        (0.71, "apigw", f"/aws/apigateway/{app}-{env}-access-logs"),
-        (0.73, "eks", f"/aws/eks/{app}-{env}/cluster"),
+    candidates: tuple[tuple[float, str, str], ...] = (
+        (0.34, "lambda", f"/aws/lambda/{app}-{dice.choice(_FUNCTIONS)}-{environment}"),
+        (0.46, "ecs", f"/ecs/{app}-{environment}"),
+        (0.52, "ecs", f"/aws/ecs/containerinsights/{app}-{environment}/performance"),
+        (0.58, "rds", f"/aws/rds/instance/{app}-db-{environment}/postgresql"),
+        (0.61, "rds", f"/aws/rds/cluster/{app}-aurora-{environment}/postgresql"),
+        (0.64, "flow", f"/aws/vpc/flow-logs/vpc-0{dice.hex_digits(16)}"),
+        (0.68, "apigw", f"API-Gateway-Execution-Logs_{dice.hex_digits(10)}/{environment}"),
+        (0.71, "apigw", f"/aws/apigateway/{app}-{environment}-access-logs"),
+        (0.73, "eks", f"/aws/eks/{app}-{environment}/cluster"),
         (0.76, "codebuild", f"/aws/codebuild/{app}-build"),
-        (0.79, "vended", f"/aws/vendedlogs/states/{app}-workflow-{env}-Logs"),
-        (0.84, "app", f"/app/{app}/{env}"),
-        (0.87, "app", f"{app}-{env}"),
+        (0.79, "vended", f"/aws/vendedlogs/states/{app}-workflow-{environment}-Logs"),
+        (0.84, "app", f"/app/{app}/{environment}"),
+        (0.87, "app", f"{app}-{environment}"),
         (0.93, "ec2", f"/ec2/{app}/var/log/nginx/access.log"),
         (0.96, "ec2", f"/ec2/{app}/var/log/messages"),
         (0.98, "events", f"/aws/events/{app}-audit"),
-        (1.0, "trail", f"aws-cloudtrail-logs-{account.account_id}-{r.hex_digits(8)}"),
+        (1.0, "trail", f"aws-cloudtrail-logs-{account.account_id}-{dice.hex_digits(8)}"),
     )
-    return next((kind, app, name) for bound, kind, name in kinds if roll < bound)
+    return next((kind, app, name) for bound, kind, name in candidates if roll < bound)
 
 
 def draw_log_group(dice: Dice, *, kind: str, app: str, name: str, arn: str) -> LogGroup:
     """Draw when a group comes into being and whether (and when) it is torn down."""
-    r = dice
-    birth = 0.0 if r.chance(0.35) else r.uniform(0.0, 0.7)
-    g = LogGroup(
+    birth = 0.0 if dice.chance(0.35) else dice.uniform(0.0, 0.7)
+    group = LogGroup(
         name=name,
         arn=arn,
         kind=kind,
         app=app,
-        popularity=min(1.0, r.lognormvariate(-1.2, 0.9)),
+        popularity=min(1.0, dice.lognormvariate(-1.2, 0.9)),
         birth=birth,
     )
-    if r.chance(0.15):  # some groups are decommissioned
-        g.death = r.uniform(max(birth + 0.1, 0.3), 0.97)
-        if r.chance(0.5):  # and half of those come back
-            g.reborn = min(0.995, g.death + r.uniform(0.01, 0.08))
-    return g
+    if dice.chance(0.15):  # some groups are decommissioned
+        group.death = dice.uniform(max(birth + 0.1, 0.3), 0.97)
+        if dice.chance(0.5):  # and half of those come back
+            group.reborn = min(0.995, group.death + dice.uniform(0.01, 0.08))
+    return group

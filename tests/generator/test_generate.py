@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-import indexer.generate as generate_module
-from indexer.generate import GeneratedTrail, generate
+import generator
+from generator import GeneratedTrail, generate
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -129,7 +129,7 @@ def test_writes_exactly_the_requested_number_of_events(trail, files, records):
     assert result.files == len(files)
     assert result.first_event_time == parse_time(records[0]["eventTime"])
     assert result.last_event_time == parse_time(records[-1]["eventTime"])
-    assert result.first_event_time >= generate_module.DEFAULT_START
+    assert result.first_event_time >= generator.DEFAULT_START
 
 
 def test_keys_follow_the_cloudtrail_s3_layout(files):
@@ -158,9 +158,8 @@ def test_keys_follow_the_cloudtrail_s3_layout(files):
     assert regions == {"us-east-1", "eu-west-1", "ap-southeast-2"}
 
 
-def test_busy_windows_are_split_across_files(tmp_path, monkeypatch):
-    monkeypatch.setattr(generate_module, "MAX_RECORDS_PER_FILE", 5)
-    generate(tmp_path, events=600, seed=SEED, days=1)
+def test_busy_windows_are_split_across_files(tmp_path):
+    generate(tmp_path, events=600, seed=SEED, days=1, max_records_per_file=5)
     files = read_trail(tmp_path)
     assert sum(len(recs) for recs in files.values()) == 600
     assert max(len(recs) for recs in files.values()) == 5
@@ -209,11 +208,16 @@ def test_rejects_empty_runs(tmp_path, events, days):
         generate(tmp_path, events=events, seed=1, days=days)
 
 
+def test_rejects_files_without_records(tmp_path):
+    with pytest.raises(ValueError, match="at least 1"):
+        generate(tmp_path, events=10, seed=1, max_records_per_file=0)
+
+
 def test_default_days_spread_over_several_day_folders():
-    assert generate_module.default_days(1) == 2
-    assert generate_module.default_days(3000) == 2
-    assert generate_module.default_days(20_000) == 11
-    assert generate_module.default_days(1_000_000) == 30
+    assert generator.default_days(1) == 2
+    assert generator.default_days(3000) == 2
+    assert generator.default_days(20_000) == 11
+    assert generator.default_days(1_000_000) == 30
 
 
 def test_every_identity_type_appears(records):

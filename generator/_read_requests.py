@@ -5,15 +5,15 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any, Final
 
-from indexer.generate._actions import FILTER_PATTERNS
-from indexer.generate._calendar import DAY_SECONDS
-from indexer.generate._errors import INVALID
-from indexer.generate._world import APPS
+from generator._actions import FILTER_PATTERNS
+from generator._calendar import DAY_SECONDS
+from generator._errors import INVALID
+from generator._world import APPS
 
 if TYPE_CHECKING:
-    from indexer.generate._dice import Dice
-    from indexer.generate._log_groups import LogGroup
-    from indexer.generate._streams import Call, Stream
+    from generator._dice import Dice
+    from generator._log_groups import LogGroup
+    from generator._streams import Call, Stream
 
 _QUERIES: Final = tuple(
     "\n| ".join(stages)
@@ -39,8 +39,8 @@ _PROMPTS: Final = (
 _LOOKBACK_SECONDS: Final = (900, 3600, 3 * 3600, 12 * 3600, DAY_SECONDS, 7 * DAY_SECONDS)
 
 
-def _ms(t: int, back: int) -> int:
-    return (t - back) * 1000
+def _milliseconds_before(epoch_second: int, seconds_back: int) -> int:
+    return (epoch_second - seconds_back) * 1000
 
 
 def describe_log_groups(dice: Dice, call: Call) -> dict[str, Any] | None:
@@ -52,15 +52,15 @@ def describe_log_groups(dice: Dice, call: Call) -> dict[str, Any] | None:
         return None
     params: dict[str, Any] = {}
     if shape == "prefix":
-        name = dice.choice(call.stream.live or call.stream.groups).name
-        cut = name.rfind("/") + 1 if "/" in name else len(name) // 2
-        params["logGroupNamePrefix"] = name[: max(cut, 1)]
+        name = dice.choice(call.stream.existing_groups or call.stream.groups).name
+        prefix_length = name.rfind("/") + 1 if "/" in name else len(name) // 2
+        params["logGroupNamePrefix"] = name[: max(prefix_length, 1)]
     elif shape == "pattern":
         params["logGroupNamePattern"] = dice.choice(APPS)
     if dice.chance(0.6):
         limit = dice.choice((50, 50, 10, 5))
-        stringly = call.principal.browser or "aws-sdk-js" in call.principal.user_agent
-        params["limit"] = str(limit) if stringly else limit
+        sends_strings = call.principal.browser or "aws-sdk-js" in call.principal.user_agent
+        params["limit"] = str(limit) if sends_strings else limit
     return params or None
 
 
@@ -77,21 +77,22 @@ def describe_log_streams(dice: Dice, call: Call) -> dict[str, Any]:
     return params
 
 
-def _log_stream_name(dice: Dice, g: LogGroup, st: Stream, t: int) -> str:
+def _log_stream_name(dice: Dice, group: LogGroup, stream: Stream, epoch_second: int) -> str:
     """Name a log stream the way the service writing into this kind of group does."""
-    match g.kind:
+    match group.kind:
         case "lambda":
-            name = time.strftime("%Y/%m/%d", time.gmtime(t)) + f"/[$LATEST]{dice.hex_digits(32)}"
+            day = time.strftime("%Y/%m/%d", time.gmtime(epoch_second))
+            name = f"{day}/[$LATEST]{dice.hex_digits(32)}"
         case "ecs":
-            name = f"ecs/{g.app}/{dice.hex_digits(32)}"
+            name = f"ecs/{group.app}/{dice.hex_digits(32)}"
         case "rds":
-            name = g.name.split("/")[4]
+            name = group.name.split("/")[4]
         case "flow":
             name = f"eni-0{dice.hex_digits(16)}-all"
         case "eks":
             name = f"kube-apiserver-{dice.hex_digits(32)}"
         case "trail":
-            name = f"{st.account.account_id}_CloudTrail_{st.region}"
+            name = f"{stream.account.account_id}_CloudTrail_{stream.region}"
         case "ec2":
             name = f"i-0{dice.hex_digits(16)}"
         case _:
@@ -100,28 +101,30 @@ def _log_stream_name(dice: Dice, g: LogGroup, st: Stream, t: int) -> str:
 
 
 def get_log_events(dice: Dice, call: Call) -> dict[str, Any]:
-    g = call.target()
+    group = call.target()
     params: dict[str, Any] = {
-        "logGroupName": g.name,
-        "logStreamName": _log_stream_name(dice, g, call.stream, call.t),
+        "logGroupName": group.name,
+        "logStreamName": _log_stream_name(dice, group, call.stream, call.epoch_second),
         "startFromHead": dice.chance(0.3),
     }
     if dice.chance(0.5):
-        params["startTime"] = _ms(call.t, dice.choice(_LOOKBACK_SECONDS))
-        params["endTime"] = call.t * 1000
+        params["startTime"] = _milliseconds_before(
+            call.epoch_second, dice.choice(_LOOKBACK_SECONDS)
+        )
+        params["endTime"] = call.epoch_second * 1000
     return params
 
 
 def filter_log_events(dice: Dice, call: Call) -> dict[str, Any]:
-    g = call.target()
+    group = call.target()
     params: dict[str, Any] = (
-        {"logGroupIdentifier": g.arn} if dice.chance(0.3) else {"logGroupName": g.name}
+        {"logGroupIdentifier": group.arn} if dice.chance(0.3) else {"logGroupName": group.name}
     )
     pattern = '"timeout' if call.error == INVALID else dice.choice(FILTER_PATTERNS)
     params["filterPattern"] = pattern
-    params["startTime"] = _ms(call.t, dice.choice(_LOOKBACK_SECONDS))
+    params["startTime"] = _milliseconds_before(call.epoch_second, dice.choice(_LOOKBACK_SECONDS))
     if dice.chance(0.6):
-        params["endTime"] = call.t * 1000
+        params["endTime"] = call.epoch_second * 1000
     if call.principal.browser:
         params["interleaved"] = True
     return params
@@ -132,25 +135,25 @@ def _queried_groups(call: Call) -> list[LogGroup]:
 
 
 def start_query(dice: Dice, call: Call) -> dict[str, Any]:
-    g = call.target()
+    group = call.target()
     groups = _queried_groups(call)
     params: dict[str, Any] = (
-        {"logGroupIdentifiers": [q.arn for q in groups]}
+        {"logGroupIdentifiers": [queried.arn for queried in groups]}
         if dice.chance(0.3)
-        else {"logGroupNames": [q.name for q in groups]}
+        else {"logGroupNames": [queried.name for queried in groups]}
     )
-    if g.kind == "lambda" and dice.chance(0.5):
+    if group.kind == "lambda" and dice.chance(0.5):
         query = _LAMBDA_QUERY
-    elif g.kind == "flow":
+    elif group.kind == "flow":
         query = _FLOW_LOG_QUERY
     else:
         query = dice.choice(_QUERIES)
-    back = dice.choice(_LOOKBACK_SECONDS)
+    lookback = dice.choice(_LOOKBACK_SECONDS)
     if call.error == INVALID:
-        back = 400 * DAY_SECONDS
+        lookback = 400 * DAY_SECONDS
     params["queryString"] = query
-    params["startTime"] = call.t - back
-    params["endTime"] = call.t
+    params["startTime"] = call.epoch_second - lookback
+    params["endTime"] = call.epoch_second
     if dice.chance(0.4):
         params["limit"] = 10000
     if dice.chance(0.3):
@@ -163,7 +166,7 @@ def get_query_results(_dice: Dice, call: Call) -> dict[str, Any]:
 
 
 def start_live_tail(dice: Dice, call: Call) -> dict[str, Any]:
-    params: dict[str, Any] = {"logGroupIdentifiers": [g.arn for g in _queried_groups(call)]}
+    params: dict[str, Any] = {"logGroupIdentifiers": [group.arn for group in _queried_groups(call)]}
     if dice.chance(0.4):
         params["logEventFilterPattern"] = dice.choice(("ERROR", "WARN", "timeout"))
     return params
@@ -179,5 +182,5 @@ def generate_query(dice: Dice, call: Call) -> dict[str, Any]:
         "queryLanguage": "CWLI",
     }
     if call.group is not None and dice.chance(0.7):
-        params["logGroupIdentifiers"] = [g.arn for g in _queried_groups(call)]
+        params["logGroupIdentifiers"] = [group.arn for group in _queried_groups(call)]
     return params

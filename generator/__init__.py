@@ -1,10 +1,11 @@
 """Synthetic CloudTrail logs of CloudWatch Logs activity, laid out as a trail delivers them to S3.
 
-The indexer, the API and the benchmarks need data with the shape and quirks of real trails
+The tests, the benchmarks and the demo need data with the shape and quirks of real trails
 (several identity types, SDK-dependent parameter types, failures, log groups that are created,
-reconfigured and deleted in a sensible order) without an AWS account. Everything derives from
-one seeded random source, so a seed names a data set; generation runs one five-minute window
-at a time, so memory stays flat however many events are asked for.
+reconfigured and deleted in a sensible order) without an AWS account; the package stands beside
+api/ and indexer/ and imports neither. Everything derives from one seeded random source, so a
+seed names a data set; generation runs one five-minute window at a time, so memory stays flat
+however many events are asked for.
 
 The model, in short: three accounts (shared services, production, staging) in three regions;
 each account+region has a pool of log groups whose lifecycle (create, retention changes,
@@ -18,11 +19,11 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
-from indexer.generate._calendar import DEFAULT_START, default_days
-from indexer.generate._run import GeneratedTrail, write_trail
-from indexer.generate._world import ACCOUNTS, REGIONS
+from generator._calendar import DEFAULT_START, default_days
+from generator._run import GeneratedTrail, write_trail
+from generator._world import ACCOUNTS, REGIONS
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -37,9 +38,8 @@ __all__ = [
     "generate",
 ]
 
-# CloudTrail splits busy windows into several files; tests lower this to exercise the split.
-# generate() reads it from here on every call, so patching indexer.generate's takes effect.
-MAX_RECORDS_PER_FILE: int = 2000
+# CloudTrail splits a busy window into several files; the default size of those files.
+MAX_RECORDS_PER_FILE: Final = 2000
 
 
 def generate(
@@ -49,17 +49,21 @@ def generate(
     seed: int,
     start: datetime | None = None,
     days: int | None = None,
+    max_records_per_file: int = MAX_RECORDS_PER_FILE,
 ) -> GeneratedTrail:
     """Write ``events`` CloudTrail records under ``out`` in CloudTrail's S3 key layout.
 
     ``start`` defaults to :data:`DEFAULT_START` (never the clock, so output is reproducible);
-    a naive ``start`` is taken as UTC. ``days`` defaults to :func:`default_days`.
+    a naive ``start`` is taken as UTC. ``days`` defaults to :func:`default_days`. A window
+    with more than ``max_records_per_file`` records is split into several files.
     """
     if events < 1:
         raise ValueError(f"events must be at least 1, not {events}")
     span_days = default_days(events) if days is None else days
     if span_days < 1:
         raise ValueError(f"days must be at least 1, not {span_days}")
+    if max_records_per_file < 1:
+        raise ValueError(f"max_records_per_file must be at least 1, not {max_records_per_file}")
     begin = DEFAULT_START if start is None else start
     begin = begin.replace(tzinfo=UTC) if begin.tzinfo is None else begin.astimezone(UTC)
     first_second = math.ceil(begin.timestamp())  # eventTime has whole seconds, none before start
@@ -69,5 +73,5 @@ def generate(
         seed=seed,
         begin=first_second,
         days=span_days,
-        max_records_per_file=MAX_RECORDS_PER_FILE,
+        max_records_per_file=max_records_per_file,
     )

@@ -6,9 +6,9 @@ import re
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
-    from indexer.generate._dice import Dice
+    from generator._dice import Dice
 
-_KEBAB: Final = re.compile(r"(?<!^)(?=[A-Z])")
+_WORD_START: Final = re.compile(r"(?<!^)(?=[A-Z])")  # GetLogEvents: Get|Log|Events
 
 BROWSERS: Final = (
     (
@@ -40,11 +40,11 @@ def cli_agent(dice: Dice, *, os_tag: str, arch: str) -> str:
 
 def boto3_lambda_agent(dice: Dice) -> str:
     """Boto3 inside a Python Lambda function."""
-    v = f"1.35.{dice.randint(40, 99)}"
+    version = f"1.35.{dice.randint(40, 99)}"
     return (
-        f"Boto3/{v} md/Botocore#{v} ua/2.0 os/linux#5.10.230-245.912.amzn2.x86_64 "
+        f"Boto3/{version} md/Botocore#{version} ua/2.0 os/linux#5.10.230-245.912.amzn2.x86_64 "
         "md/arch#x86_64 lang/python#3.12.8 md/pyimpl#CPython "
-        f"exec-env/AWS_Lambda_python3.12 cfg/retry-mode#legacy Botocore/{v}"
+        f"exec-env/AWS_Lambda_python3.12 cfg/retry-mode#legacy Botocore/{version}"
     )
 
 
@@ -62,4 +62,4 @@ def terraform_agent(dice: Dice) -> str:
 
 def with_cli_command(cli_agent_prefix: str, action: str) -> str:
     """Complete an aws-cli agent with the command run: ``md/command#logs.get-log-events``."""
-    return cli_agent_prefix + _KEBAB.sub("-", action).lower()
+    return cli_agent_prefix + _WORD_START.sub("-", action).lower()

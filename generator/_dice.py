@@ -21,8 +21,8 @@ _T = TypeVar("_T")
 def _format_uuid4(bits: int) -> str:
     """Format 128 random bits as str(uuid.UUID(int=bits, version=4)) does, several times faster."""
     bits = (bits & ~(0xF000 << 64) | (4 << 76)) & ~(0xC000 << 48) | (0x8000 << 48)
-    h = f"{bits:032x}"
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    digits = f"{bits:032x}"
+    return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
 
 
 class Dice(random.Random):
@@ -31,21 +31,21 @@ class Dice(random.Random):
     Subclassing keeps the stdlib's sequence for a seed, so the helpers only name draws.
     """
 
-    def chance(self, p: float) -> bool:
-        """True with probability ``p``."""
-        return self.random() < p
+    def chance(self, probability: float) -> bool:
+        """True with probability ``probability``."""
+        return self.random() < probability
 
-    def text(self, alphabet: str, n: int) -> str:
-        """``n`` characters drawn from ``alphabet``."""
-        return "".join(self.choices(alphabet, k=n))
+    def text(self, alphabet: str, length: int) -> str:
+        """``length`` characters drawn from ``alphabet``."""
+        return "".join(self.choices(alphabet, k=length))
 
-    def alnum(self, n: int) -> str:
-        """``n`` letters and digits, as in generated resource-name suffixes."""
-        return self.text(ALNUM, n)
+    def alnum(self, length: int) -> str:
+        """``length`` letters and digits, as in generated resource-name suffixes."""
+        return self.text(ALNUM, length)
 
-    def hex_digits(self, n: int) -> str:
-        """``n`` lowercase hex digits, as in resource ids."""
-        return self.text(_HEX, n)
+    def hex_digits(self, length: int) -> str:
+        """``length`` lowercase hex digits, as in resource ids."""
+        return self.text(_HEX, length)
 
     def uuid4(self) -> str:
         """A version-4 UUID string."""
@@ -59,13 +59,13 @@ class Dice(random.Random):
         """An access key id (AKIA..., ASIA...)."""
         return prefix + self.text(_KEY_CHARS, 16)
 
-    def pick_weighted(self, items: Sequence[_T], cum: Sequence[float]) -> _T:
-        """One of ``items``, weighted by the matching cumulative weights ``cum``."""
-        return items[bisect_right(cum, self.random() * cum[-1])]
+    def pick_weighted(self, items: Sequence[_T], cumulative_weights: Sequence[float]) -> _T:
+        """One of ``items``, weighted by the matching ``cumulative_weights``."""
+        return items[bisect_right(cumulative_weights, self.random() * cumulative_weights[-1])]
 
-    def public_ip(self, first: Sequence[int]) -> str:
-        """An IPv4 address whose first octet is one of ``first``."""
+    def public_ip(self, first_octets: Sequence[int]) -> str:
+        """An IPv4 address whose first octet is one of ``first_octets``."""
         return (
-            f"{self.choice(first)}.{self.randrange(256)}.{self.randrange(256)}."
+            f"{self.choice(first_octets)}.{self.randrange(256)}.{self.randrange(256)}."
             f"{self.randrange(1, 255)}"
         )

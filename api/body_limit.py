@@ -12,7 +12,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import ErrorCode, refusal_response
 
-
 #: How much of a refused body is read and thrown away, as a multiple of the ceiling.
 _DRAIN_BOUND = 16
 

@@ -68,7 +68,7 @@ class Limits:
     max_input_depth: int = 32
     max_input_objects: int = 100
     max_list_length: int = 1_000
-    max_string_length: int = 1_024
+    max_string_length: int = 4_096
     max_pattern_length: int = 256
     max_filter_clauses: int = 1_024
 

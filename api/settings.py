@@ -35,7 +35,8 @@ class ApiSettings(BaseSettings):
     #: document: each is converted for its resolver one by one, which is slow in bulk.
     max_input_objects: int = 100
     max_list_length: int = 1_000
-    max_string_length: int = 1_024
+    #: The longest value indexed for exact match (schema.mapping's keyword ignore_above).
+    max_string_length: int = 4_096
     #: Text matched as a pattern (userAgent contains, search): Elasticsearch builds an
     #: automaton from it, whose cost grows with its length.
     max_pattern_length: int = 256

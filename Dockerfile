@@ -11,6 +11,7 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY api api
 COPY generator generator
+COPY common common
 COPY indexer indexer
 COPY schema schema
 COPY trailql trailql

@@ -33,8 +33,8 @@ from api.request_log import RequestLog
 from api.schema import FIELD_COSTS, schema
 from api.settings import ApiSettings
 from api.view import GraphQLView
-from trailql.elastic import Connection, async_client, connection_from_settings
-from trailql.settings import IndexSettings
+from common.elastic import Connection, async_client, connection_from_settings
+from common.settings import IndexSettings
 
 
 async def healthz(_: Request) -> Response:

@@ -16,7 +16,7 @@ from api.errors import TimeBudgetExceededError
 from api.limits import Limits
 from api.request_log import RequestRecord
 from api.tenancy import Tenant, check_confined
-from trailql.metrics import ELASTICSEARCH_REQUEST_SECONDS
+from common.metrics import ELASTICSEARCH_REQUEST_SECONDS
 
 _OUT_OF_TIME = (
     "the search ran past the request's time budget and was stopped; narrow the filter or "

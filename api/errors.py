@@ -18,8 +18,8 @@ from graphql.error import GraphQLError
 from graphql.validation.validate import ValidationAbortedError
 from starlette.responses import JSONResponse, Response
 
-from trailql.metrics import GRAPHQL_ERRORS
-from trailql.retry import transient
+from common.metrics import GRAPHQL_ERRORS
+from common.retry import transient
 
 logger = logging.getLogger("trailql.api")
 

@@ -27,7 +27,7 @@ from api.errors import ErrorCode, user_error, with_code
 from api.inputs import check_variables
 from api.limits import FieldCost, Limits, QueryShape, measure, problems
 from api.operations import operation_label
-from trailql.metrics import GRAPHQL_ERRORS, GRAPHQL_REQUEST_SECONDS, GRAPHQL_REQUESTS
+from common.metrics import GRAPHQL_ERRORS, GRAPHQL_REQUEST_SECONDS, GRAPHQL_REQUESTS
 
 
 class OperationNotAllowedError(Exception):

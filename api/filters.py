@@ -11,7 +11,7 @@ BAD_USER_INPUT naming the limit, so Elasticsearch never sees a query it would re
 from __future__ import annotations
 
 import ipaddress
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import strawberry
@@ -19,6 +19,7 @@ from graphql import GraphQLError
 
 from api.errors import ErrorCode, user_error
 from api.limits import Limits
+from common.times import utc
 from schema.document import SEARCHABLE_DEPTH
 from schema.paths import (
     ACCESS_KEY_ID,
@@ -173,11 +174,6 @@ class EventFilter:
     not_: EventFilter | None = strawberry.field(
         name="not", default=None, description="Events this filter does not match."
     )
-
-
-def utc(moment: datetime) -> datetime:
-    """A time in UTC; a time without a zone is taken as UTC."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def filter_query(event_filter: EventFilter | None, limits: Limits) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from api.tenancy import InvalidAccountError, Tenant, account_ids
+from common.times import utc
 
 KEY_PREFIX = "tql_"
 EVERY_ACCOUNT_MARK = "*"
@@ -53,7 +54,7 @@ def hash_line(name: str, key: str, accounts: Iterable[str], expires: datetime | 
         listed = sorted(account_ids(listed))
     line = f"{name}:{hash_key(key)}:{','.join(listed)}"
     if expires is not None:
-        line += ":" + _utc(expires).isoformat().replace("+00:00", "Z")
+        line += ":" + utc(expires).isoformat().replace("+00:00", "Z")
     parse_key_line(line, "the new key")  # the line it prints must be one the server reads
     return line
 
@@ -76,13 +77,9 @@ class StoredKey:
         return Tenant(name=self.name, accounts=self.accounts)
 
 
-def _utc(instant: datetime) -> datetime:
-    return instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant.astimezone(UTC)
-
-
 def _expiry(text: str, where: str) -> datetime:
     try:
-        return _utc(datetime.fromisoformat(text))
+        return utc(datetime.fromisoformat(text))
     except ValueError:
         raise KeyConfigError(f"{where}: {text!r} is not an ISO 8601 date or time") from None
 

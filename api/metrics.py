@@ -1,6 +1,6 @@
 """Prometheus metrics of the API, served on ``/metrics``.
 
-The metric objects are defined once in :mod:`trailql.metrics`; the indexer's, when it runs
+The metric objects are defined once in :mod:`common.metrics`; the indexer's, when it runs
 in the same process, show on the same page. Operations are counted by the executor
 (``api.execution``), Elasticsearch's latency where every search is made
 (``api.context.Context.search``).

@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.auth_middleware import is_open
 from api.errors import ErrorCode, refusal_response
-from trailql.metrics import RATE_LIMITED
+from common.metrics import RATE_LIMITED
 
 #: Requests of one credential that may wait for a turn, per request it may have in flight.
 _WAITING_PER_SLOT = 8

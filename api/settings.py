@@ -1,7 +1,7 @@
 """How the API serves (``TRAILQL_*``): limits, authentication, CORS.
 
-Every limit has a default that real questions never meet; each is refused with a code that
-names it (README, "Limits").
+Every limit has a default that real questions never meet (``api.limits.Limits`` holds the
+numbers); each is refused with a code that names it (README, "Limits").
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from pathlib import Path
 
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from api.limits import Limits
 
 
 class ApiSettings(BaseSettings):
@@ -21,26 +23,26 @@ class ApiSettings(BaseSettings):
     cors_origins: str = ""
 
     #: Ceilings on one query document (see api/limits.py for how cost is counted).
-    max_query_cost: int = 50_000
-    max_query_depth: int = 12
-    max_query_aliases: int = 60
-    max_query_tokens: int = 5_000
+    max_query_cost: int = Limits.max_cost
+    max_query_depth: int = Limits.max_depth
+    max_query_aliases: int = Limits.max_aliases
+    max_query_tokens: int = Limits.max_tokens
     #: Work validation may spend comparing fields that must merge (graphql-core's units).
-    max_validation_complexity: int = 5_000
+    max_validation_complexity: int = Limits.max_validation_complexity
 
     #: Ceilings on one request's inputs, checked before any work.
     max_body_bytes: int = 1024 * 1024
-    max_input_depth: int = 32
+    max_input_depth: int = Limits.max_input_depth
     #: Input objects (filters, parameter conditions) in one request's variables, and in its
     #: document: each is converted for its resolver one by one, which is slow in bulk.
-    max_input_objects: int = 100
-    max_list_length: int = 1_000
+    max_input_objects: int = Limits.max_input_objects
+    max_list_length: int = Limits.max_list_length
     #: The longest value indexed for exact match (schema.mapping's keyword ignore_above).
-    max_string_length: int = 4_096
+    max_string_length: int = Limits.max_string_length
     #: Text matched as a pattern (userAgent contains, search): Elasticsearch builds an
     #: automaton from it, whose cost grows with its length.
-    max_pattern_length: int = 256
-    max_filter_clauses: int = 1_024
+    max_pattern_length: int = Limits.max_pattern_length
+    max_filter_clauses: int = Limits.max_filter_clauses
 
     #: Seconds one request may run: its searches carry it as Elasticsearch's own timeout.
     request_timeout: float = 20.0

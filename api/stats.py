@@ -21,9 +21,10 @@ from strawberry.types.nodes import SelectedField, Selection
 from api.completion import PlannedType, Reader, plan_type
 from api.context import Context
 from api.errors import ErrorCode, user_error
-from api.filters import EventFilter, failure_query, filter_query, utc
+from api.filters import EventFilter, failure_query, filter_query
 from api.limits import FieldCost
 from api.selection import selected_fields
+from common.times import utc
 from schema import paths
 
 MAX_TERMS = 500

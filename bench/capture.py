@@ -12,22 +12,18 @@ the search count it reports for each query is checked against the capture.
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import uvicorn
 from elastic_transport import BaseAsyncNode, HttpHeaders
 from elastic_transport._node import NodeApiResponse
 from elastic_transport.client_utils import DEFAULT, DefaultType
-from starlette.applications import Starlette
 
 from api.app import create_app
+from bench.api_server import in_thread
 from bench.client import Request, connection_pool, graphql_data
-from trailql.elastic import Connection
+from common.elastic import Connection
 
 _START_TIMEOUT = 60.0
 
@@ -65,28 +61,6 @@ class RequestRecorder:
         return taken
 
 
-@contextmanager
-def _in_process(app: Starlette) -> Iterator[str]:
-    """The app under uvicorn in a thread on a free loopback port; yields its base URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, lifespan="on", ws="none", log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + _START_TIMEOUT  # a guard against a hang
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("uvicorn did not start the API for the capture")
-            time.sleep(0.02)
-        host, port = sock.getsockname()
-        yield f"http://{host}:{port}"
-    finally:
-        server.should_exit = True
-        thread.join()
-        sock.close()
-
-
 class Capture:
     """The API in this process, with its Elasticsearch requests recorded."""
 
@@ -114,7 +88,7 @@ def capturing(connection: Connection, alias: str) -> Iterator[Capture]:
     """
     app = create_app(connection, alias)
     recorder = RequestRecorder()
-    with _in_process(app) as url:
+    with in_thread(app) as url:
         for node in app.state.elasticsearch.transport.node_pool.all():
             recorder.wrap(node)
         yield Capture(url, recorder)

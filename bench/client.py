@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 import urllib3
 
-from trailql.elastic import Connection
+from common.elastic import Connection
 
 _TIMEOUT = urllib3.Timeout(connect=10.0, read=120.0)
 

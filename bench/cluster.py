@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 
 from elasticsearch import Elasticsearch
 
+from common.elastic import Connection, sync_client
 from trailql import local_elasticsearch
-from trailql.elastic import Connection, resolve_connection, sync_client
+from trailql.connection import resolve_connection
 
 ALIAS_PREFIX = "trailql-bench-"
 

@@ -23,9 +23,9 @@ from bench.cluster import Aliases
 from bench.datasets import TrailFolder
 from bench.peak_rss import run_indexer
 from bench.stats import median
+from common.elastic import Connection
 from indexer.pipeline import IndexOptions
 from indexer.run import IndexSummary, index_sources, serialised_documents
-from trailql.elastic import Connection
 
 _PARSE_ALIAS = "parse"
 

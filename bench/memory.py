@@ -13,8 +13,8 @@ from typing import Any
 from bench.cluster import Aliases
 from bench.datasets import BigFile
 from bench.peak_rss import run_indexer
+from common.elastic import Connection
 from indexer.reader import WHOLE_FILE_LIMIT
-from trailql.elastic import Connection
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from trailql.elastic import Connection
+from common.elastic import Connection
 
 _POLL_SECONDS = 0.005
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -24,14 +23,14 @@ from typing import Any
 
 import urllib3
 
-from bench.api_server import Served, free_port, wait_until_healthy
+from bench.api_server import Served, free_port, served_by
 from bench.client import Request, connection_pool, elasticsearch_headers
 from bench.latency import QueryLatency, Variant, graphql_sender, sample
 from bench.peak_rss import connection_environment
 from bench.peer_questions import SIDES, Question, check_agreement, questions, timeline_bounds
 from bench.stats import median
 from bench.throughput import Burst, burst
-from trailql.elastic import Connection
+from common.elastic import Connection
 
 PEER_PACKAGE = "graphql-compose-elasticsearch"
 _ROOT = Path(__file__).resolve().parent.parent
@@ -65,29 +64,8 @@ def peer_serving(connection: Connection, alias: str, node: str) -> Iterator[Serv
     """The peer on Node over ``alias``, on a loopback port, until the block ends."""
     port = free_port()
     env = {**connection_environment(connection, alias), "PEER_PORT": str(port), "PEER_ALIAS": alias}
-    url = f"http://127.0.0.1:{port}"
-    with tempfile.TemporaryFile() as log:
-        child = subprocess.Popen(
-            [node, str(_SERVER)],
-            cwd=_ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=log,
-        )
-        try:
-            if not wait_until_healthy(url, child):
-                log.seek(0)
-                output = log.read().decode(errors="replace")[-4000:]
-                raise RuntimeError(f"the peer ({_SERVER.name}) did not start:\n{output}")
-            yield Served(url, child.pid)
-        finally:
-            child.terminate()
-            try:
-                child.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
+    with served_by([node, str(_SERVER)], env, port, f"the peer ({_SERVER.name})", _ROOT) as served:
+        yield served
 
 
 @dataclass

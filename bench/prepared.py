@@ -24,8 +24,8 @@ from bench.query_set import (
     DataSetFacts,
     query_set,
 )
+from common.elastic import Connection
 from indexer.run import index_sources
-from trailql.elastic import Connection
 
 GRAPHQL_PATH = "/graphql"
 

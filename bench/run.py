@@ -36,7 +36,7 @@ from bench.query_set import query_set
 from bench.report import print_results, write_results
 from bench.targets import TARGETS
 from bench.throughput import measure_throughput
-from trailql.elastic import Connection
+from common.elastic import Connection
 
 
 def _options_record(options: Options) -> dict[str, Any]:

@@ -11,11 +11,11 @@ from itertools import count
 
 from elasticsearch import ApiError, Elasticsearch, TransportError
 
+from common.metrics import INDEXER_RETRIES
+from common.retry import Backoff, transient
 from indexer.indices import install_template
 from indexer.report import Report
 from indexer.state import StateIndex
-from trailql.metrics import INDEXER_RETRIES
-from trailql.retry import Backoff, transient
 
 _ANSWERING_TIMEOUT = "5s"
 

@@ -11,7 +11,7 @@ One bad document never fails the others. Elasticsearch answers most bad document
 item; a request it refuses whole with a 4xx that blames the request (one ``_id`` too long,
 say) is split in halves and sent again, down to the documents at fault, which alone are
 rejected with Elasticsearch's reason. Only a failure to answer, 5xx and 429 mean
-Elasticsearch is unavailable (see :mod:`trailql.retry`).
+Elasticsearch is unavailable (see :mod:`common.retry`).
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from typing import Any, Generic, Literal, Self, TypeVar
 import orjson
 from elasticsearch import ApiError, Elasticsearch, TransportError
 
-from trailql.metrics import ELASTICSEARCH_REQUEST_SECONDS, INDEXER_RETRIES
-from trailql.retry import Backoff, request_at_fault, transient, transient_status
+from common.metrics import ELASTICSEARCH_REQUEST_SECONDS, INDEXER_RETRIES
+from common.retry import Backoff, request_at_fault, transient, transient_status
 
 Tag = TypeVar("Tag")
 Operation = Literal["create", "index", "delete"]

@@ -18,14 +18,12 @@ from dataclasses import dataclass, field
 import boto3
 from elasticsearch import Elasticsearch
 
-from indexer.availability import prepare_indices
-from indexer.load import ObjectLoader
+from indexer.load import ObjectLoader, ready_loader
 from indexer.notifications import S3Object
 from indexer.pipeline import IndexOptions
 from indexer.report import Report
 from indexer.s3 import s3_objects
 from indexer.sources import DayRange, SkippedFile, SourceError
-from indexer.state import StateIndex
 
 
 @dataclass(frozen=True)
@@ -58,19 +56,9 @@ def follow(
             report, not something to wait out. Later listing failures are logged and retried.
     """
     s3 = boto3.session.Session().client("s3")
-    state = StateIndex(client, alias)
-    backoff = options.load.backoff
-    if not prepare_indices(client, alias, state, stop=stop, report=report, backoff=backoff):
+    loader = ready_loader(client, alias, stop=stop, report=report, options=options.load)
+    if loader is None:
         return
-    loader = ObjectLoader(
-        client=client,
-        s3=s3,
-        alias=alias,
-        state=state,
-        report=report,
-        stop=stop,
-        options=options.load,
-    )
     loaded: set[tuple[str, str | None]] = set()
     report.log("info", "following", sources=list(options.sources), every=options.poll_seconds)
     first = True

@@ -19,10 +19,13 @@ from enum import Enum
 from functools import partial
 from typing import TYPE_CHECKING
 
+import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 from elasticsearch import ApiError, Elasticsearch, TransportError
 
-from indexer.availability import wait_for_elasticsearch
+from common.metrics import INDEXER_FILES
+from common.retry import Backoff, transient
+from indexer.availability import prepare_indices, wait_for_elasticsearch
 from indexer.bulk import ElasticsearchUnavailableError
 from indexer.fetch import Prefetch, download
 from indexer.notifications import S3Object
@@ -30,8 +33,6 @@ from indexer.pipeline import CONTINUOUS_RETRIES, FileTally, IndexOptions, Pipeli
 from indexer.report import Report
 from indexer.sources import not_events_reason
 from indexer.state import LoadedFile, StateIndex
-from trailql.metrics import INDEXER_FILES
-from trailql.retry import Backoff, transient
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -95,6 +96,33 @@ class _FileLoad:
 
 class _UnavailableError(Exception):
     """Elasticsearch is away or overloaded; the batch waits for it."""
+
+
+def ready_loader(
+    client: Elasticsearch,
+    alias: str,
+    *,
+    stop: threading.Event,
+    report: Report,
+    options: IndexOptions,
+) -> ObjectLoader | None:
+    """A loader for a continuous mode, once the indices it writes to are in place.
+
+    Installs the events template and creates the state index, waiting for Elasticsearch
+    (containers start in any order); None when asked to stop before it answers.
+    """
+    state = StateIndex(client, alias)
+    if not prepare_indices(client, alias, state, stop=stop, report=report, backoff=options.backoff):
+        return None
+    return ObjectLoader(
+        client=client,
+        s3=boto3.session.Session().client("s3"),
+        alias=alias,
+        state=state,
+        report=report,
+        stop=stop,
+        options=options,
+    )
 
 
 class ObjectLoader:

@@ -28,6 +28,8 @@ from typing import IO, Self
 import orjson
 from elasticsearch import Elasticsearch
 
+from common.metrics import INDEXER_EVENTS, QUARANTINED_RECORDS
+from common.retry import Backoff
 from indexer.bulk import BulkResult, BulkWriter, Outcome
 from indexer.documents import (
     BadRecord,
@@ -44,8 +46,6 @@ from indexer.indices import Indices
 from indexer.quarantine import QuarantinedRecord, quarantine_id, quarantine_index
 from indexer.reader import UnreadableRecord, loads
 from schema import DERIVED, mistyped, without_index
-from trailql.metrics import INDEXER_EVENTS, QUARANTINED_RECORDS
-from trailql.retry import Backoff
 
 #: Bulk retries of a one-shot run, which has nothing else to wait out an outage with.
 ONE_SHOT_RETRIES = 8

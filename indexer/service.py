@@ -19,58 +19,8 @@ from prometheus_client import start_http_server
 from rich.console import Console
 
 from indexer.follow import FollowOptions, follow
-from indexer.pipeline import IndexOptions
 from indexer.report import JsonLinesReport, ProgressReport, Report
-from indexer.s3 import is_s3_uri
-from indexer.sources import DayRange
-from indexer.sqs import MAX_WAIT_SECONDS
 from indexer.worker import WorkerOptions, run_worker
-
-
-def continuous_mode(
-    *,
-    sources: list[str],
-    queue_url: str | None,
-    follow: bool,
-    days: DayRange,
-    poll_seconds: float,
-    max_receives: int,
-    visibility_timeout: int | None,
-    retry_delay_seconds: int,
-    wait_seconds: int,
-    options: IndexOptions,
-    metrics_port: int | None,
-) -> WorkerOptions | FollowOptions | None:
-    """What ``trailql index`` was asked to run; None for a one-off load of ``sources``.
-
-    Raises:
-        ValueError: the options do not go together; the message says how.
-    """
-    load = options
-    if queue_url is not None:
-        if sources or follow:
-            raise ValueError("--sqs-queue-url takes no SOURCE and no --follow")
-        if max_receives < 1 or not 0 <= wait_seconds <= MAX_WAIT_SECONDS:
-            raise ValueError("--max-receives must be 1 or more, --wait-seconds 0 to 20")
-        return WorkerOptions(
-            queue_url=queue_url,
-            max_receives=max_receives,
-            wait_seconds=wait_seconds,
-            visibility_timeout=visibility_timeout,
-            retry_delay_seconds=retry_delay_seconds,
-            load=load,
-        )
-    if follow:
-        if not sources or not all(is_s3_uri(source) for source in sources):
-            raise ValueError("--follow polls s3://bucket/prefix SOURCEs, and only those")
-        if poll_seconds <= 0:
-            raise ValueError("--poll-interval must be more than 0 seconds")
-        return FollowOptions(tuple(sources), days=days, poll_seconds=poll_seconds, load=load)
-    if not sources:
-        raise ValueError("name at least one SOURCE, or --sqs-queue-url")
-    if metrics_port is not None:
-        raise ValueError("--metrics-port is for the continuous modes (--sqs-queue-url, --follow)")
-    return None
 
 
 def run_continuous(

@@ -19,19 +19,16 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 from elasticsearch import Elasticsearch
 
-from indexer.availability import prepare_indices
-from indexer.load import Kind, ObjectLoader
+from common.metrics import INDEXER_FILES, SQS_OLDEST_MESSAGE_AGE_SECONDS
+from indexer.load import Kind, ObjectLoader, ready_loader
 from indexer.notifications import Announcement, NotANotificationError, parse_message
 from indexer.pipeline import IndexOptions
 from indexer.report import Report
 from indexer.sources import SourceError
 from indexer.sqs import MAX_WAIT_SECONDS, Heartbeat, Queue, QueueSettings, Received, sqs_client
-from indexer.state import StateIndex
-from trailql.metrics import INDEXER_FILES, SQS_OLDEST_MESSAGE_AGE_SECONDS
 
 _BACKLOG_EVERY_SECONDS = 30.0
 
@@ -70,9 +67,8 @@ def run_worker(
         SourceError: the queue cannot be read at all (a wrong URL, no permission).
     """
     queue = Queue(sqs_client(options.queue_url), options.queue_url)
-    state = StateIndex(client, alias)
-    backoff = options.load.backoff
-    if not prepare_indices(client, alias, state, stop=stop, report=report, backoff=backoff):
+    loader = ready_loader(client, alias, stop=stop, report=report, options=options.load)
+    if loader is None:
         return
     try:
         settings = queue.settings()
@@ -80,15 +76,6 @@ def run_worker(
         raise SourceError(f"{options.queue_url}: {exc}") from None
     visibility = options.visibility_timeout or settings.visibility_timeout
     _describe(options, settings, visibility, report)
-    loader = ObjectLoader(
-        client=client,
-        s3=boto3.session.Session().client("s3"),
-        alias=alias,
-        state=state,
-        report=report,
-        stop=stop,
-        options=options.load,
-    )
     with Heartbeat(queue, timeout=visibility, report=report) as heartbeat:
         worker = _Worker(
             options,

@@ -13,7 +13,9 @@ from __future__ import annotations
 import os
 import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -21,10 +23,13 @@ from elasticsearch import Elasticsearch
 from starlette.testclient import TestClient
 
 from api.app import create_app
+from common.elastic import Connection, sync_client
+from generator import generate
 from indexer.run import IndexSummary, index_sources
-from tests.samples import SAMPLES, read_sample_records
+from tests.helpers import drop_alias, graphql, moto_server
+from tests.samples import SAMPLES, read_sample_records, records_of
 from trailql import local_elasticsearch
-from trailql.elastic import Connection, resolve_connection, sync_client
+from trailql.connection import resolve_connection
 
 ELASTICSEARCH_IMAGE = f"elasticsearch:{local_elasticsearch.ELASTICSEARCH_VERSION}"
 
@@ -86,15 +91,6 @@ def es(es_connection: Connection) -> Iterator[Elasticsearch]:
     client.close()
 
 
-def drop_alias(es: Elasticsearch, alias: str) -> None:
-    """Remove an alias's indices (state, quarantine and the rest beside them too) and template."""
-    # By name: clusters commonly refuse wildcard deletes (action.destructive_requires_name).
-    indices = list(es.indices.get(index=f"{alias}-*,{alias}_*", allow_no_indices=True))
-    if indices:
-        es.indices.delete(index=indices)
-    es.options(ignore_status=404).indices.delete_index_template(name=alias)
-
-
 @pytest.fixture
 def alias(es: Elasticsearch) -> Iterator[str]:
     """A fresh alias of the test's own, removed afterwards with its indices and template."""
@@ -127,15 +123,52 @@ def samples_api(
         yield client
 
 
-def graphql(client: TestClient, query: str, **variables: Any) -> dict[str, Any]:
-    """POST a query; fail the test on any error."""
-    response = client.post("/graphql", json={"query": query, "variables": variables})
-    assert response.status_code == 200, response.text
-    body = response.json()
-    assert "errors" not in body, body["errors"]
-    return body["data"]  # type: ignore[no-any-return]
-
-
 @pytest.fixture
 def run_graphql() -> Any:
     return graphql
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """S3, SQS and SNS, served by moto over HTTP for the whole run."""
+    with moto_server() as url:
+        yield url
+
+
+@dataclass(frozen=True)
+class GeneratedApi:
+    """Generated trail files, indexed behind an alias of their own, and the API over them."""
+
+    client: TestClient
+    alias: str
+    records: list[dict[str, Any]]  # read back from the files, not through our reader
+
+
+@pytest.fixture(scope="session")
+def generated_api(
+    es: Elasticsearch, es_connection: Connection, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[..., GeneratedApi]]:
+    """``generated_api(events=…, seed=…)``: the API over generated data, made once per run.
+
+    Every test that asks for the same data shares one alias, indexed once; all of them are
+    dropped at the end of the run.
+    """
+    made: dict[tuple[int, int], GeneratedApi] = {}
+    with ExitStack() as cleanup:
+
+        def make(*, events: int, seed: int) -> GeneratedApi:
+            if (events, seed) not in made:
+                folder = tmp_path_factory.mktemp(f"generated-{events}-{seed}")
+                generate(folder, events=events, seed=seed)
+                alias = f"trailql-generated-{events}-{seed}-{uuid.uuid4().hex[:6]}"
+                cleanup.callback(drop_alias, es, alias)
+                summary = index_sources([str(folder)], client=es, alias=alias)
+                assert summary.clean, summary
+                client = cleanup.enter_context(TestClient(create_app(es_connection, alias)))
+                records = [
+                    r for path in sorted(folder.rglob("*.json.gz")) for r in records_of(path)
+                ]
+                made[events, seed] = GeneratedApi(client, alias, records)
+            return made[events, seed]
+
+        yield make

@@ -7,20 +7,17 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
 from api.app import create_app
-from trailql.elastic import Connection
+from bench.api_server import in_thread
+from common.elastic import Connection
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -30,26 +27,8 @@ INSTALL = "run scripts/install --with-browser (npm ci, and Debian's chromium)"
 @contextmanager
 def serving(connection: Connection, alias: str) -> Iterator[str]:
     """The API under uvicorn on a free loopback port, in a thread; yields its /graphql URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(
-        create_app(connection, alias), lifespan="on", ws="none", log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 60  # a guard against a hang, not a measurement
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                pytest.fail("uvicorn did not start the API")
-            time.sleep(0.02)
-        host, port = sock.getsockname()
-        yield f"http://{host}:{port}/graphql"
-    finally:
-        server.should_exit = True
-        thread.join()
-        sock.close()
+    with in_thread(create_app(connection, alias)) as url:
+        yield f"{url}/graphql"
 
 
 def require_node_package(name: str) -> None:

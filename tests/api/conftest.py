@@ -12,6 +12,7 @@ from starlette.testclient import TestClient
 
 from api.app import create_app
 from api.settings import ApiSettings
+from common.elastic import Connection
 from indexer.run import IndexSummary
 from tests.api.credentials import (
     AUDIENCE,
@@ -23,7 +24,6 @@ from tests.api.credentials import (
     rsa_key,
     serving_jwks,
 )
-from trailql.elastic import Connection
 
 
 @dataclass(frozen=True)

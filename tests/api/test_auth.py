@@ -19,8 +19,8 @@ from api import graphiql
 from api.app import create_app
 from api.auth import AuthConfigError, authenticator_from
 from api.settings import ApiSettings
+from common.elastic import Connection
 from tests.api.credentials import AUDIENCE, ISSUER, KID, SIGMA, rsa_key, token
-from trailql.elastic import Connection
 
 QUERY = {"query": "{ events { totalCount } }"}
 BOTH_CHALLENGES = 'Bearer realm="trailql", ApiKey realm="trailql"'

@@ -15,10 +15,10 @@ import pytest
 from starlette.testclient import TestClient
 
 from api import graphiql
+from common.elastic import Connection
 from indexer.run import IndexSummary
 from tests.live import CHROMIUM, INSTALL, require_node_package, run_node, serving
 from tests.samples import read_sample_records
-from trailql.elastic import Connection
 
 
 @pytest.fixture(scope="module")

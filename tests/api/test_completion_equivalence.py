@@ -29,9 +29,9 @@ from api.execution import Executor
 from api.schema import FIELD_COSTS, schema
 from api.settings import ApiSettings
 from api.tenancy import EVERY_ACCOUNT
+from common.elastic import Connection, async_client
 from indexer.run import IndexSummary, index_sources
 from schema import EVENT_FIELDS, Field, Kind
-from trailql.elastic import Connection, async_client
 
 DOCUMENTS = 600
 SEED = 20261130

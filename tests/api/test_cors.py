@@ -2,7 +2,7 @@ from starlette.testclient import TestClient
 
 from api.app import create_app
 from api.settings import ApiSettings
-from trailql.elastic import Connection
+from common.elastic import Connection
 
 PREFLIGHT = {
     "access-control-request-method": "POST",

@@ -15,7 +15,7 @@ from starlette.testclient import TestClient
 
 from api.app import create_app
 from indexer.run import index_sources
-from tests.conftest import graphql
+from tests.helpers import graphql
 
 GROUP = "/trailql/test/errors"
 ERROR_CODES = {"absent": ..., "null": None, "empty": "", "real": "AccessDenied"}

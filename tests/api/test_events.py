@@ -9,7 +9,7 @@ from typing import Any
 from starlette.testclient import TestClient
 
 from api.app import create_app
-from trailql.elastic import Connection
+from common.elastic import Connection
 
 _IDENTITY_STRINGS = ("type", "principalId", "arn", "accountId", "accessKeyId", "userName")
 

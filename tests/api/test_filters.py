@@ -12,10 +12,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from starlette.testclient import TestClient
-
-from api.app import create_app
-from tests.samples import records_of
 
 Record = dict[str, Any]
 
@@ -362,20 +358,10 @@ GENERATED_CASES: list[tuple[str, dict[str, Any], Callable[[Record], bool]]] = [
 
 
 @pytest.fixture(scope="module")
-def generated_api(es, es_connection, tmp_path_factory):
+def generated_filters(generated_api):
     """3,000 generated events (Data events, IPv6 callers) behind an alias of their own."""
-    from generator import generate  # noqa: PLC0415
-    from indexer.run import index_sources  # noqa: PLC0415
-    from tests.conftest import drop_alias  # noqa: PLC0415
-
-    folder = tmp_path_factory.mktemp("generated")
-    generate(folder, events=3000, seed=21)
-    alias = "trailql-test-generated-filters"
-    index_sources([str(folder)], client=es, alias=alias)
-    records = [r for path in sorted(folder.rglob("*.json.gz")) for r in records_of(path)]
-    with TestClient(create_app(es_connection, alias)) as client:
-        yield client, records
-    drop_alias(es, alias)
+    data = generated_api(events=3000, seed=21)
+    return data.client, data.records
 
 
 @pytest.mark.parametrize(
@@ -384,9 +370,9 @@ def generated_api(es, es_connection, tmp_path_factory):
     ids=[c[0] for c in GENERATED_CASES],
 )
 def test_a_filter_on_generated_data_returns_exactly_the_matching_events(
-    generated_api, run_graphql, event_filter, predicate
+    generated_filters, run_graphql, event_filter, predicate
 ):
-    client, records = generated_api
+    client, records = generated_filters
     expected = {r["eventID"] for r in records if predicate(r)}
     assert 0 < len(expected) < len(records)
     total, ids = matching_ids(client, run_graphql, event_filter)

@@ -24,9 +24,9 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.core.result import Ok
 
 from api.errors import ErrorCode
+from common.elastic import Connection
 from indexer.run import IndexSummary
 from tests.live import serving
-from trailql.elastic import Connection
 
 EXAMPLES_PER_FIELD = 30
 #: What a fuzzed query may be answered with: the client's mistakes, never the server's.

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from common.elastic import Connection
 from indexer.run import IndexSummary
 from tests.live import require_node_package, run_node, serving
-from trailql.elastic import Connection
 
 # Strawberry answers application/json only, never application/graphql-response+json, so
 # the spec's recommendations for that media type are missed (as warnings, not errors).

@@ -18,10 +18,10 @@ import httpx2 as httpx
 import pytest
 
 from bench.api_server import Served, serving
+from common.elastic import Connection
 from indexer.run import IndexSummary
 from tests.api.credentials import api_key
 from tests.api.hostile_requests import HOSTILE_REQUESTS, HostileRequest
-from trailql.elastic import Connection
 
 GUARD_SECONDS = 60  # a guard against a hang, not a measurement
 

@@ -15,8 +15,8 @@ from api.app import create_app
 from api.keys import KEY_PREFIX, ApiKeys, KeyConfigError, load_api_keys, parse_key_lines
 from api.settings import ApiSettings
 from api.tenancy import Tenant
+from common.elastic import Connection
 from tests.api.credentials import SIGMA, STRATUS
-from trailql.elastic import Connection
 
 ROOT = Path(__file__).resolve().parents[2]
 DIGEST = "a" * 64

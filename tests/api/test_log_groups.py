@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,7 +12,6 @@ import pytest
 from starlette.testclient import TestClient
 
 from api.app import create_app
-from generator import generate
 from indexer.run import index_sources
 from tests.api.log_group_files import (
     CHANGE_FIELDS,
@@ -22,9 +20,8 @@ from tests.api.log_group_files import (
     is_change,
     named_groups,
     order_key,
-    read_trail,
 )
-from tests.conftest import graphql
+from tests.helpers import graphql
 
 Record = dict[str, Any]
 
@@ -43,13 +40,10 @@ LOG_GROUPS = """query($first: Int, $after: String, $filter: EventFilter) {
 
 
 @pytest.fixture
-def generated(es, es_connection, alias, tmp_path) -> Iterator[tuple[TestClient, list[Record]]]:
-    """3,000 generated events, indexed behind the test's alias, and the API over them."""
-    generate(tmp_path, events=3000, seed=7)
-    summary = index_sources([str(tmp_path)], client=es, alias=alias)
-    assert summary.indexed == 3000
-    with TestClient(create_app(es_connection, alias)) as client:
-        yield client, read_trail(tmp_path)
+def generated(generated_api) -> tuple[TestClient, list[Record]]:
+    """3,000 generated events, indexed behind an alias of their own, and the API over them."""
+    data = generated_api(events=3000, seed=7)
+    return data.client, data.records
 
 
 def _history(client: TestClient, name: str) -> list[dict[str, Any]]:

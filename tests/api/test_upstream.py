@@ -22,8 +22,8 @@ from api.app import create_app
 from api.errors import with_code
 from bench.api_server import free_port, wait_until_healthy
 from bench.peak_rss import connection_environment
+from common.elastic import Connection
 from trailql import local_elasticsearch
-from trailql.elastic import Connection
 
 PRIVATE_PORT = 9290
 GUARD_SECONDS = 60  # a guard against a hang, not a measurement

@@ -13,8 +13,8 @@ import httpx2 as httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from bench.api_server import serving
+from common.elastic import Connection
 from indexer.run import IndexSummary
-from trailql.elastic import Connection
 
 PAGE = """query($after: String) { events(first: 97, after: $after) {
   pageInfo { hasNextPage endCursor } nodes { eventID } } }"""

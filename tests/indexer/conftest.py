@@ -8,26 +8,14 @@ from typing import Any
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from generator import generate
 from indexer.state import state_index
 from tests.indexer.continuous import (
     REGION,
     TrailObject,
-    free_port,
     repack,
 )
-
-
-@pytest.fixture(scope="session")
-def moto_endpoint() -> Iterator[str]:
-    """S3 and SQS, served by moto over HTTP for the whole run."""
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import socket
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from urllib.parse import quote_plus
 from elasticsearch import Elasticsearch
 from elasticsearch.helpers import scan
 
-from trailql.elastic import Connection
+from common.elastic import Connection
 
 REGION = "us-east-1"
 
@@ -31,12 +30,6 @@ class TrailObject:
     key: str
     path: Path
     event_ids: frozenset[str]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def event_ids_of(path: Path) -> frozenset[str]:

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from bench.api_server import free_port
 from indexer.follow import FollowOptions, follow
 from indexer.pipeline import IndexOptions
 from indexer.report import JsonLinesReport
@@ -26,7 +27,6 @@ from indexer.state import state_index
 from tests.indexer.continuous import (
     all_ids,
     count,
-    free_port,
     indexed_ids,
     json_lines,
     upload,

@@ -27,6 +27,7 @@ from starlette.testclient import TestClient
 
 from api.app import create_app
 from api.settings import ApiSettings
+from common.metrics import QUARANTINED_RECORDS
 from indexer.follow import FollowOptions, follow
 from indexer.pipeline import IndexOptions
 from indexer.quarantine import quarantine_index
@@ -36,7 +37,7 @@ from indexer.state import state_index
 from indexer.worker import WorkerOptions, run_worker
 from schema import EVENT_FIELDS, Kind
 from tests.api.credentials import api_key
-from tests.conftest import drop_alias, graphql
+from tests.helpers import drop_alias, graphql
 from tests.indexer.continuous import (
     json_lines,
     make_queue,
@@ -56,7 +57,6 @@ from tests.indexer.hostile_corpus import (
 )
 from tests.samples import SAMPLES
 from trailql.cli import EXIT_INCOMPLETE, EXIT_OK, main
-from trailql.metrics import QUARANTINED_RECORDS
 
 CASES = corpus()
 MONTH_INDEX = "2023.07"  # every corpus event is of July 2023

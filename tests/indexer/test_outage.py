@@ -18,11 +18,12 @@ from collections import Counter
 
 import pytest
 
+from common.elastic import Connection, sync_client
 from indexer.pipeline import IndexOptions
 from indexer.report import JsonLinesReport
 from indexer.state import state_index
 from indexer.worker import WorkerOptions, run_worker
-from tests.conftest import drop_alias
+from tests.helpers import drop_alias
 from tests.indexer.continuous import (
     all_ids,
     count,
@@ -35,7 +36,6 @@ from tests.indexer.continuous import (
     wait_until,
 )
 from trailql import local_elasticsearch
-from trailql.elastic import Connection, sync_client
 
 OUTAGE_PORT = 9291
 OUTAGE_SECONDS = 30

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from tests.samples import SIGMA, STRATUS, records_of, sigma_files
 from trailql.cli import EXIT_OK, main
@@ -17,25 +15,10 @@ PREFIX = "org-trail/"
 STRATUS_ACCOUNT = "111122223333"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
-
-
 @pytest.fixture
-def bucket(s3_endpoint, monkeypatch) -> Iterator[dict[str, set[str]]]:
+def bucket(moto_endpoint, monkeypatch) -> Iterator[dict[str, set[str]]]:
     """The samples uploaded in CloudTrail's layout; eventIDs by day folder."""
-    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3_endpoint)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", moto_endpoint)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
@@ -99,8 +82,8 @@ def test_days_outside_every_folder_load_nothing(es, alias, monkeypatch):
     assert _indexed_ids(es, alias) == set()
 
 
-def test_a_missing_bucket_is_reported(alias, s3_endpoint, monkeypatch, capsys):
-    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3_endpoint)
+def test_a_missing_bucket_is_reported(alias, moto_endpoint, monkeypatch, capsys):
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", moto_endpoint)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("TRAILQL_INDEX", alias)

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from common.metrics import INDEXER_EVENTS, INDEXER_FILES, SQS_OLDEST_MESSAGE_AGE_SECONDS
 from indexer import worker as worker_module
 from indexer.notifications import S3Object
 from indexer.pipeline import IndexOptions
@@ -40,7 +41,6 @@ from tests.indexer.continuous import (
     upload,
     wait_until,
 )
-from trailql.metrics import INDEXER_EVENTS, INDEXER_FILES, SQS_OLDEST_MESSAGE_AGE_SECONDS
 
 DIGEST = "AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2025/03/01/digest.json.gz"
 INSIGHT = "AWSLogs/111122223333/CloudTrail-Insight/us-east-1/2025/03/01/insight.json.gz"

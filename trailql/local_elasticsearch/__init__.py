@@ -138,5 +138,5 @@ def status(*, port: int | None = None) -> LocalNode | None:
 
 
 def running_node() -> LocalNode | None:
-    """Lets ``trailql.elastic`` find the local node when ``ELASTICSEARCH_URL`` is unset."""
+    """Lets ``trailql.connection`` find the local node when ``ELASTICSEARCH_URL`` is unset."""
     return status()

@@ -15,9 +15,9 @@ from api.tenancy import (
     UnconfinedSearchError,
     check_confined,
 )
+from common.elastic import Connection, async_client
 from indexer.run import IndexSummary
 from tests.api.credentials import SIGMA
-from trailql.elastic import Connection, async_client
 
 
 def test_the_tenants_accounts_filter_wraps_the_query():

@@ -8,15 +8,15 @@ from typing import Any
 from elasticsearch import AsyncElasticsearch, Elasticsearch
 from elasticsearch.serializer import OrjsonSerializer
 
-from trailql import local_elasticsearch
-from trailql.settings import ElasticsearchSettings
+from common.settings import ElasticsearchSettings
 
 
 class NoElasticsearchError(Exception):
     """No cluster is configured and no local node is running."""
 
 
-_NO_CLUSTER = (
+#: What to do when no cluster is configured.
+NO_CLUSTER = (
     "no Elasticsearch configured: set ELASTICSEARCH_URL (and ELASTICSEARCH_USERNAME/"
     "ELASTICSEARCH_PASSWORD or ELASTICSEARCH_API_KEY), or start a local node with "
     '`eval "$(trailql elasticsearch up)"`'
@@ -68,29 +68,13 @@ def connection_from_settings(settings: ElasticsearchSettings | None = None) -> C
     """The cluster ``ELASTICSEARCH_*`` names; :class:`NoElasticsearchError` when none is."""
     settings = settings or ElasticsearchSettings()
     if not settings.url:
-        raise NoElasticsearchError(_NO_CLUSTER)
+        raise NoElasticsearchError(NO_CLUSTER)
     return Connection(
         url=settings.url,
         username=settings.username,
         password=settings.password.get_secret_value() if settings.password else None,
         api_key=settings.api_key.get_secret_value() if settings.api_key else None,
         ca_certs=str(settings.ca_certs) if settings.ca_certs else None,
-        request_timeout=settings.request_timeout,
-    )
-
-
-def resolve_connection(settings: ElasticsearchSettings | None = None) -> Connection:
-    """``ELASTICSEARCH_*`` when set; otherwise the node ``trailql elasticsearch up`` started."""
-    settings = settings or ElasticsearchSettings()
-    if settings.url:
-        return connection_from_settings(settings)
-    node = local_elasticsearch.running_node()
-    if node is None:
-        raise NoElasticsearchError(_NO_CLUSTER)
-    return Connection(
-        url=node.url,
-        username=node.username,
-        password=node.password,
         request_timeout=settings.request_timeout,
     )
 

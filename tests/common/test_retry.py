@@ -13,7 +13,7 @@ from elasticsearch import (
     SerializationError,
 )
 
-from trailql.retry import Backoff, transient, transient_status
+from common.retry import Backoff, transient, transient_status
 
 
 def _api_error(status: int) -> ApiError:
@@ -88,6 +88,6 @@ def test_a_wait_asked_to_stop_says_so():
     ],
 )
 def test_a_request_is_at_fault_for_every_4xx_but_overload_and_credentials(status, expected):
-    from trailql.retry import request_at_fault  # noqa: PLC0415
+    from common.retry import request_at_fault  # noqa: PLC0415
 
     assert request_at_fault(status) is expected

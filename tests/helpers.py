@@ -1,0 +1,47 @@
+"""What many tests do: ask the API, drop what a test indexed, serve S3 and SQS with moto.
+
+Fixtures live in the conftest files; the functions they and the tests share live here, so
+no test imports a conftest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from elasticsearch import Elasticsearch
+from moto.server import ThreadedMotoServer
+from starlette.testclient import TestClient
+
+from bench.api_server import free_port
+
+
+def graphql(client: TestClient, query: str, **variables: Any) -> dict[str, Any]:
+    """POST a query; fail the test on any error."""
+    response = client.post("/graphql", json={"query": query, "variables": variables})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert "errors" not in body, body["errors"]
+    return body["data"]  # type: ignore[no-any-return]
+
+
+def drop_alias(es: Elasticsearch, alias: str) -> None:
+    """Remove an alias's indices (state, quarantine and the rest beside them too) and template."""
+    # By name: clusters commonly refuse wildcard deletes (action.destructive_requires_name).
+    indices = list(es.indices.get(index=f"{alias}-*,{alias}_*", allow_no_indices=True))
+    if indices:
+        es.indices.delete(index=indices)
+    es.options(ignore_status=404).indices.delete_index_template(name=alias)
+
+
+@contextmanager
+def moto_server() -> Iterator[str]:
+    """S3, SQS and SNS served by moto over HTTP on a free loopback port; yields its URL."""
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()

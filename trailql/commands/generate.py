@@ -1,0 +1,18 @@
+"""``trailql generate``: synthetic trail files in CloudTrail's layout, for demos and tests."""
+
+from __future__ import annotations
+
+import argparse
+
+from generator import generate
+from trailql.output import EXIT_OK, stderr
+
+
+def run(arguments: argparse.Namespace) -> int:
+    """Write the files and say what was written."""
+    trail = generate(arguments.out, events=arguments.events, seed=arguments.seed)
+    stderr.print(
+        f"wrote {trail.events:,} events in {trail.files:,} files under {arguments.out} "
+        f"({trail.first_event_time:%Y-%m-%d} to {trail.last_event_time:%Y-%m-%d})"
+    )
+    return EXIT_OK

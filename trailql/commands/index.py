@@ -1,0 +1,127 @@
+"""``trailql index``: load trail files once, or keep loading them (``--follow``, SQS)."""
+
+from __future__ import annotations
+
+import argparse
+
+from elasticsearch import ApiError, TransportError
+from rich.table import Table
+
+from common.elastic import sync_client
+from common.settings import IndexSettings
+from indexer.bulk import ElasticsearchUnavailableError
+from indexer.documents import TimeWindow
+from indexer.follow import FollowOptions
+from indexer.pipeline import IndexOptions
+from indexer.run import IndexSummary, index_sources
+from indexer.s3 import is_s3_uri
+from indexer.service import run_continuous
+from indexer.settings import IndexerSettings
+from indexer.sources import DayRange, SourceError
+from indexer.sqs import MAX_WAIT_SECONDS
+from indexer.worker import WorkerOptions
+from trailql.connection import resolve_connection
+from trailql.output import EXIT_INCOMPLETE, EXIT_OK, error, problems, stderr
+
+
+def index_options(**bulk: int) -> IndexOptions:
+    """How records are indexed: the bulk sizes asked for, the time window configured."""
+    settings = IndexerSettings()
+    window = TimeWindow(settings.earliest_event_time, settings.max_future)
+    return IndexOptions(**bulk, window=window)
+
+
+def continuous_mode(
+    arguments: argparse.Namespace, options: IndexOptions
+) -> WorkerOptions | FollowOptions | None:
+    """What the arguments ask to run; None for a one-off load of the SOURCEs.
+
+    Raises:
+        ValueError: the options do not go together; the message says how.
+    """
+    sources: list[str] = arguments.sources
+    if arguments.sqs_queue_url is not None:
+        if sources or arguments.follow:
+            raise ValueError("--sqs-queue-url takes no SOURCE and no --follow")
+        if arguments.max_receives < 1 or not 0 <= arguments.wait_seconds <= MAX_WAIT_SECONDS:
+            raise ValueError("--max-receives must be 1 or more, --wait-seconds 0 to 20")
+        return WorkerOptions(
+            queue_url=arguments.sqs_queue_url,
+            max_receives=arguments.max_receives,
+            wait_seconds=arguments.wait_seconds,
+            visibility_timeout=arguments.visibility_timeout,
+            retry_delay_seconds=arguments.retry_delay,
+            load=options,
+        )
+    if arguments.follow:
+        if not sources or not all(is_s3_uri(source) for source in sources):
+            raise ValueError("--follow polls s3://bucket/prefix SOURCEs, and only those")
+        if arguments.poll_interval <= 0:
+            raise ValueError("--poll-interval must be more than 0 seconds")
+        days = DayRange(arguments.since, arguments.until)
+        return FollowOptions(
+            tuple(sources), days=days, poll_seconds=arguments.poll_interval, load=options
+        )
+    if not sources:
+        raise ValueError("name at least one SOURCE, or --sqs-queue-url")
+    if arguments.metrics_port is not None:
+        raise ValueError("--metrics-port is for the continuous modes (--sqs-queue-url, --follow)")
+    return None
+
+
+def run(arguments: argparse.Namespace) -> int:
+    """Index once (exit 1 when something was not indexed), or run until stopped."""
+    alias = IndexSettings().index
+    options = index_options(
+        max_bytes=int(arguments.bulk_mb * 1024 * 1024), concurrency=arguments.concurrency
+    )
+    try:
+        mode = continuous_mode(arguments, options)
+    except ValueError as exc:
+        return error(exc)
+    client = sync_client(resolve_connection())
+    try:
+        if mode is not None:
+            run_continuous(mode, client=client, alias=alias, metrics_port=arguments.metrics_port)
+            return EXIT_OK
+        with stderr.status("indexing…") as status:
+            summary = index_sources(
+                arguments.sources,
+                client=client,
+                alias=alias,
+                days=DayRange(arguments.since, arguments.until),
+                options=options,
+                on_file=lambda name: status.update(f"indexing {name}"),
+            )
+    except (TransportError, ElasticsearchUnavailableError) as exc:
+        return error(f"Elasticsearch is unavailable: {exc}")
+    except ApiError as exc:  # refused outright: credentials, privileges, a closed index
+        return error(f"Elasticsearch refused: {exc}")
+    except SourceError as exc:
+        return error(exc)
+    finally:
+        client.close()
+    _report(summary, alias)
+    return EXIT_OK if summary.clean else EXIT_INCOMPLETE
+
+
+def _report(summary: IndexSummary, alias: str) -> None:
+    table = Table(title=f"Indexed into {alias}", show_header=False)
+    table.add_row("files read", f"{summary.files_read:,}")
+    for reason, count in sorted(summary.skipped.items()):
+        table.add_row("files skipped", f"{count:,} ({reason})")
+    table.add_row("files failed", f"{len(summary.failed_files):,}")
+    table.add_row("records read", f"{summary.records_read:,}")
+    table.add_row("indexed", f"{summary.indexed:,}")
+    if summary.partial_records:
+        table.add_row("  a field left unindexed", f"{len(summary.partial_records):,}")
+    table.add_row("already present", f"{summary.already_present:,}")
+    table.add_row("quarantined", f"{len(summary.quarantined_records):,}")
+    table.add_row("rejected", f"{len(summary.rejected_records):,}")
+    stderr.print(table)
+    problems(
+        ("failed", "red", summary.failed_files),
+        ("quarantined", "yellow", summary.quarantined_records),
+        ("rejected", "red", summary.rejected_records),
+        ("unindexed", "yellow", summary.partial_records),
+    )

@@ -1,0 +1,61 @@
+"""``trailql serve``: the GraphQL API under uvicorn, in one process or several."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import tempfile
+from typing import Any
+
+import uvicorn
+
+from api.app import create_app
+from api.auth import AuthConfigError
+from api.logs import configure_logging
+from api.metrics import MULTIPROCESS_DIRECTORY
+from api.rate_limit import RateConfigError
+from api.settings import ApiSettings
+from common.settings import IndexSettings
+from trailql.connection import resolve_connection
+from trailql.output import EXIT_OK, error
+
+
+def run(arguments: argparse.Namespace) -> int:
+    """Serve until stopped; exit 2 when the settings cannot work."""
+    if arguments.workers < 1:
+        return error("--workers must be 1 or more")
+    configure_logging()  # every line on stderr is JSON: ours, and uvicorn's through the root
+    settings = ApiSettings()
+    connection = resolve_connection()
+    try:
+        app = create_app(connection, IndexSettings().index, settings)  # checks the settings
+    except (AuthConfigError, RateConfigError) as exc:
+        return error(exc)
+    url = f"http://{arguments.host}:{arguments.port}/graphql"
+    logging.getLogger("trailql.api").info(
+        "GraphiQL: %s (%d worker%s)", url, arguments.workers, "s" * (arguments.workers > 1)
+    )
+    # The API logs each request itself (api/request_log.py): no uvicorn access log, and no
+    # logging config of uvicorn's own, so its lines reach the JSON handler too.
+    options: dict[str, Any] = {
+        "host": arguments.host,
+        "port": arguments.port,
+        "log_level": "info",
+        "log_config": None,
+        "access_log": False,
+        # SIGTERM: requests in flight get this long to finish, then are cancelled.
+        "timeout_graceful_shutdown": settings.shutdown_timeout,
+    }
+    if arguments.workers == 1:
+        uvicorn.run(app, **options)
+        return EXIT_OK
+    # Several processes: each builds the app from the environment, so the cluster resolved
+    # here (perhaps the local node) goes into it, and metrics are kept in files they share.
+    os.environ.update(connection.environment())
+    with tempfile.TemporaryDirectory(prefix="trailql-metrics-") as metrics_directory:
+        os.environ[MULTIPROCESS_DIRECTORY] = metrics_directory
+        uvicorn.run(
+            "api.app:app_from_environment", factory=True, workers=arguments.workers, **options
+        )
+    return EXIT_OK

@@ -32,6 +32,7 @@ from api.rate_limit import Rate, RateLimit, RateLimiter, parse_rates
 from api.request_log import RequestLog
 from api.schema import FIELD_COSTS, schema
 from api.settings import ApiSettings
+from api.slices import Months
 from api.view import GraphQLView
 from common.elastic import Connection, async_client, connection_from_settings
 from common.settings import IndexSettings
@@ -126,6 +127,7 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.elasticsearch = async_client(connection)
         app.state.alias = alias
+        app.state.months = Months()
         _tune_garbage_collection()
         try:
             yield

@@ -15,6 +15,7 @@ from elasticsearch import AsyncElasticsearch
 from api.errors import TimeBudgetExceededError
 from api.limits import Limits
 from api.request_log import RequestRecord
+from api.slices import Months
 from api.tenancy import Tenant, check_confined
 from common.metrics import ELASTICSEARCH_REQUEST_SECONDS
 
@@ -37,6 +38,8 @@ class Context:
     limits: Limits = field(default_factory=Limits)
     #: When the request's time budget runs out (``time.monotonic``); None: no budget.
     deadline: float | None = None
+    #: The months behind the alias, shared by every request of the process.
+    months: Months = field(default_factory=Months)
     search_took_ms: list[int] = field(default_factory=list)
 
     async def search(self, **request: Any) -> Any:

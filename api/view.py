@@ -65,6 +65,7 @@ class GraphQLView(GraphQL[Context, None]):
             tenant=getattr(request.state, "tenant", NO_ACCOUNT),
             request_record=getattr(request.state, "request_record", None),
             limits=self.executor.limits,
+            months=request.app.state.months,
         )
 
     def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:

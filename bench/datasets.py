@@ -54,9 +54,13 @@ def _generator_fingerprint() -> str:
     return digest.hexdigest()[:16]
 
 
-def trail_folder(workdir: Path, *, events: int, seed: int) -> TrailFolder:
-    """Generated trail files for ``events`` and ``seed``, made now or reused from before."""
-    root = workdir / f"trail-{events}-seed{seed}"
+def trail_folder(workdir: Path, *, events: int, seed: int, days: int | None = None) -> TrailFolder:
+    """Generated trail files for ``events``, ``seed`` and ``days``, made now or reused.
+
+    ``days`` spreads the events over that many days (the generator's default otherwise).
+    """
+    span = f"-{days}days" if days is not None else ""
+    root = workdir / f"trail-{events}-seed{seed}{span}"
     fingerprint = _generator_fingerprint()
     stamp = root / _STAMP
     if stamp.is_file():
@@ -66,7 +70,7 @@ def trail_folder(workdir: Path, *, events: int, seed: int) -> TrailFolder:
     shutil.rmtree(root, ignore_errors=True)
     print(f"  generating {events:,} events (seed {seed}) under {root} …", flush=True)
     started = time.perf_counter()
-    trail = generator.generate(root / "data", events=events, seed=seed)
+    trail = generator.generate(root / "data", events=events, seed=seed, days=days)
     print(f"  … {trail.files:,} files in {time.perf_counter() - started:.0f} s", flush=True)
     stamp.write_text(
         json.dumps({"generator": fingerprint, "events": trail.events, "files": trail.files})

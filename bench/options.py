@@ -26,6 +26,8 @@ class Options:
     # 3. and 5. queries and growth: latencies on the small and the large data set
     small_events: int = 20_000
     query_events: int = 100_000
+    #: Both query data sets span this many days (a year: twelve monthly indices and more).
+    query_days: int = 365
     samples: int = 300  # per query and per side, split over the rounds
     latency_rounds: int = 5
     warmup: int = 10
@@ -81,8 +83,8 @@ def smoke_sizes(options: Options) -> Options:
 
 
 def full_sizes(options: Options) -> Options:
-    """``--full``: the query measures at 1,000,000 events against 100,000."""
-    return replace(options, full=True, small_events=100_000, query_events=1_000_000)
+    """``--full``: the query measures at 5,000,000 events against 100,000."""
+    return replace(options, full=True, small_events=100_000, query_events=5_000_000)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.options import DEFAULT_OUTPUT
-from bench.targets import TARGETS, Target
+from bench.targets import BOUNDED_WORK, TARGETS, Target
 
 Row = tuple[str, str, str, str, str]
 
@@ -41,7 +41,7 @@ def _judged(results: dict[str, Any], key: str, label: str, numbers: str) -> Row:
     target = _target(key)
     if value is None:
         shown = "n/a"
-    elif target.unit in ("MB", "ms"):
+    elif target.unit in ("MB", "ms", "req/s"):
         shown = f"{value:,.0f} {target.unit}"
     else:
         shown = f"{value:.3f}"
@@ -115,7 +115,12 @@ def _query_rows(results: dict[str, Any]) -> list[Row]:
 
 def _throughput_rows(results: dict[str, Any]) -> list[Row]:
     clients = results["options"]["clients"]
-    return [
+    judged = (
+        [_judged(results, "events_first50_requests_per_second", "   events(first: 50), target", "")]
+        if "events_first50_requests_per_second" in results
+        else []
+    )
+    return judged + [
         (
             f"4. {one['label']}, {clients} clients",
             f"{one['graphql_requests_per_second']:,.0f} req/s",
@@ -143,12 +148,21 @@ def _growth_rows(results: dict[str, Any]) -> list[Row]:
                 f"{query['graphql_large']['p50_ms']:.2f} ms at {sizes['large']:,} "
                 f"(raw x{query['growth_raw_p50']:.2f})"
             ),
-            target.text,
-            _mark(target, query["growth_p50"]),
+            target.text if key in BOUNDED_WORK else "(not judged)",
+            _mark(target, query["growth_p50"]) if key in BOUNDED_WORK else "",
         )
-        for query in results["queries"].values()
+        for key, query in results["queries"].items()
     ]
     rows.append(_judged(results, "growth_max_ratio", "   worst query", ""))
+    if "events_first100_large_p50_ms" in results:
+        rows.append(
+            _judged(
+                results,
+                "events_first100_large_p50_ms",
+                f"   events(first: 100) at {sizes['large']:,} events, p50",
+                "",
+            )
+        )
     return rows
 
 

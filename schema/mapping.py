@@ -12,14 +12,14 @@ of one document only, and the stored ``_source`` must stay the record exactly as
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from schema.document import DERIVED, OPAQUE_FIELDS
-from schema.fields import EVENT_FIELDS, KEYWORD_IGNORE_ABOVE, Field, Kind
+from schema.fields import EVENT_FIELDS, KEYWORD_IGNORE_ABOVE, Field, Kind, field_path
 
 #: Bumped whenever the mapping changes, so an installed template can be told apart.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 #: Flattened fields accept this depth; ``schema.document.searchable`` cuts deeper below it.
 FLATTENED_DEPTH_LIMIT = 20
@@ -99,6 +99,10 @@ _INDEX_SETTINGS: dict[str, Any] = {
     # A malformed secondary value (say, a creationDate that is not a date) is skipped
     # instead of losing the whole event.
     "index.mapping.ignore_malformed": True,
+    # Stored newest first, in the API's own order: a page of the newest events is read from
+    # the top of each segment and stops there, however many events the index holds.
+    "index.sort.field": [field_path("eventTime"), field_path("eventID")],
+    "index.sort.order": ["desc", "desc"],
 }
 
 
@@ -122,6 +126,17 @@ def monthly_index(alias: str, event_time: datetime) -> str:
     The year has four digits whatever it is (``%Y`` gives ``1`` for the year 1 on Linux).
     """
     return f"{alias}-{event_time.year:04d}.{event_time.month:02d}"
+
+
+def month_of_index(alias: str, name: str) -> datetime | None:
+    """The first instant of the month a monthly index of ``alias`` holds; None for another."""
+    prefix = f"{alias}-"
+    year, dot, month = name.removeprefix(prefix).partition(".")
+    if not name.startswith(prefix) or not dot or not (year.isdigit() and month.isdigit()):
+        return None
+    if len(year) != 4 or len(month) != 2 or not 1 <= int(month) <= 12:  # noqa: PLR2004
+        return None
+    return datetime(int(year), int(month), 1, tzinfo=UTC)
 
 
 def without_index(alias: str, unindexed: str) -> str:

@@ -67,6 +67,19 @@ def _indexing_rows(results: dict[str, Any]) -> list[Row]:
             f"{indexing['ceiling_events_per_second']:,}/s (medians of {rounds} rounds)",
         ),
         (
+            "   CPU per event: indexer ÷ Elasticsearch",
+            "n/a" if indexing.get("cpu_ratio") is None else f"{indexing['cpu_ratio']:.3f}",
+            (
+                f"indexer {indexing.get('indexer_cpu_us_per_event')} µs (reading, deriving, "
+                f"sending), Elasticsearch {indexing.get('elasticsearch_cpu_us_per_event')} µs "
+                "(the ceiling's documents)"
+            ),
+            "≤ 0.15",
+            ""
+            if indexing.get("cpu_ratio") is None
+            else ("[green]pass[/]" if indexing["cpu_ratio"] <= 0.15 else "[red]MISS[/]"),
+        ),
+        (
             "   trailql index (subprocess), same files",
             f"{indexing['cli_peak_rss_mb']:,.0f} MB",
             f"peak RSS; {indexing['cli_events_per_second']:,} events/s",

@@ -22,7 +22,7 @@ import orjson
 from bench.api_auth import bench_key
 from bench.api_server import Served, serving
 from bench.client import connection_pool
-from bench.cluster import Aliases, bench_cluster, elasticsearch_connection
+from bench.cluster import Aliases, bench_cluster, elasticsearch_connection, local_node_pid
 from bench.datasets import big_file, trail_folder
 from bench.hostile import measure_hostile
 from bench.indexing import measure_indexing
@@ -213,7 +213,9 @@ def run(options: Options) -> dict[str, Any]:
             trail = trail_folder(options.workdir, events=options.index_events, seed=options.seed)
         if options.runs("indexing"):
             print(f"1. indexing {options.index_events:,} generated events", flush=True)
-            indexing = measure_indexing(connection, aliases, trail, options.index_rounds)
+            indexing = measure_indexing(
+                connection, aliases, trail, options.index_rounds, local_node_pid(connection)
+            )
             results["indexing"] = indexing.as_dict()
             results["indexing_ratio"] = round(indexing.ratio, 3)
         if options.runs("memory"):

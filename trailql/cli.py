@@ -12,11 +12,20 @@ import os
 import sys
 from collections.abc import Sequence
 from datetime import date
+from importlib import metadata
 from pathlib import Path
+from typing import NoReturn
 
-from trailql.output import EXIT_ERROR, EXIT_INCOMPLETE, EXIT_OK, error
+from trailql.output import EXIT_ERROR, EXIT_INCOMPLETE, EXIT_OK, error, stderr
 
 __all__ = ["EXIT_ERROR", "EXIT_INCOMPLETE", "EXIT_OK", "main"]
+
+
+def _version() -> str:
+    try:
+        return metadata.version("trailql")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 def _day(text: str) -> date:
@@ -26,10 +35,22 @@ def _day(text: str) -> date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a day (YYYY-MM-DD)") from None
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a mistake told in one line and a pointer to --help, not the usage."""
+
+    def error(self, message: str) -> NoReturn:
+        """Say what is wrong with the arguments, and exit 2."""
+        self.exit(EXIT_ERROR, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="trailql",
         description="Who did what to your CloudWatch Logs, from where, and when.",
+    )
+    parser.add_argument("--version", action="version", version=f"trailql {_version()}")
+    parser.add_argument(
+        "--debug", action="store_true", help="show the traceback of any failure, too"
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -126,19 +147,27 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; the return value is the process's exit code.
 
-    The command's module is imported only now, so ``--help`` does not load the API.
+    The command's module is imported only now, so ``--help`` does not load the API. What a
+    user can cause is said in a line or two with its own exit code (trailql/failures.py);
+    ``--debug`` adds the traceback, which is otherwise shown only for a failure of ours.
     """
     arguments = _parser().parse_args(argv)
-    command = importlib.import_module(f"trailql.commands.{arguments.command}")
-    from pydantic import ValidationError  # noqa: PLC0415  loaded with the command, as above
-
-    from common.elastic import NoElasticsearchError  # noqa: PLC0415
-    from trailql.local_elasticsearch import LocalElasticsearchError  # noqa: PLC0415
-
     try:
+        command = importlib.import_module(f"trailql.commands.{arguments.command}")
         code: int = command.run(arguments)
-    except (NoElasticsearchError, LocalElasticsearchError, ValidationError) as exc:
-        return error(exc)
+    except KeyboardInterrupt:
+        return EXIT_INCOMPLETE
+    except Exception as exc:  # noqa: BLE001  the entry point: every failure is told, once
+        from trailql.failures import explain  # noqa: PLC0415  the client, loaded only now
+
+        failure = explain(exc)
+        if failure is None:
+            stderr.print_exception()
+            return error(f"a bug in TrailQL ({type(exc).__name__}); the traceback is above")
+        if arguments.debug:
+            stderr.print_exception()
+        error(failure.message)
+        return failure.exit_code
     return code
 
 

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from elasticsearch import ApiError, TransportError
 from rich.table import Table
 
 from common.elastic import sync_client
 from common.settings import IndexSettings
-from indexer.bulk import ElasticsearchUnavailableError
 from indexer.documents import TimeWindow
 from indexer.follow import FollowOptions
 from indexer.pipeline import IndexOptions
@@ -93,10 +91,6 @@ def run(arguments: argparse.Namespace) -> int:
                 options=options,
                 on_file=lambda name: status.update(f"indexing {name}"),
             )
-    except (TransportError, ElasticsearchUnavailableError) as exc:
-        return error(f"Elasticsearch is unavailable: {exc}")
-    except ApiError as exc:  # refused outright: credentials, privileges, a closed index
-        return error(f"Elasticsearch refused: {exc}")
     except SourceError as exc:
         return error(exc)
     finally:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
+from contextlib import ExitStack
+from dataclasses import replace
 
 from elasticsearch import ApiError, TransportError
 from rich.table import Table
 
 from common.elastic import sync_client
 from common.settings import IndexSettings
+from detections import DetectionSettings, RuleError
+from detections.continuous import ContinuousDetector, configured
 from indexer.bulk import ElasticsearchUnavailableError
 from indexer.documents import TimeWindow
 from indexer.follow import FollowOptions
@@ -82,7 +86,18 @@ def run(arguments: argparse.Namespace) -> int:
     client = sync_client(resolve_connection())
     try:
         if mode is not None:
-            run_continuous(mode, client=client, alias=alias, metrics_port=arguments.metrics_port)
+            with ExitStack() as stack:
+                settings = DetectionSettings()
+                if settings.detections:
+                    try:
+                        setup = configured(client, alias, settings)
+                    except (RuleError, ValueError) as exc:
+                        return error(f"detections: {exc}")
+                    detector = stack.enter_context(ContinuousDetector(client, alias, setup))
+                    mode = replace(mode, load=replace(mode.load, on_indexed=detector.submit))
+                run_continuous(
+                    mode, client=client, alias=alias, metrics_port=arguments.metrics_port
+                )
             return EXIT_OK
         with stderr.status("indexing…") as status:
             summary = index_sources(

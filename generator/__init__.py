@@ -21,7 +21,7 @@ import math
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final
 
-from generator._attacks import GROUND_TRUTH, MIN_DAYS, plant_attacks
+from generator._attacks import MIN_DAYS, ground_truth_path, plant_attacks
 from generator._calendar import DEFAULT_START, default_days
 from generator._run import GeneratedTrail, write_trail
 from generator._world import ACCOUNTS, REGIONS
@@ -32,12 +32,12 @@ if TYPE_CHECKING:
 __all__ = [
     "ACCOUNTS",
     "DEFAULT_START",
-    "GROUND_TRUTH",
     "MAX_RECORDS_PER_FILE",
     "REGIONS",
     "GeneratedTrail",
     "default_days",
     "generate",
+    "ground_truth_path",
     "plant_attacks",
 ]
 
@@ -62,7 +62,7 @@ def generate(
     with more than ``max_records_per_file`` records is split into several files.
 
     With ``attacks``, labelled attacks and look-alikes are planted among the events (the
-    trail then covers at least 45 days), and ``ground-truth.json`` written beside them:
+    trail then covers at least 45 days), and their ground truth written beside the folder:
     see :func:`plant_attacks`.
     """
     if events < 1:

@@ -39,7 +39,14 @@ CI_ROLE: Final = "github-actions-deployer"
 READER_ROLE: Final = "grafana-cloudwatch-datasource"
 EXPORT_ROLE: Final = "nightly-log-export"
 ALLOWED_BUCKET: Final = "acme-audit-exports"
-GROUND_TRUTH: Final = "ground-truth.json"
+
+
+def ground_truth_path(out: Path) -> Path:
+    """Where the ground truth of a trail written under ``out`` goes: beside that folder, so
+    that indexing the folder reads trail files only (``trail/`` -> ``trail.ground-truth.json``).
+    """
+    folder = out.resolve()
+    return folder.with_name(folder.name + ".ground-truth.json")
 
 
 @dataclass
@@ -390,7 +397,7 @@ def _lookalikes(p: _Planter) -> list[Scenario]:  # noqa: PLR0915
 
 
 def plant_attacks(out: Path, *, begin: int, seed: int) -> dict[str, Any]:
-    """Write the planted files under ``out`` and ``ground-truth.json`` beside them."""
+    """Write the planted files under ``out``, and their ground truth beside that folder."""
     planter = _Planter(out, begin, seed)
     scenarios = _attacks(planter)
     lookalikes = _lookalikes(planter)
@@ -414,5 +421,5 @@ def plant_attacks(out: Path, *, begin: int, seed: int) -> dict[str, Any]:
             for s in lookalikes
         ],
     }
-    (out / GROUND_TRUTH).write_bytes(orjson.dumps(truth, option=orjson.OPT_INDENT_2))
+    ground_truth_path(out).write_bytes(orjson.dumps(truth, option=orjson.OPT_INDENT_2))
     return truth

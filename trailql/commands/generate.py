@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from generator import GROUND_TRUTH, generate
+from generator import generate, ground_truth_path
 from trailql.output import EXIT_OK, stderr
 
 
@@ -20,6 +20,6 @@ def run(arguments: argparse.Namespace) -> int:
     if arguments.attacks:
         stderr.print(
             f"planted labelled attacks and look-alikes; ground truth in "
-            f"{arguments.out / GROUND_TRUTH}"
+            f"{ground_truth_path(arguments.out)}"
         )
     return EXIT_OK

@@ -127,6 +127,8 @@ class ContinuousDetector:
             span = self._take()
             if span is not None:
                 try:
+                    # What was just acknowledged is searchable only once refreshed.
+                    self._client.indices.refresh(index=self._alias, ignore_unavailable=True)
                     self._setup.detector.evaluate(Window.around(*span))
                 except Exception:
                     logger.exception("evaluating the rules failed; trying again next round")

@@ -1,6 +1,6 @@
-"""Findings and rules: ``findings``, ``finding``, ``findingStats``, ``rules``, and the one
-mutation, ``updateFindingStatus``.
+"""Findings and rules over GraphQL, and the one mutation, ``updateFindingStatus``.
 
+Queries: ``findings``, ``finding``, ``findingStats``, ``rules``.
 Every search goes through :meth:`api.context.Context.search_findings`, confined to the
 caller's accounts exactly as events are; a finding's evidence ``events`` through
 :meth:`~api.context.Context.search`. Changing a status needs the ``triage`` scope.
@@ -8,7 +8,7 @@ caller's accounts exactly as events are; a finding's evidence ``events`` through
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import Enum
 from functools import cache
 from typing import Any
@@ -42,6 +42,7 @@ from detections import (
 )
 from detections.rules import RuleInfo
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 #: Most evidence events a finding lists.
 MAX_EVIDENCE_EVENTS = 100
 _STATS_TERMS = 10
@@ -112,6 +113,7 @@ class Finding:
 
     @strawberry.field(description="The evidence events, oldest first (at most 100).")
     async def events(self, info: strawberry.Info[Context, None]) -> list[Event]:
+        """The evidence, by eventID, through the caller's confined search."""
         ids = list(self.event_ids)[:MAX_EVIDENCE_EVENTS]
         if not ids:
             return []
@@ -127,7 +129,7 @@ def _time(value: object) -> datetime | None:
     if not isinstance(value, str) or not value:
         return None
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return datetime.fromisoformat(value)
     except ValueError:
         return None
 
@@ -165,7 +167,7 @@ def finding_of(source: dict[str, Any]) -> Finding:
             StatusChange(
                 status=FindingStatus(entry.get("status", "open")),
                 by=str(entry.get("by", "")),
-                at=_time(entry.get("at")) or datetime.min,
+                at=_time(entry.get("at")) or _EPOCH,
                 note=entry.get("note"),
             )
             for entry in source.get("history") or []
@@ -282,7 +284,9 @@ async def _findings(
     hits = response["hits"]["hits"]
     page = hits[:size]
     edges = [
-        Edge(cursor=encode_cursor(kind, _sort_position(hit["sort"])), node=finding_of(hit["_source"]))
+        Edge(
+            cursor=encode_cursor(kind, _sort_position(hit["sort"])), node=finding_of(hit["_source"])
+        )
         for hit in page
     ]
     return FindingConnection(
@@ -364,9 +368,7 @@ async def _finding_stats(
         name: {"terms": {"field": field, "size": _STATS_TERMS}}
         for name, field in _BREAKDOWNS.items()
     }
-    aggs["timeline"] = {
-        "date_histogram": {"field": "firstEventTime", "calendar_interval": "1d"}
-    }
+    aggs["timeline"] = {"date_histogram": {"field": "firstEventTime", "calendar_interval": "1d"}}
     response = await context.search_findings(
         query=_filter_query(filter, context.limits.max_list_length),
         size=0,
@@ -389,7 +391,7 @@ async def _finding_stats(
         by_principal=buckets("by_principal"),
         by_account=buckets("by_account"),
         timeline=[
-            FindingTimelineBucket(start=_time(b["key_as_string"]) or datetime.min, count=b["doc_count"])
+            FindingTimelineBucket(start=_time(b["key_as_string"]) or _EPOCH, count=b["doc_count"])
             for b in found.get("timeline", {}).get("buckets", [])
         ],
     )

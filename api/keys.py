@@ -8,9 +8,9 @@ salt or slow hash is needed against guessing. The server keeps hash lines, never
 ACCOUNTS are 12-digit IDs, comma-separated, or ``*`` for all; SCOPES, when given, what the key
 may do, comma-separated (``read``, ``triage``; a line without them is ``read``, as every line
 was before scopes existed); EXPIRES, when given, is the ISO 8601 instant (UTC unless it says)
-from which the key is refused. Scopes start with a letter, an expiry with a digit. ``TRAILQL_API_KEYS``
-holds lines separated by ``;`` or new lines; ``TRAILQL_API_KEYS_FILE`` names a file of them,
-one per line, ``#`` starting a comment. Mint one with
+from which the key is refused. Scopes start with a letter, an expiry with a digit.
+``TRAILQL_API_KEYS`` holds lines separated by ``;`` or new lines; ``TRAILQL_API_KEYS_FILE``
+names a file of them, one per line, ``#`` starting a comment. Mint one with
 ``trailql keys mint NAME ACCOUNT [ACCOUNT ...] [--days N | --expires WHEN]``; revoke one by
 removing its line.
 """
@@ -104,7 +104,7 @@ def _expiry(text: str, where: str) -> datetime:
 
 
 def parse_key_line(line: str, where: str) -> StoredKey:
-    """One ``NAME:SHA256:ACCOUNTS[:SCOPES][:EXPIRES]`` line; :class:`KeyConfigError` says why not."""
+    """One ``NAME:SHA256:ACCOUNTS[:SCOPES][:EXPIRES]`` line, or :class:`KeyConfigError`."""
     parts = line.split(":", 3)  # the expiry may hold colons of its own
     if len(parts) < 3:  # noqa: PLR2004  NAME, digest, accounts
         raise KeyConfigError(f"{where}: expected NAME:SHA256:ACCOUNTS[:SCOPES][:EXPIRES]")

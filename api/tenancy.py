@@ -55,8 +55,7 @@ def scopes_of(values: Iterable[str]) -> frozenset[str]:
 
 @dataclass(frozen=True)
 class Tenant:
-    """A caller: a name for the logs, the accounts it may see (None: every account), and
-    what it may do (its scopes)."""
+    """A caller: a name for logs, the accounts it may see (None: all), what it may do."""
 
     name: str
     accounts: frozenset[str] | None
@@ -66,9 +65,7 @@ class Tenant:
         """Whether the credential carries ``scope``."""
         return scope in self.scopes
 
-    def restrict(
-        self, query: dict[str, Any] | None, field: str = ACCOUNT_FIELD
-    ) -> dict[str, Any]:
+    def restrict(self, query: dict[str, Any] | None, field: str = ACCOUNT_FIELD) -> dict[str, Any]:
         """``query`` limited to this tenant's accounts (unchanged for every account).
 
         The original query stays in ``must``, so its scoring is untouched; the accounts are a

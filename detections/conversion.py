@@ -100,10 +100,12 @@ def _convert(node: Any, *, positive: bool) -> _Converted:
         exact = all(part[1] for part in parts)
         checks = [part[2] for part in parts]
         if isinstance(node, ConditionAND):
-            query = {"bool": {"filter": [part[0] for part in parts]}}
-            return query, exact, lambda record: all(each(record) for each in checks)
-        query = {"bool": {"should": [part[0] for part in parts], "minimum_should_match": 1}}
-        return query, exact, lambda record: any(each(record) for each in checks)
+            both: dict[str, Any] = {"bool": {"filter": [part[0] for part in parts]}}
+            return both, exact, lambda record: all(each(record) for each in checks)
+        either: dict[str, Any] = {
+            "bool": {"should": [part[0] for part in parts], "minimum_should_match": 1}
+        }
+        return either, exact, lambda record: any(each(record) for each in checks)
     if isinstance(node, ConditionNOT):
         inner, exact, check = _convert(node.args[0], positive=not positive)
         return {"bool": {"must_not": [inner]}}, exact, lambda record: not check(record)
@@ -132,15 +134,15 @@ def _leaf(field: str, value: Any, *, positive: bool) -> _Converted:
     if isinstance(value, SigmaCIDRExpression) and field == "sourceIPAddress":
         target = MappedField(SOURCE_IP, FieldKind.IP)  # the address as an ip field
     check = _check(target.path, value)
-    query = _query(target, value)
-    if query is not None:
-        return query, True, check
+    exact_query = _query(target, value)
+    if exact_query is not None:
+        return exact_query, True, check
     # Elasticsearch cannot say it here: a superset now, the exact check afterwards.
-    stand_in = {"exists": {"field": target.path}} if positive else _MATCH_NONE
+    stand_in: dict[str, Any] = {"exists": {"field": target.path}} if positive else _MATCH_NONE
     return stand_in, False, check
 
 
-def _query(target: MappedField, value: Any) -> dict[str, Any] | None:  # noqa: PLR0911, C901  one branch per Sigma type
+def _query(target: MappedField, value: Any) -> dict[str, Any] | None:  # noqa: PLR0911  one branch per Sigma type
     path, kind = target.path, target.kind
     if isinstance(value, SigmaNull):
         return {"bool": {"must_not": [{"exists": {"field": path}}]}}
@@ -200,7 +202,9 @@ def _check(path: str, value: Any) -> Check:  # noqa: C901, PLR0911  one branch p
         return lambda record: bool(record_values(record, path)) is wanted
     if isinstance(value, SigmaBool):
         text = "true" if value.boolean else "false"
-        return lambda record: any(_text(item).lower() == text for item in record_values(record, path))
+        return lambda record: any(
+            _text(item).lower() == text for item in record_values(record, path)
+        )
     if isinstance(value, SigmaNumber):
         number = str(value.number)
         return lambda record: any(_text(item) == number for item in record_values(record, path))

@@ -251,9 +251,7 @@ class Detector:
         sub_aggs = {
             "first": {"min": {"field": EVENT_TIME}},
             "last": {"max": {"field": EVENT_TIME}},
-            "event": {
-                "top_hits": {"size": 1, "sort": [{EVENT_TIME: "asc"}, {EVENT_ID: "asc"}]}
-            },
+            "event": {"top_hits": {"size": 1, "sort": [{EVENT_TIME: "asc"}, {EVENT_ID: "asc"}]}},
         }
         earliest = self._earliest_by_account()
         account_key = f"by{first_seen.by.index(ACCOUNT_ID)}"
@@ -370,7 +368,9 @@ def _finding(
         "count": count if count is not None else len(records),
         "parameters": first.get("requestParameters") or {},
     }
-    template = rule.extensions.summary or "{title}: {event_name} by {principal} in {account} ({region})."
+    template = (
+        rule.extensions.summary or "{title}: {event_name} by {principal} in {account} ({region})."
+    )
     try:
         summary = template.format_map(values)
     except (KeyError, IndexError, ValueError, AttributeError):

@@ -88,7 +88,7 @@ def extensions_of(block: object) -> Extensions:
     if block is None:
         return Extensions()
     if not isinstance(block, dict):
-        raise ValueError("the trailql block must be a mapping")
+        raise ValueError("the trailql block must be a mapping")  # noqa: TRY004  a rule's fault
     unknown = sorted(set(block) - _KEYS)
     if unknown:
         raise ValueError(f"unknown trailql extension {unknown[0]!r} (known: {sorted(_KEYS)})")
@@ -97,7 +97,7 @@ def extensions_of(block: object) -> Extensions:
         raise ValueError("trailql.summary must be text")
     exclude = block.get("exclude_trusted_principals", False)
     if not isinstance(exclude, bool):
-        raise ValueError("trailql.exclude_trusted_principals must be true or false")
+        raise ValueError("trailql.exclude_trusted_principals must be true or false")  # noqa: TRY004
     checks = block.get("checks", [])
     if not isinstance(checks, list) or not all(check in CHECKS for check in checks):
         raise ValueError(f"trailql.checks must list some of {list(CHECKS)}")
@@ -167,13 +167,15 @@ def _parameters(record: Record) -> dict[str, Any]:
 def foreign_destination(record: Record, trust: Trust) -> bool:
     """The subscription's destination is in another, untrusted account."""
     account = account_of_arn(_parameters(record).get("destinationArn"))
-    return account is not None and account != record.get("recipientAccountId") and (
-        account not in trust.accounts
+    return (
+        account is not None
+        and account != record.get("recipientAccountId")
+        and (account not in trust.accounts)
     )
 
 
 def policy_principals(policy: object) -> list[str]:
-    """The AWS principals an IAM-style policy (JSON text or object) allows: ``*``, accounts, ARNs."""
+    """The AWS principals an IAM policy (JSON text or object) allows: ``*``, accounts, ARNs."""
     if isinstance(policy, str):
         try:
             policy = orjson.loads(policy)

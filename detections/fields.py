@@ -100,6 +100,7 @@ def mapped_field(path: str) -> MappedField:
 
 def trailql_pipeline() -> ProcessingPipeline:
     """The TrailQL processing pipeline: CloudTrail's field names onto TrailQL's mapping."""
+
     def cloudtrail() -> list[LogsourceCondition]:
         return [LogsourceCondition(product="aws", service="cloudtrail")]
 

@@ -180,9 +180,7 @@ def save_findings(
     if not actions:
         return []
     name = ensure_findings_index(client, alias)
-    response = client.bulk(
-        index=name, operations=actions, refresh="wait_for" if refresh else False
-    )
+    response = client.bulk(index=name, operations=actions, refresh="wait_for" if refresh else False)
     created: list[str] = []
     failures: list[str] = []
     for item in response["items"]:
@@ -269,9 +267,7 @@ def status_change(
     return {"status": new_status.value, "history": [*history, entry], "updatedAt": when}
 
 
-def created_after_request(
-    position: tuple[str, str] | None, size: int = 100
-) -> dict[str, Any]:
+def created_after_request(position: tuple[str, str] | None, size: int = 100) -> dict[str, Any]:
     """The search for findings created after ``position`` (createdAt, id), oldest first.
 
     For a live feed (``findingsAdded``): keep the last finding's ``(createdAt, id)`` and ask
@@ -283,7 +279,7 @@ def created_after_request(
         "size": size,
     }
     if position is not None:
-        moment = datetime.fromisoformat(position[0].replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(position[0])
         request["search_after"] = [int(moment.timestamp() * 1000), position[1]]
     return request
 
@@ -293,7 +289,5 @@ def findings_created_after(
 ) -> list[dict[str, Any]]:
     """Findings created after ``position`` (createdAt, id), oldest first (every account)."""
     request = created_after_request(position, size)
-    response = client.options(ignore_status=404).search(
-        index=findings_index(alias), **request
-    )
+    response = client.options(ignore_status=404).search(index=findings_index(alias), **request)
     return [hit["_source"] for hit in response.get("hits", {}).get("hits", [])]

@@ -43,7 +43,9 @@ _BATCH = 200
 class Channel(Protocol):
     """Somewhere findings are sent."""
 
-    name: str
+    @property
+    def name(self) -> str:
+        """The channel's name, as delivery marks and metrics say it."""
 
     def send(self, finding: dict[str, Any]) -> None:
         """Deliver one finding; raise if it was not taken."""

@@ -118,10 +118,10 @@ def folder_files(folder: Path) -> list[tuple[str, str]]:
     return [(str(path), path.read_text(encoding="utf-8")) for path in paths]
 
 
-def load_rules(
+def load_rules(  # noqa: C901  one pass per kind of rule, in order
     files: list[tuple[str, str]], *, include_pack: bool = True, rules_dir: Path | None = None
 ) -> RulePack:
-    """The pack, plus ``files`` and the rules in ``rules_dir``; :class:`RuleError` on any problem."""
+    """The pack, ``files`` and the rules in ``rules_dir``; :class:`RuleError` on any problem."""
     named = [(name, text, "pack") for name, text in pack_files()] if include_pack else []
     named += [(name, text, name) for name, text in files]
     if rules_dir is not None:
@@ -134,7 +134,7 @@ def load_rules(
             raise RuleError(f"{name}: {exc}") from None
         except Exception as exc:  # noqa: BLE001  YAML parse errors come in many types
             raise RuleError(f"{name}: not a Sigma rule file ({exc})") from None
-        parsed.extend((rule, name, source) for rule in collection.rules)  # type: ignore[misc]
+        parsed.extend((rule, name, source) for rule in collection.rules)
     collection = SigmaCollection([rule for rule, _, _ in parsed])
     where = {id(rule): (name, source) for rule, name, source in parsed}
     pipeline = trailql_pipeline()
@@ -174,7 +174,7 @@ def _info(rule: SigmaRule | SigmaCorrelationRule, name: str, source: str, kind: 
     tactics = tuple(
         tag.split(".", 1)[1]
         for tag in tags
-        if tag.startswith("attack.") and not tag[7:8].lower() in {"t", "g", "s"}
+        if tag.startswith("attack.") and tag[7:8].lower() not in {"t", "g", "s"}
     )
     return RuleInfo(
         id=str(rule.id),
@@ -220,7 +220,7 @@ def _event_rule(rule: SigmaRule, name: str, source: str, pipeline: Any) -> Event
 _OPERATORS = {"gte", "gt", "lte", "lt", "eq"}
 
 
-def _correlation_rule(
+def _correlation_rule(  # noqa: C901  one check per part of the correlation
     rule: SigmaCorrelationRule,
     name: str,
     source: str,

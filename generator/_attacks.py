@@ -42,8 +42,9 @@ ALLOWED_BUCKET: Final = "acme-audit-exports"
 
 
 def ground_truth_path(out: Path) -> Path:
-    """Where the ground truth of a trail written under ``out`` goes: beside that folder, so
-    that indexing the folder reads trail files only (``trail/`` -> ``trail.ground-truth.json``).
+    """Where the ground truth of ``trail/`` goes: ``trail.ground-truth.json``.
+
+    Beside the folder, not in it, so that indexing the folder reads trail files only.
     """
     folder = out.resolve()
     return folder.with_name(folder.name + ".ground-truth.json")
@@ -106,7 +107,7 @@ class _Planter:
     def _hex(self, digits: int) -> str:
         return "".join(self.random.choice("0123456789abcdef") for _ in range(digits))
 
-    def event(  # noqa: PLR0913  every field of a record is a choice
+    def event(
         self,
         when: int,
         name: str,
@@ -179,7 +180,7 @@ def _policy(principal: Any) -> str:
     ).decode()
 
 
-def _attacks(p: _Planter) -> list[Scenario]:  # noqa: PLR0915  one block per scenario
+def _attacks(p: _Planter) -> list[Scenario]:
     scenarios: list[Scenario] = []
 
     def single(scenario_id: str, description: str, rule: str, event_id: str) -> None:
@@ -192,23 +193,46 @@ def _attacks(p: _Planter) -> list[Scenario]:  # noqa: PLR0915  one block per sce
         "log-group-deleted",
         "an intruder deletes the payments log group",
         "logs_log_group_deleted",
-        p.event(p.at(day, 3), "DeleteLogGroup", ("user", "intruder-deleter"),
-                {"logGroupName": "/planted/payments"}),
+        p.event(
+            p.at(day, 3),
+            "DeleteLogGroup",
+            ("user", "intruder-deleter"),
+            {"logGroupName": "/planted/payments"},
+        ),
     )
     streams = Scenario("log-streams-burst", "an intruder empties a log group stream by stream")
     for i in range(12):
         streams.event_ids.append(
-            p.event(p.at(day, 21 + i * 0.25), "DeleteLogStream", ("user", "intruder-streams"),
-                    {"logGroupName": "/planted/orders", "logStreamName": f"2024/01/01/[$LATEST]{i:04x}"})
+            p.event(
+                p.at(day, 21 + i * 0.25),
+                "DeleteLogStream",
+                ("user", "intruder-streams"),
+                {
+                    "logGroupName": "/planted/orders",
+                    "logStreamName": f"2024/01/01/[$LATEST]{i:04x}",
+                },
+            )
         )
-    streams.expected = [{"rule": "logs_log_streams_deleted_burst", "evidence": list(streams.event_ids)}]
+    streams.expected = [
+        {"rule": "logs_log_streams_deleted_burst", "evidence": list(streams.event_ids)}
+    ]
     scenarios.append(streams)
 
     cut = Scenario("retention-cut-below-previous", "retention cut from 365 to 30 days")
-    cut.event_ids.append(p.event(p.at(2, 5), "PutRetentionPolicy", ("role", "terraform-deployer/tf"),
-                                 {"logGroupName": "/planted/audit", "retentionInDays": 365}))
-    cut_id = p.event(p.at(day, 43), "PutRetentionPolicy", ("user", "intruder-retention"),
-                     {"logGroupName": "/planted/audit", "retentionInDays": 30})
+    cut.event_ids.append(
+        p.event(
+            p.at(2, 5),
+            "PutRetentionPolicy",
+            ("role", "terraform-deployer/tf"),
+            {"logGroupName": "/planted/audit", "retentionInDays": 365},
+        )
+    )
+    cut_id = p.event(
+        p.at(day, 43),
+        "PutRetentionPolicy",
+        ("user", "intruder-retention"),
+        {"logGroupName": "/planted/audit", "retentionInDays": 30},
+    )
     cut.event_ids.append(cut_id)
     cut.expected = [{"rule": "logs_retention_shortened", "evidence": [cut_id]}]
     scenarios.append(cut)
@@ -216,113 +240,245 @@ def _attacks(p: _Planter) -> list[Scenario]:  # noqa: PLR0915  one block per sce
         "retention-under-floor",
         "retention of a group with no history set to 1 day, under the floor",
         "logs_retention_shortened",
-        p.event(p.at(day, 63), "PutRetentionPolicy", ("user", "intruder-floor"),
-                {"logGroupName": "/planted/security", "retentionInDays": "1"}),
+        p.event(
+            p.at(day, 63),
+            "PutRetentionPolicy",
+            ("user", "intruder-floor"),
+            {"logGroupName": "/planted/security", "retentionInDays": "1"},
+        ),
     )
     single(
         "subscription-filter-deleted",
         "the subscription feeding the SIEM is deleted",
         "logs_subscription_filter_deleted",
-        p.event(p.at(day, 83), "DeleteSubscriptionFilter", ("user", "intruder-unsubscribe"),
-                {"logGroupName": "/planted/siem-fed", "filterName": "to-siem"}),
+        p.event(
+            p.at(day, 83),
+            "DeleteSubscriptionFilter",
+            ("user", "intruder-unsubscribe"),
+            {"logGroupName": "/planted/siem-fed", "filterName": "to-siem"},
+        ),
     )
     day = 36.0
     single(
         "subscription-to-foreign-account",
         "a subscription filter sends a log group to an untrusted account",
         "logs_subscription_to_foreign_account",
-        p.event(p.at(day, 3), "PutSubscriptionFilter", ("user", "intruder-exfil"),
-                {"logGroupName": "/planted/payments-api", "filterName": "x", "filterPattern": "",
-                 "destinationArn": f"arn:aws:logs:us-east-1:{UNTRUSTED_ACCOUNT}:destination:drop"}),
+        p.event(
+            p.at(day, 3),
+            "PutSubscriptionFilter",
+            ("user", "intruder-exfil"),
+            {
+                "logGroupName": "/planted/payments-api",
+                "filterName": "x",
+                "filterPattern": "",
+                "destinationArn": f"arn:aws:logs:us-east-1:{UNTRUSTED_ACCOUNT}:destination:drop",
+            },
+        ),
     )
     single(
         "destination-policy-open",
         "a destination policy allows everyone",
         "logs_policy_grants_untrusted",
-        p.event(p.at(day, 23), "PutDestinationPolicy", ("user", "intruder-policy"),
-                {"destinationName": "central", "accessPolicy": _policy({"AWS": "*"})}),
+        p.event(
+            p.at(day, 23),
+            "PutDestinationPolicy",
+            ("user", "intruder-policy"),
+            {"destinationName": "central", "accessPolicy": _policy({"AWS": "*"})},
+        ),
     )
     single(
         "resource-policy-untrusted-account",
         "a resource policy lets an untrusted account in",
         "logs_policy_grants_untrusted",
-        p.event(p.at(day, 43), "PutResourcePolicy", ("user", "intruder-policy2"),
-                {"policyName": "open", "policyDocument": _policy(
-                    {"AWS": f"arn:aws:iam::{UNTRUSTED_ACCOUNT}:root"})}),
+        p.event(
+            p.at(day, 43),
+            "PutResourcePolicy",
+            ("user", "intruder-policy2"),
+            {
+                "policyName": "open",
+                "policyDocument": _policy({"AWS": f"arn:aws:iam::{UNTRUSTED_ACCOUNT}:root"}),
+            },
+        ),
     )
     export = Scenario("export-new-principal", "a principal that never exported creates exports")
-    first_export = p.event(p.at(day, 63), "CreateExportTask", ("user", "intruder-export"),
-                           {"logGroupName": "/planted/customers", "destination": ALLOWED_BUCKET,
-                            "from": 0, "to": 1})
-    export.event_ids = [first_export, p.event(
-        p.at(day, 64), "CreateExportTask", ("user", "intruder-export"),
-        {"logGroupName": "/planted/customers2", "destination": ALLOWED_BUCKET, "from": 0, "to": 1})]
+    first_export = p.event(
+        p.at(day, 63),
+        "CreateExportTask",
+        ("user", "intruder-export"),
+        {"logGroupName": "/planted/customers", "destination": ALLOWED_BUCKET, "from": 0, "to": 1},
+    )
+    export.event_ids = [
+        first_export,
+        p.event(
+            p.at(day, 64),
+            "CreateExportTask",
+            ("user", "intruder-export"),
+            {
+                "logGroupName": "/planted/customers2",
+                "destination": ALLOWED_BUCKET,
+                "from": 0,
+                "to": 1,
+            },
+        ),
+    ]
     export.expected = [{"rule": "logs_export_task_new_principal", "evidence": [first_export]}]
     scenarios.append(export)
     single(
         "export-unlisted-bucket",
         "the usual exporter writes to a bucket that is not on the allow-list",
         "logs_export_task_unlisted_bucket",
-        p.event(p.at(day, 83, ), "CreateExportTask", ("role", f"{EXPORT_ROLE}/nightly"),
-                {"logGroupName": "/planted/exported", "destination": "exfil-drop-bucket",
-                 "from": 0, "to": 1}),
+        p.event(
+            p.at(
+                day,
+                83,
+            ),
+            "CreateExportTask",
+            ("role", f"{EXPORT_ROLE}/nightly"),
+            {
+                "logGroupName": "/planted/exported",
+                "destination": "exfil-drop-bucket",
+                "from": 0,
+                "to": 1,
+            },
+        ),
     )
     day = 38.0
-    single("kms-disassociated", "the KMS key of a log group is disassociated",
-           "logs_kms_key_disassociated",
-           p.event(p.at(day, 3), "DisassociateKmsKey", ("user", "intruder-kms"),
-                   {"logGroupName": "/planted/encrypted"}))
-    single("data-protection-deleted", "a data protection policy is deleted",
-           "logs_data_protection_policy_deleted",
-           p.event(p.at(day, 23), "DeleteDataProtectionPolicy", ("user", "intruder-dpp"),
-                   {"logGroupIdentifier": "/planted/pii"}))
-    single("metric-filter-deleted", "the metric filter behind the root-login alarm is deleted",
-           "logs_metric_filter_deleted",
-           p.event(p.at(day, 43), "DeleteMetricFilter", ("user", "intruder-metric"),
-                   {"logGroupName": "/planted/cloudtrail", "filterName": "root-login"}))
+    single(
+        "kms-disassociated",
+        "the KMS key of a log group is disassociated",
+        "logs_kms_key_disassociated",
+        p.event(
+            p.at(day, 3),
+            "DisassociateKmsKey",
+            ("user", "intruder-kms"),
+            {"logGroupName": "/planted/encrypted"},
+        ),
+    )
+    single(
+        "data-protection-deleted",
+        "a data protection policy is deleted",
+        "logs_data_protection_policy_deleted",
+        p.event(
+            p.at(day, 23),
+            "DeleteDataProtectionPolicy",
+            ("user", "intruder-dpp"),
+            {"logGroupIdentifier": "/planted/pii"},
+        ),
+    )
+    single(
+        "metric-filter-deleted",
+        "the metric filter behind the root-login alarm is deleted",
+        "logs_metric_filter_deleted",
+        p.event(
+            p.at(day, 43),
+            "DeleteMetricFilter",
+            ("user", "intruder-metric"),
+            {"logGroupName": "/planted/cloudtrail", "filterName": "root-login"},
+        ),
+    )
     reads = Scenario("contents-read-new-principal", "a principal never seen reading reads logs")
-    for i, action in enumerate(["FilterLogEvents", "GetLogEvents", "FilterLogEvents", "StartQuery"]):
-        reads.event_ids.append(p.event(p.at(day, 63 + i), action, ("user", "intruder-reader"),
-                                       {"logGroupName": "/planted/app"}, read_only=True))
-    reads.expected = [{"rule": "logs_contents_read_new_principal", "evidence": [reads.event_ids[0]]}]
+    for i, action in enumerate(
+        ["FilterLogEvents", "GetLogEvents", "FilterLogEvents", "StartQuery"]
+    ):
+        reads.event_ids.append(
+            p.event(
+                p.at(day, 63 + i),
+                action,
+                ("user", "intruder-reader"),
+                {"logGroupName": "/planted/app"},
+                read_only=True,
+            )
+        )
+    reads.expected = [
+        {"rule": "logs_contents_read_new_principal", "evidence": [reads.event_ids[0]]}
+    ]
     scenarios.append(reads)
     denied = Scenario("access-denied-burst", "stolen credentials probe CloudWatch Logs")
     for i in range(25):
         action = ("DescribeLogGroups", "GetLogEvents", "DescribeSubscriptionFilters")[i % 3]
-        denied.event_ids.append(p.event(p.at(day, 81 + i * 0.2), action, ("user", "intruder-prober"),
-                                        {"logGroupName": "/planted/app"}, error="AccessDenied",
-                                        read_only=True))
+        denied.event_ids.append(
+            p.event(
+                p.at(day, 81 + i * 0.2),
+                action,
+                ("user", "intruder-prober"),
+                {"logGroupName": "/planted/app"},
+                error="AccessDenied",
+                read_only=True,
+            )
+        )
     denied.expected = [{"rule": "logs_access_denied_burst", "evidence": list(denied.event_ids)}]
     scenarios.append(denied)
     day = 40.0
     for offset, action in ((3, "StopLogging"), (23, "DeleteTrail")):
-        single(f"trail-{action.lower()}", f"the trail is stopped ({action})",
-               "cloudtrail_logging_stopped",
-               p.event(p.at(day, offset), action, ("user", "intruder-trail"),
-                       {"name": "management-trail"}, source="cloudtrail.amazonaws.com"))
-    single("trail-updated", "the trail is pointed at another bucket", "cloudtrail_trail_updated",
-           p.event(p.at(day, 43), "UpdateTrail", ("user", "intruder-trail2"),
-                   {"name": "management-trail", "s3BucketName": "elsewhere"},
-                   source="cloudtrail.amazonaws.com"))
-    single("event-selectors-drop-management", "event selectors stop recording management events",
-           "cloudtrail_management_events_dropped",
-           p.event(p.at(day, 63), "PutEventSelectors", ("user", "intruder-selectors"),
-                   {"trailName": "management-trail", "eventSelectors": [
-                       {"readWriteType": "All", "includeManagementEvents": False,
-                        "dataResources": []}]},
-                   source="cloudtrail.amazonaws.com"))
-    single("alarms-deleted", "the alarms on the log metric filters are deleted",
-           "cloudwatch_alarms_deleted",
-           p.event(p.at(day, 83), "DeleteAlarms", ("user", "intruder-alarms"),
-                   {"alarmNames": ["root-login"]}, source="monitoring.amazonaws.com"))
-    single("failed-log-group-deletion", "an attempt to delete a log group is denied",
-           "logs_tampering_attempt_failed",
-           p.event(p.at(day, 103), "DeleteLogGroup", ("user", "intruder-tries"),
-                   {"logGroupName": "/planted/payments"}, error="AccessDenied"))
+        single(
+            f"trail-{action.lower()}",
+            f"the trail is stopped ({action})",
+            "cloudtrail_logging_stopped",
+            p.event(
+                p.at(day, offset),
+                action,
+                ("user", "intruder-trail"),
+                {"name": "management-trail"},
+                source="cloudtrail.amazonaws.com",
+            ),
+        )
+    single(
+        "trail-updated",
+        "the trail is pointed at another bucket",
+        "cloudtrail_trail_updated",
+        p.event(
+            p.at(day, 43),
+            "UpdateTrail",
+            ("user", "intruder-trail2"),
+            {"name": "management-trail", "s3BucketName": "elsewhere"},
+            source="cloudtrail.amazonaws.com",
+        ),
+    )
+    single(
+        "event-selectors-drop-management",
+        "event selectors stop recording management events",
+        "cloudtrail_management_events_dropped",
+        p.event(
+            p.at(day, 63),
+            "PutEventSelectors",
+            ("user", "intruder-selectors"),
+            {
+                "trailName": "management-trail",
+                "eventSelectors": [
+                    {"readWriteType": "All", "includeManagementEvents": False, "dataResources": []}
+                ],
+            },
+            source="cloudtrail.amazonaws.com",
+        ),
+    )
+    single(
+        "alarms-deleted",
+        "the alarms on the log metric filters are deleted",
+        "cloudwatch_alarms_deleted",
+        p.event(
+            p.at(day, 83),
+            "DeleteAlarms",
+            ("user", "intruder-alarms"),
+            {"alarmNames": ["root-login"]},
+            source="monitoring.amazonaws.com",
+        ),
+    )
+    single(
+        "failed-log-group-deletion",
+        "an attempt to delete a log group is denied",
+        "logs_tampering_attempt_failed",
+        p.event(
+            p.at(day, 103),
+            "DeleteLogGroup",
+            ("user", "intruder-tries"),
+            {"logGroupName": "/planted/payments"},
+            error="AccessDenied",
+        ),
+    )
     return scenarios
 
 
-def _lookalikes(p: _Planter) -> list[Scenario]:  # noqa: PLR0915
+def _lookalikes(p: _Planter) -> list[Scenario]:
     looks: list[Scenario] = []
 
     def look(look_id: str, description: str, *event_ids: str) -> None:
@@ -330,69 +486,181 @@ def _lookalikes(p: _Planter) -> list[Scenario]:  # noqa: PLR0915
 
     ci = ("role", f"{CI_ROLE}/GitHubActions")
     day = 35.0
-    look("retention-raised", "retention raised from 30 to 90 days",
-         p.event(p.at(1, 7), "PutRetentionPolicy", ci, {"logGroupName": "/planted/raised",
-                                                       "retentionInDays": 30}),
-         p.event(p.at(day, 3), "PutRetentionPolicy", ("user", "ops-raiser"),
-                 {"logGroupName": "/planted/raised", "retentionInDays": 90}))
-    look("retention-policy-deleted", "a retention policy deleted: keep forever",
-         p.event(p.at(day, 23), "DeleteRetentionPolicy", ("user", "ops-forever"),
-                 {"logGroupName": "/planted/forever"}))
-    look("subscription-same-account", "a subscription to a Lambda function in the same account",
-         p.event(p.at(day, 43), "PutSubscriptionFilter", ("user", "ops-subscriber"),
-                 {"logGroupName": "/planted/local", "filterName": "f", "filterPattern": "",
-                  "destinationArn": f"arn:aws:lambda:us-east-1:{p.account}:function:shipper"}))
-    look("subscription-trusted-account", "a subscription to the trusted central logging account",
-         p.event(p.at(day, 63), "PutSubscriptionFilter", ("user", "ops-subscriber2"),
-                 {"logGroupName": "/planted/central", "filterName": "f", "filterPattern": "",
-                  "destinationArn": f"arn:aws:logs:us-east-1:{TRUSTED_ACCOUNT}:destination:siem"}))
-    look("policy-trusted-account", "a destination policy for the trusted account",
-         p.event(p.at(day, 83), "PutDestinationPolicy", ("user", "ops-policy"),
-                 {"destinationName": "central",
-                  "accessPolicy": _policy({"AWS": f"arn:aws:iam::{TRUSTED_ACCOUNT}:root"})}))
-    look("policy-service-principal", "a resource policy for an AWS service",
-         p.event(p.at(day, 103), "PutResourcePolicy", ("user", "ops-policy2"),
-                 {"policyName": "route53", "policyDocument": _policy(
-                     {"Service": "route53.amazonaws.com"})}))
+    look(
+        "retention-raised",
+        "retention raised from 30 to 90 days",
+        p.event(
+            p.at(1, 7),
+            "PutRetentionPolicy",
+            ci,
+            {"logGroupName": "/planted/raised", "retentionInDays": 30},
+        ),
+        p.event(
+            p.at(day, 3),
+            "PutRetentionPolicy",
+            ("user", "ops-raiser"),
+            {"logGroupName": "/planted/raised", "retentionInDays": 90},
+        ),
+    )
+    look(
+        "retention-policy-deleted",
+        "a retention policy deleted: keep forever",
+        p.event(
+            p.at(day, 23),
+            "DeleteRetentionPolicy",
+            ("user", "ops-forever"),
+            {"logGroupName": "/planted/forever"},
+        ),
+    )
+    look(
+        "subscription-same-account",
+        "a subscription to a Lambda function in the same account",
+        p.event(
+            p.at(day, 43),
+            "PutSubscriptionFilter",
+            ("user", "ops-subscriber"),
+            {
+                "logGroupName": "/planted/local",
+                "filterName": "f",
+                "filterPattern": "",
+                "destinationArn": f"arn:aws:lambda:us-east-1:{p.account}:function:shipper",
+            },
+        ),
+    )
+    look(
+        "subscription-trusted-account",
+        "a subscription to the trusted central logging account",
+        p.event(
+            p.at(day, 63),
+            "PutSubscriptionFilter",
+            ("user", "ops-subscriber2"),
+            {
+                "logGroupName": "/planted/central",
+                "filterName": "f",
+                "filterPattern": "",
+                "destinationArn": f"arn:aws:logs:us-east-1:{TRUSTED_ACCOUNT}:destination:siem",
+            },
+        ),
+    )
+    look(
+        "policy-trusted-account",
+        "a destination policy for the trusted account",
+        p.event(
+            p.at(day, 83),
+            "PutDestinationPolicy",
+            ("user", "ops-policy"),
+            {
+                "destinationName": "central",
+                "accessPolicy": _policy({"AWS": f"arn:aws:iam::{TRUSTED_ACCOUNT}:root"}),
+            },
+        ),
+    )
+    look(
+        "policy-service-principal",
+        "a resource policy for an AWS service",
+        p.event(
+            p.at(day, 103),
+            "PutResourcePolicy",
+            ("user", "ops-policy2"),
+            {
+                "policyName": "route53",
+                "policyDocument": _policy({"Service": "route53.amazonaws.com"}),
+            },
+        ),
+    )
     day = 37.0
-    look("deleted-by-aws-service", "a log group deleted by an AWS service",
-         p.event(p.at(day, 3), "DeleteLogGroup", ("service", "lambda.amazonaws.com"),
-                 {"logGroupName": "/planted/ephemeral"}))
-    look("deleted-through-cloudformation", "a log group deleted by CloudFormation for a user",
-         p.event(p.at(day, 13), "DeleteLogGroup", ("role", "stack-owner/alice"),
-                 {"logGroupName": "/planted/stack"}, invoked_by="cloudformation.amazonaws.com"))
+    look(
+        "deleted-by-aws-service",
+        "a log group deleted by an AWS service",
+        p.event(
+            p.at(day, 3),
+            "DeleteLogGroup",
+            ("service", "lambda.amazonaws.com"),
+            {"logGroupName": "/planted/ephemeral"},
+        ),
+    )
+    look(
+        "deleted-through-cloudformation",
+        "a log group deleted by CloudFormation for a user",
+        p.event(
+            p.at(day, 13),
+            "DeleteLogGroup",
+            ("role", "stack-owner/alice"),
+            {"logGroupName": "/planted/stack"},
+            invoked_by="cloudformation.amazonaws.com",
+        ),
+    )
     ci_events = [
         p.event(p.at(day, 23), "DeleteLogGroup", ci, {"logGroupName": "/planted/preview-42"}),
-        p.event(p.at(day, 24), "DeleteSubscriptionFilter", ci,
-                {"logGroupName": "/planted/preview-43", "filterName": "f"}),
-        p.event(p.at(day, 25), "DeleteMetricFilter", ci,
-                {"logGroupName": "/planted/preview-43", "filterName": "m"}),
+        p.event(
+            p.at(day, 24),
+            "DeleteSubscriptionFilter",
+            ci,
+            {"logGroupName": "/planted/preview-43", "filterName": "f"},
+        ),
+        p.event(
+            p.at(day, 25),
+            "DeleteMetricFilter",
+            ci,
+            {"logGroupName": "/planted/preview-43", "filterName": "m"},
+        ),
     ]
     ci_events += [
-        p.event(p.at(day, 41 + i * 0.2), "DeleteLogStream", ci,
-                {"logGroupName": "/planted/preview-44", "logStreamName": f"s{i}"})
+        p.event(
+            p.at(day, 41 + i * 0.2),
+            "DeleteLogStream",
+            ci,
+            {"logGroupName": "/planted/preview-44", "logStreamName": f"s{i}"},
+        )
         for i in range(15)
     ]
     look("deleted-by-ci-role", "the usual CI role tears down a preview environment", *ci_events)
     routine_reads = [
-        p.event(p.at(d, 600 + (d % 5) * 7), "StartQuery", ("role", f"{READER_ROLE}/grafana"),
-                {"logGroupName": "/planted/app"}, read_only=True)
+        p.event(
+            p.at(d, 600 + (d % 5) * 7),
+            "StartQuery",
+            ("role", f"{READER_ROLE}/grafana"),
+            {"logGroupName": "/planted/app"},
+            read_only=True,
+        )
         for d in range(MIN_DAYS - 1)
     ]
     look("routine-reads", "the dashboards' role reads every day", *routine_reads)
     routine_exports = [
-        p.event(p.at(d, 120), "CreateExportTask", ("role", f"{EXPORT_ROLE}/nightly"),
-                {"logGroupName": "/planted/exported", "destination": ALLOWED_BUCKET,
-                 "from": 0, "to": 1})
+        p.event(
+            p.at(d, 120),
+            "CreateExportTask",
+            ("role", f"{EXPORT_ROLE}/nightly"),
+            {
+                "logGroupName": "/planted/exported",
+                "destination": ALLOWED_BUCKET,
+                "from": 0,
+                "to": 1,
+            },
+        )
         for d in range(MIN_DAYS - 1)
     ]
     look("routine-exports", "the nightly export to the allowed bucket", *routine_exports)
-    look("event-selectors-keep-management", "event selectors that add data events",
-         p.event(p.at(39, 3), "PutEventSelectors", ("user", "ops-selectors"),
-                 {"trailName": "management-trail", "eventSelectors": [
-                     {"readWriteType": "All", "includeManagementEvents": True,
-                      "dataResources": [{"type": "AWS::S3::Object", "values": ["arn:aws:s3"]}]}]},
-                 source="cloudtrail.amazonaws.com"))
+    look(
+        "event-selectors-keep-management",
+        "event selectors that add data events",
+        p.event(
+            p.at(39, 3),
+            "PutEventSelectors",
+            ("user", "ops-selectors"),
+            {
+                "trailName": "management-trail",
+                "eventSelectors": [
+                    {
+                        "readWriteType": "All",
+                        "includeManagementEvents": True,
+                        "dataResources": [{"type": "AWS::S3::Object", "values": ["arn:aws:s3"]}],
+                    }
+                ],
+            },
+            source="cloudtrail.amazonaws.com",
+        ),
+    )
     return looks
 
 
@@ -412,13 +680,16 @@ def plant_attacks(out: Path, *, begin: int, seed: int) -> dict[str, Any]:
         },
         "files": files,
         "scenarios": [
-            {"id": s.id, "description": s.description, "eventIds": s.event_ids,
-             "expected": s.expected}
+            {
+                "id": s.id,
+                "description": s.description,
+                "eventIds": s.event_ids,
+                "expected": s.expected,
+            }
             for s in scenarios
         ],
         "lookalikes": [
-            {"id": s.id, "description": s.description, "eventIds": s.event_ids}
-            for s in lookalikes
+            {"id": s.id, "description": s.description, "eventIds": s.event_ids} for s in lookalikes
         ],
     }
     ground_truth_path(out).write_bytes(orjson.dumps(truth, option=orjson.OPT_INDENT_2))

@@ -240,7 +240,7 @@ class ObjectLoader:
         if hook is None or not times:
             return
         try:
-            hook(min(first for first, _ in times), max(last for _, last in times))  # type: ignore[type-var]
+            hook(min(first for first, _ in times), max(last for _, last in times))
         except Exception as exc:  # noqa: BLE001  whatever it is, indexing goes on
             self._report.log("error", "after-batch hook failed", error=str(exc))
 

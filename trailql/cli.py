@@ -26,7 +26,7 @@ def _day(text: str) -> date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a day (YYYY-MM-DD)") from None
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915  one statement per option
     parser = argparse.ArgumentParser(
         prog="trailql",
         description="Who did what to your CloudWatch Logs, from where, and when.",

@@ -15,9 +15,7 @@ EVERYTHING = Window(datetime(1970, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinf
 
 
 @pytest.fixture(scope="session")
-def sample_findings(
-    es: Elasticsearch, samples_alias: tuple[str, IndexSummary]
-) -> list[Finding]:
+def sample_findings(es: Elasticsearch, samples_alias: tuple[str, IndexSummary]) -> list[Finding]:
     """What the shipped pack raises over the samples, with nothing trusted."""
     detector = Detector(es, samples_alias[0], load_rules([]), Trust())
     _, findings = detector.evaluate(EVERYTHING, store=False)

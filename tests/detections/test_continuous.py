@@ -16,6 +16,7 @@ from typing import Any
 
 import boto3
 import pytest
+from pydantic import SecretStr
 
 from bench.api_server import free_port
 from common.retry import Backoff
@@ -27,7 +28,7 @@ from indexer.report import JsonLinesReport
 from indexer.state import state_index
 from tests.indexer.continuous import wait_until
 
-SECRET = "a-webhook-secret-of-some-length"
+SECRET = "a-webhook-secret-of-some-length"  # noqa: S105  a test's own
 ACCOUNT = "210987654321"
 
 
@@ -94,7 +95,9 @@ def _stored(es, alias: str) -> dict[str, dict[str, Any]]:
 
 
 def test_findings_follow_their_events_and_reach_a_webhook_down_for_30_s_and_sns(  # noqa: PLR0915
-    es, alias, aws_env
+    es,
+    alias,
+    aws_env,  # noqa: ARG001  aws_env: boto3 pointed at moto
 ):
     session = boto3.session.Session()
     s3, sns, sqs = session.client("s3"), session.client("sns"), session.client("sqs")
@@ -110,7 +113,7 @@ def test_findings_follow_their_events_and_reach_a_webhook_down_for_30_s_and_sns(
     port = free_port()
     settings = DetectionSettings(
         webhook_url=f"http://127.0.0.1:{port}/hook",
-        webhook_secret=SECRET,
+        webhook_secret=SecretStr(SECRET),
         sns_topic_arn=topic,
     )
     setup = configured(es, alias, settings, load_rules([]))
@@ -139,8 +142,7 @@ def test_findings_follow_their_events_and_reach_a_webhook_down_for_30_s_and_sns(
             try:
                 wait_until(lambda: len(_stored(es, alias)) == 3, timeout=20, what="three findings")
             except AssertionError:
-                print(log.getvalue())
-                raise
+                raise AssertionError(log.getvalue()) from None
             first = _stored(es, alias)
             assert {f["rule"]["name"] for f in first.values()} == {
                 "logs_log_group_deleted", "cloudtrail_logging_stopped", "logs_metric_filter_deleted"

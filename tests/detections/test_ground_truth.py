@@ -51,7 +51,10 @@ def planted(es: Elasticsearch, tmp_path_factory: pytest.TempPathFactory) -> Iter
     summary = index_sources([str(folder)], client=es, alias=alias)
     assert summary.clean, summary
     settings = DetectionSettings(
-        **{name.removeprefix("TRAILQL_").lower(): value for name, value in truth["settings"].items()}
+        **{
+            name.removeprefix("TRAILQL_").lower(): value
+            for name, value in truth["settings"].items()
+        }
     )
     yield Planted(alias, folder, truth, settings)
     drop_alias(es, alias)
@@ -73,7 +76,10 @@ def test_the_ground_truth_names_every_shipped_rule_and_events_that_are_in_the_fi
         r["eventID"] for path in planted.folder.rglob("*.json.gz") for r in records_of(path)
     }
     planted_ids = [
-        i for group in ("scenarios", "lookalikes") for s in planted.truth[group] for i in s["eventIds"]
+        i
+        for group in ("scenarios", "lookalikes")
+        for s in planted.truth[group]
+        for i in s["eventIds"]
     ]
     assert set(planted_ids) <= in_files
     assert len(in_files) == EVENTS + len(planted_ids)
@@ -99,7 +105,7 @@ def test_no_finding_holds_a_lookalike_event(planted: Planted, found: list[Findin
         assert [f.summary for f in found if ids & set(f.event_ids)] == [], lookalike["id"]
 
 
-def test_a_finding_says_what_and_who_in_one_sentence(planted: Planted, found: list[Finding]):
+def test_a_finding_says_what_and_who_in_one_sentence(found: list[Finding]):
     [deleted] = [f for f in found if f.rule.name == "logs_log_group_deleted"
                  and "/planted/payments" in f.log_groups]  # fmt: skip
     assert deleted.summary == (

@@ -37,7 +37,7 @@ def _not_by_service(record: Record) -> bool:
 
 def _arn_account(arn: object) -> str | None:
     parts = str(arn).split(":")
-    return parts[4] if len(parts) > 5 and parts[0] == "arn" and len(parts[4]) == 12 else None  # noqa: PLR2004
+    return parts[4] if len(parts) > 5 and parts[0] == "arn" and len(parts[4]) == 12 else None
 
 
 def _foreign_destination(record: Record) -> bool:
@@ -103,7 +103,9 @@ SINGLE: dict[str, Callable[[Record], bool]] = {
     ),
     "logs_subscription_filter_deleted": _call("logs.amazonaws.com", "DeleteSubscriptionFilter"),
     "logs_kms_key_disassociated": _call("logs.amazonaws.com", "DisassociateKmsKey"),
-    "logs_data_protection_policy_deleted": _call("logs.amazonaws.com", "DeleteDataProtectionPolicy"),
+    "logs_data_protection_policy_deleted": _call(
+        "logs.amazonaws.com", "DeleteDataProtectionPolicy"
+    ),
     "logs_metric_filter_deleted": _call("logs.amazonaws.com", "DeleteMetricFilter"),
     "logs_subscription_to_foreign_account": lambda r: (
         _call("logs.amazonaws.com", "PutSubscriptionFilter")(r) and _foreign_destination(r)
@@ -120,7 +122,7 @@ SINGLE: dict[str, Callable[[Record], bool]] = {
 
 
 def _when(record: Record) -> datetime:
-    return datetime.fromisoformat(str(record["eventTime"]).replace("Z", "+00:00"))
+    return datetime.fromisoformat(str(record["eventTime"]))
 
 
 def _principal(record: Record) -> str | None:
@@ -148,7 +150,7 @@ def _first_seen(records: list[Record], names: set[str], days: int) -> set[tuple[
         key=lambda r: (_when(r), r["eventID"]),
     )  # fmt: skip
     last: dict[tuple[str, str], datetime] = {}
-    found = set()
+    found: set[tuple[str, ...]] = set()
     for record in candidates:
         group = (str(record.get("recipientAccountId")), str(_principal(record)))
         before = last.get(group)
@@ -216,7 +218,7 @@ def test_retention_rule_hits_cuts_below_the_floor_or_the_previous_retention(
             kept[group] = float("inf")
             continue
         days = float(_params(record).get("retentionInDays", "nan"))
-        if days < 7 or days < kept.get(group, float("-inf")):  # noqa: PLR2004  the default floor
+        if days < 7 or days < kept.get(group, float("-inf")):
             expected.add((record["eventID"],))
         kept[group] = days
     assert by_rule(sample_findings).get("logs_retention_shortened", set()) == expected
@@ -237,7 +239,7 @@ def test_correlations_hit_exactly_the_bursts_counted_here(
     )
     expected_streams = _burst(
         sample_records,
-        lambda r: _call("logs.amazonaws.com", "DeleteLogStream")(r),
+        _call("logs.amazonaws.com", "DeleteLogStream"),
         10,
     )
     got = {name: {frozenset(ids) for ids in found.get(name, set())} for name in found}

@@ -28,11 +28,15 @@ from trailql.connection import resolve_connection
 from trailql.output import EXIT_INCOMPLETE, EXIT_OK, error, problems, stderr
 
 
-def index_options(**bulk: int) -> IndexOptions:
+def index_options(*, max_bytes: int | None = None, concurrency: int | None = None) -> IndexOptions:
     """How records are indexed: the bulk sizes asked for, the time window configured."""
     settings = IndexerSettings()
-    window = TimeWindow(settings.earliest_event_time, settings.max_future)
-    return IndexOptions(**bulk, window=window)
+    options = IndexOptions(window=TimeWindow(settings.earliest_event_time, settings.max_future))
+    if max_bytes is not None:
+        options = replace(options, max_bytes=max_bytes)
+    if concurrency is not None:
+        options = replace(options, concurrency=concurrency)
+    return options
 
 
 def continuous_mode(
@@ -73,7 +77,7 @@ def continuous_mode(
     return None
 
 
-def run(arguments: argparse.Namespace) -> int:
+def run(arguments: argparse.Namespace) -> int:  # noqa: PLR0911  one exit per failure
     """Index once (exit 1 when something was not indexed), or run until stopped."""
     alias = IndexSettings().index
     options = index_options(

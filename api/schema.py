@@ -21,7 +21,7 @@ Query = merge_types(
     ),
 )
 #: The one mutation: triage of findings (POST only, see api/view.py).
-Mutation = findings.FindingMutations
+Mutation = merge_types("Mutation", (findings.FindingMutations,))
 
 
 def _gathered(*areas: dict[str, FieldCost]) -> dict[str, FieldCost]:

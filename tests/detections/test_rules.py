@@ -25,7 +25,9 @@ def _load(text: str) -> list[EventRule]:
 def test_every_shipped_rule_has_id_title_description_severity_technique_and_false_positives():
     for rule in load_rules([]).rules:
         info = rule.info
-        assert info.id and info.title and info.description, info.name
+        assert info.id, info.name
+        assert info.title, info.name
+        assert info.description, info.name
         assert info.severity in {"low", "medium", "high", "critical"}, info.name
         assert info.techniques, info.name
         assert info.false_positives, info.name

@@ -21,6 +21,7 @@ from generator import ground_truth_path
 from indexer.run import index_sources
 from tests.detections.conftest import EVERYTHING
 from tests.helpers import drop_alias
+from tests.indexer.continuous import worker_environment
 from tests.samples import records_of
 
 EVENTS = 20_000
@@ -141,3 +142,35 @@ def test_backfilling_twice_leaves_the_same_findings_and_keeps_their_status(
     for finding_id, finding in first.items():
         assert second[finding_id]["eventIds"] == finding["eventIds"]
         assert second[finding_id]["createdAt"] == finding["createdAt"]
+
+
+def test_trailql_detect_backfills_a_window_and_reports_each_rule(
+    es_connection, moto_endpoint, planted: Planted
+):
+    env = {
+        **worker_environment(es_connection, planted.alias, moto_endpoint),
+        **planted.truth["settings"],
+    }
+    truth_times = sorted(
+        r["eventTime"]
+        for path in planted.folder.rglob("*planted*.json.gz")
+        for r in records_of(path)
+        if r["eventName"] == "StopLogging"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "trailql", "detect", "--from", truth_times[0][:10],
+         "--to", "2100-01-01", "--no-such-option"],
+        env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr  # argparse refuses an unknown option
+    result = subprocess.run(
+        [sys.executable, "-m", "trailql", "detect", "--from", "2100-01-01", "--to", "2000-01-01"],
+        env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2  # EXIT_ERROR, as every refused command line
+    assert "--from must be before --to" in result.stderr
+    result = subprocess.run(
+        [sys.executable, "-m", "trailql", "detect", "--from", truth_times[0][:10]],
+        env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert "cloudtrail_logging_stopped" in result.stdout + result.stderr

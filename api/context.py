@@ -16,8 +16,13 @@ from api.errors import TimeBudgetExceededError
 from api.limits import Limits
 from api.request_log import RequestRecord
 from api.slices import Months
+from api.tenancy import ACCOUNT_FIELD as ACCOUNT_FIELD_OF_EVENTS
 from api.tenancy import Tenant, check_confined
 from common.metrics import ELASTICSEARCH_REQUEST_SECONDS
+from detections.findings import findings_index
+
+#: The field of a finding that says whose it is, as recipientAccountId says of an event.
+FINDING_ACCOUNT_FIELD = "accountId"
 
 _OUT_OF_TIME = (
     "the search ran past the request's time budget and was stopped; narrow the filter or "
@@ -48,8 +53,15 @@ class Context:
         A missing alias is an empty result, not an error. A request that could reach past
         its query (see :func:`api.tenancy.check_confined`) is refused as a bug.
         """
+        return await self._search(self.alias, ACCOUNT_FIELD_OF_EVENTS, request)
+
+    async def search_findings(self, **request: Any) -> Any:
+        """Search the findings index, confined to the tenant's accounts as events are."""
+        return await self._search(findings_index(self.alias), FINDING_ACCOUNT_FIELD, request)
+
+    async def _search(self, index: str, account_field: str, request: dict[str, Any]) -> Any:
         check_confined(request)
-        request["query"] = self.tenant.restrict(request.get("query"))
+        request["query"] = self.tenant.restrict(request.get("query"), account_field)
         if self.deadline is not None:
             remaining = self.deadline - time.monotonic()
             if remaining <= 0:
@@ -59,7 +71,7 @@ class Context:
         started = time.perf_counter()
         try:
             response = await self.elasticsearch.search(
-                index=self.alias, ignore_unavailable=True, allow_no_indices=True, **request
+                index=index, ignore_unavailable=True, allow_no_indices=True, **request
             )
         finally:
             elapsed = time.perf_counter() - started

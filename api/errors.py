@@ -51,6 +51,10 @@ class ErrorCode(StrEnum):
     PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
     #: A request GraphQL-over-HTTP cannot take: no query, not JSON, a batch, a wrong method.
     BAD_REQUEST = "BAD_REQUEST"
+    #: The credential lacks the scope the operation needs (triage, to change a finding).
+    FORBIDDEN = "FORBIDDEN"
+    #: What was asked for does not exist, or is not the caller's to see.
+    NOT_FOUND = "NOT_FOUND"
 
 
 class TimeBudgetExceededError(Exception):

@@ -126,6 +126,10 @@ async def find_event(context: Context, event_id: str) -> dict[str, Any] | None:
     return hits[0]["_source"] if hits else None
 
 
+#: What of a connection is read off the page's hits; totalCount and boundedCount are not.
+_NEEDS_THE_PAGE = frozenset({"nodes", "edges", "pageInfo"})
+
+
 async def find_events(
     context: Context,
     info: strawberry.Info[Context, None],
@@ -161,8 +165,12 @@ async def find_events(
         else None
     )
     try:
-        hits = await _page(
-            context, query, search_order, size=size, position=position, source=_source(info)
+        hits = (
+            await _page(
+                context, query, search_order, size=size, position=position, source=_source(info)
+            )
+            if selected_names(info) & _NEEDS_THE_PAGE
+            else []
         )
         total = (await counting)["hits"]["total"]["value"] if counting is not None else None
     finally:

@@ -73,6 +73,8 @@ class ApiSettings(BaseSettings):
     jwt_secret: SecretStr | None = None
     #: The claim that lists the AWS account IDs a token may see.
     jwt_accounts_claim: str = "trailql_accounts"
+    #: The JWT claim listing what a token may do (``read``, ``triage``); none: ``read``.
+    jwt_scopes_claim: str = "trailql_scopes"
 
     def cors_origin_list(self) -> list[str]:
         """The origins as a list, blanks dropped."""

@@ -552,7 +552,25 @@ async def event_stats(
         request["aggs"] = aggregations
     response = await info.context.search(**request)
     count = response["hits"]["total"]["value"]
-    return EventStats(level=_Level(count, response.get("aggregations", {})))
+    found = response.get("aggregations") or _nothing_found(aggregations)
+    return EventStats(level=_Level(count, found))
+
+
+def _nothing_found(aggregations: dict[str, Any]) -> dict[str, Any]:
+    """What each aggregation answers over no events.
+
+    A search of an alias with no index yet answers with no aggregations at all; the
+    statistics of nothing are still zeros and empty lists, not an error.
+    """
+    results: dict[str, Any] = {}
+    for key, aggregation in aggregations.items():
+        if "filter" in aggregation:
+            results[key] = {"doc_count": 0}
+        elif "cardinality" in aggregation:
+            results[key] = {"value": 0}
+        else:
+            results[key] = {"buckets": [], "meta": aggregation.get("meta", {})}
+    return results
 
 
 #: What the fields of this area cost (api/limits.py): a timeline is charged its most

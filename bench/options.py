@@ -11,7 +11,7 @@ from pathlib import Path
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results.json"
 #: The measures of a run, in the order they run.
-MEASURES = ("indexing", "memory", "queries", "hostile")
+MEASURES = ("indexing", "memory", "queries", "hostile", "detections")
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,9 @@ class Options:
     throughput_rounds: int = 2
     # 6. hostile requests
     hostile_samples: int = 3
+    # 8. detections: the pack backfilled over this many events; files timed for lag
+    detection_events: int = 1_000_000
+    lag_files: int = 40
     # 7. the peer (graphql-compose-elasticsearch), with the query measures
     peer: bool = False
     # the run
@@ -78,6 +81,8 @@ def smoke_sizes(options: Options) -> Options:
         throughput_seconds=2.0,
         throughput_rounds=1,
         hostile_samples=1,
+        detection_events=2_000,
+        lag_files=3,
         peer=True,
     )
 
@@ -124,6 +129,12 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         help=f"per hostile request, default {defaults.hostile_samples}",
     )
+    sizes.add_argument(
+        "--detection-events",
+        type=int,
+        help=f"backfilled by the detections measure, default {defaults.detection_events:,}",
+    )
+    sizes.add_argument("--lag-files", type=int, help=f"default {defaults.lag_files}")
     run = parser.add_argument_group("the run")
     run.add_argument(
         "--only",

@@ -24,6 +24,7 @@ from bench.api_server import Served, serving
 from bench.client import connection_pool
 from bench.cluster import Aliases, bench_cluster, elasticsearch_connection, local_node_pid
 from bench.datasets import big_file, trail_folder
+from bench.detections import measure_detections
 from bench.hostile import measure_hostile
 from bench.indexing import measure_indexing
 from bench.latency import measure_latencies
@@ -230,6 +231,27 @@ def run(options: Options) -> dict[str, Any]:
         if options.runs("hostile"):
             print(f"6. hostile requests, {options.hostile_samples} samples each", flush=True)
             _hostile(options, connection, aliases, results)
+        if options.runs("detections"):
+            print(f"8. detections over {options.detection_events:,} events", flush=True)
+            events = trail_folder(
+                options.workdir, events=options.detection_events, seed=options.seed
+            )
+            figures = measure_detections(
+                aliases.client,
+                aliases,
+                events,
+                lag_files=options.lag_files,
+                workdir=options.workdir,
+            )
+            results["detections"] = figures.as_dict()
+            print(
+                f"   backfill {figures.backfill_events_per_second:,.0f} events/s "
+                f"({figures.events:,} events, {figures.rules} rules, {figures.findings:,} "
+                f"findings, {figures.backfill_seconds:.1f} s; second run created "
+                f"{figures.second_run_created}); lag p50 {figures.lag_p50_seconds:.2f} s, "
+                f"p95 {figures.lag_p95_seconds:.2f} s over {figures.lag_files} files",
+                flush=True,
+            )
     results["targets"] = {
         target.key: {
             "label": target.label,

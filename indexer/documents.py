@@ -124,6 +124,7 @@ class Document:
     event_id: str
     source: bytes
     position: int = 0
+    event_time: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,7 +173,7 @@ class DocumentMaker:
         except UnstorableRecordError as exc:
             return self._bad(record, file, position, "unstorable", str(exc))
         index = self._monthly_index(event.event_time)
-        return Document(index, event.document_id, source, position)
+        return Document(index, event.document_id, source, position, event.event_time)
 
     def _monthly_index(self, event_time: datetime) -> str:
         """Worked out once per month rather than per event."""

@@ -200,6 +200,7 @@ class ObjectLoader:
             outcomes[load.object.uri] = ObjectOutcome(Kind.LOADED)
             INDEXER_FILES.labels(outcome="read").inc()
             self._report_loaded(load)
+        self._indexed(complete)
         deferred = sum(len(load.tally.deferred) for load in loads)
         if deferred:
             raise _UnavailableError(f"Elasticsearch deferred {deferred} documents (overloaded)")
@@ -227,6 +228,21 @@ class ObjectLoader:
                 with fetched.body as stream:
                     pipeline.feed(stream, load.tally)
         return loads
+
+    def _indexed(self, complete: list[_FileLoad]) -> None:
+        """Tell whoever asked (detections) the eventTime span of what is now acknowledged."""
+        hook = self._options.on_indexed
+        times = [
+            (load.tally.first_event_time, load.tally.last_event_time)
+            for load in complete
+            if load.tally.first_event_time is not None and load.tally.last_event_time is not None
+        ]
+        if hook is None or not times:
+            return
+        try:
+            hook(min(first for first, _ in times), max(last for _, last in times))
+        except Exception as exc:  # noqa: BLE001  whatever it is, indexing goes on
+            self._report.log("error", "after-batch hook failed", error=str(exc))
 
     def _report_loaded(self, load: _FileLoad) -> None:
         tally = load.tally

@@ -18,7 +18,7 @@ for the continuous modes to send again.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import Enum
@@ -69,6 +69,9 @@ class IndexOptions:
     max_backoff_seconds: float = 30.0
     #: eventTimes outside it are quarantined rather than indexed.
     window: TimeWindow = field(default_factory=TimeWindow)
+    #: The continuous modes call it with the first and last eventTime of each batch once it
+    #: is acknowledged (detections evaluate it); a failure of it never stops indexing.
+    on_indexed: Callable[[datetime, datetime], None] | None = None
 
     @property
     def backoff(self) -> Backoff:
@@ -94,6 +97,9 @@ class FileTally:
     deferred: list[Problem] = field(default_factory=list)
     #: Why the file could not be read to its end, if it could not.
     broken: Problem | None = None
+    #: The earliest and latest eventTime of the events sent.
+    first_event_time: datetime | None = None
+    last_event_time: datetime | None = None
 
     @property
     def not_indexed(self) -> list[Problem]:
@@ -196,6 +202,11 @@ class Pipeline:
             self._quarantine(tally, item)
             return
         where = f"{tally.name}: record {item.position}"
+        if item.event_time is not None:
+            if tally.first_event_time is None or item.event_time < tally.first_event_time:
+                tally.first_event_time = item.event_time
+            if tally.last_event_time is None or item.event_time > tally.last_event_time:
+                tally.last_event_time = item.event_time
         sent = _Sent(_Kind.EVENT, tally, where, item.position, replaces=replaces)
         self._writer.add(item.index, item.event_id, item.source, sent)
 

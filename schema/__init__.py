@@ -9,6 +9,7 @@ from schema.document import (
     event_document,
     failed,
     ip_address,
+    log_group_names,
     mistyped,
     principal_name,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "failed",
     "index_template",
     "ip_address",
+    "log_group_names",
     "mistyped",
     "monthly_index",
     "principal_name",

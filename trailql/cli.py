@@ -43,7 +43,7 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_ERROR, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915  one statement per option
     parser = _Parser(
         prog="trailql",
         description="Who did what to your CloudWatch Logs, from where, and when.",
@@ -104,6 +104,17 @@ def _parser() -> argparse.ArgumentParser:
     generate.add_argument("out", type=Path, metavar="OUT", help="folder to write into")
     generate.add_argument("--events", type=int, default=10_000, help="how many events")
     generate.add_argument("--seed", type=int, default=1, help="same seed, same files")
+    generate.add_argument(
+        "--attacks",
+        action="store_true",
+        help="also plant labelled attacks and look-alikes; write ground-truth.json beside them",
+    )
+
+    detect = commands.add_parser(
+        "detect", help="evaluate the detection rules over stored events (a backfill)"
+    )
+    detect.add_argument("--from", dest="start", help="first eventTime (ISO 8601; default: all)")
+    detect.add_argument("--to", dest="end", help="eventTime to stop before (default: now)")
 
     serve = commands.add_parser("serve", help="serve the GraphQL API")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
@@ -121,6 +132,12 @@ def _parser() -> argparse.ArgumentParser:
     mint.add_argument("name", help="who the key is for, shown in logs (letters, digits, ._@-)")
     mint.add_argument(
         "accounts", nargs="+", metavar="ACCOUNT", help="AWS account IDs it may see, or '*' for all"
+    )
+    mint.add_argument(
+        "--scope",
+        action="append",
+        choices=["read", "triage"],
+        help="what the key may do: read (the default), triage (change findings' status)",
     )
     expiry = mint.add_mutually_exclusive_group()
     expiry.add_argument("--days", type=int, help="expire the key this many days from now")

@@ -75,11 +75,16 @@ def test_no_fuzzed_query_is_a_server_error(served, keys):
         operations.append(result.ok())
     labels = sorted(operation.label for operation in operations)
     assert labels == [
+        "Mutation.updateFindingStatus",
         "Query.event",
         "Query.eventStats",
         "Query.events",
+        "Query.finding",
+        "Query.findingStats",
+        "Query.findings",
         "Query.logGroup",
         "Query.logGroups",
+        "Query.rules",
     ]
     statuses: Counter[int] = Counter()
     for operation in operations:

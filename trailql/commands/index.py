@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import argparse
+from contextlib import ExitStack
+from dataclasses import replace
 
 from rich.table import Table
 
 from common.elastic import sync_client
 from common.settings import IndexSettings
+from detections import DetectionSettings, RuleError
+from detections.continuous import ContinuousDetector, configured
 from indexer.documents import TimeWindow
 from indexer.follow import FollowOptions
 from indexer.pipeline import IndexOptions
@@ -22,11 +26,15 @@ from trailql.connection import resolve_connection
 from trailql.output import EXIT_INCOMPLETE, EXIT_OK, error, problems, stderr
 
 
-def index_options(**bulk: int) -> IndexOptions:
+def index_options(*, max_bytes: int | None = None, concurrency: int | None = None) -> IndexOptions:
     """How records are indexed: the bulk sizes asked for, the time window configured."""
     settings = IndexerSettings()
-    window = TimeWindow(settings.earliest_event_time, settings.max_future)
-    return IndexOptions(**bulk, window=window)
+    options = IndexOptions(window=TimeWindow(settings.earliest_event_time, settings.max_future))
+    if max_bytes is not None:
+        options = replace(options, max_bytes=max_bytes)
+    if concurrency is not None:
+        options = replace(options, concurrency=concurrency)
+    return options
 
 
 def continuous_mode(
@@ -80,7 +88,18 @@ def run(arguments: argparse.Namespace) -> int:
     client = sync_client(resolve_connection())
     try:
         if mode is not None:
-            run_continuous(mode, client=client, alias=alias, metrics_port=arguments.metrics_port)
+            with ExitStack() as stack:
+                settings = DetectionSettings()
+                if settings.detections:
+                    try:
+                        setup = configured(client, alias, settings)
+                    except (RuleError, ValueError) as exc:
+                        return error(f"detections: {exc}")
+                    detector = stack.enter_context(ContinuousDetector(client, alias, setup))
+                    mode = replace(mode, load=replace(mode.load, on_indexed=detector.submit))
+                run_continuous(
+                    mode, client=client, alias=alias, metrics_port=arguments.metrics_port
+                )
             return EXIT_OK
         with stderr.status("indexing…") as status:
             summary = index_sources(

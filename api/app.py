@@ -81,8 +81,9 @@ def app_from_environment() -> Starlette:
     ``trailql serve`` puts the cluster it resolved into the environment before it starts
     workers, so every worker reaches the same cluster.
     """
-    configure_logging()
-    return create_app(connection_from_settings(), IndexSettings().index, ApiSettings())
+    settings = ApiSettings()
+    configure_logging(log_format=settings.log_format)
+    return create_app(connection_from_settings(), IndexSettings().index, settings)
 
 
 def limits_from(settings: ApiSettings) -> Limits:

@@ -12,6 +12,7 @@ from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from api.limits import Limits
+from api.logs import LogFormat
 
 
 class ApiSettings(BaseSettings):
@@ -43,6 +44,10 @@ class ApiSettings(BaseSettings):
     #: automaton from it, whose cost grows with its length.
     max_pattern_length: int = Limits.max_pattern_length
     max_filter_clauses: int = Limits.max_filter_clauses
+
+    #: How ``trailql serve`` logs: ``auto`` (text at a terminal, JSON lines elsewhere),
+    #: ``json`` or ``text``.
+    log_format: LogFormat = "auto"
 
     #: Seconds one request may run: its searches carry it as Elasticsearch's own timeout.
     request_timeout: float = 20.0

@@ -114,6 +114,11 @@ def _parser() -> argparse.ArgumentParser:
         default=os.cpu_count() or 1,
         help="processes serving the API (default: one per core)",
     )
+    serve.add_argument(
+        "--log-format",
+        choices=("auto", "json", "text"),
+        help="auto: readable lines at a terminal, JSON lines elsewhere (TRAILQL_LOG_FORMAT)",
+    )
 
     keys = commands.add_parser("keys", help="mint API keys for the API")
     key_actions = keys.add_subparsers(dest="action", required=True, metavar="ACTION")

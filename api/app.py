@@ -28,6 +28,7 @@ from api.graphiql import graphiql_assets
 from api.limits import Limits
 from api.logs import configure_logging
 from api.metrics import metrics
+from api.persisted import Manifest, PersistedQueries
 from api.rate_limit import Rate, RateLimit, RateLimiter, parse_rates
 from api.request_log import RequestLog
 from api.schema import FIELD_COSTS, schema
@@ -113,10 +114,17 @@ def create_app(
     """The application for one cluster and alias; ``clock`` paces the rate limits.
 
     Raises ``api.auth.AuthConfigError`` when authentication is on and cannot work, and
-    ``api.rate_limit.RateConfigError`` when TRAILQL_RATE_LIMITS cannot be read.
+    ``api.rate_limit.RateConfigError`` when TRAILQL_RATE_LIMITS cannot be read, and
+    ``api.persisted.PersistedQueryConfigError`` when the persisted-query settings cannot work.
     """
     settings = settings or ApiSettings()
     authenticator = authenticator_from(settings)
+    manifest = settings.persisted_queries_manifest
+    persisted = PersistedQueries(
+        Manifest.read(manifest) if manifest is not None else None,
+        only=settings.persisted_queries_only,
+        cache_bytes=settings.persisted_query_cache_bytes,
+    )
     limiter = RateLimiter(
         Rate(settings.rate_limit, settings.rate_burst),
         settings.max_concurrent_requests,
@@ -138,7 +146,7 @@ def create_app(
     executor = Executor(
         schema, limits_from(settings), FIELD_COSTS, time_budget=settings.request_timeout
     )
-    graphql = GraphQLView(schema, executor)
+    graphql = GraphQLView(schema, executor, persisted, cache_max_age=settings.cache_max_age)
     middleware = [
         Middleware(RequestLog),
         Middleware(

@@ -49,6 +49,15 @@ class ApiSettings(BaseSettings):
     #: ``json`` or ``text``.
     log_format: LogFormat = "auto"
 
+    #: Persisted queries: accept only the manifest's operations (api/persisted.py) ...
+    persisted_queries_only: bool = False
+    #: ... listed in this file, Apollo's or Relay's manifest (also pre-registers them).
+    persisted_queries_manifest: Path | None = None
+    #: Bytes of documents registered by automatic persisted queries, per process.
+    persisted_query_cache_bytes: int = 16 * 1024 * 1024
+    #: Seconds a cache may keep a successful GET answer (``Cache-Control: max-age``); 0: none.
+    cache_max_age: int = 60
+
     #: Seconds one request may run: its searches carry it as Elasticsearch's own timeout.
     request_timeout: float = 20.0
     #: Seconds ``trailql serve`` lets requests in flight finish after SIGTERM.

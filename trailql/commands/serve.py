@@ -16,6 +16,7 @@ from api.app import create_app
 from api.auth import AuthConfigError
 from api.logs import configure_logging
 from api.metrics import MULTIPROCESS_DIRECTORY
+from api.persisted import PersistedQueryConfigError
 from api.rate_limit import RateConfigError
 from api.settings import ApiSettings
 from common.settings import IndexSettings
@@ -52,7 +53,7 @@ def run(arguments: argparse.Namespace) -> int:
     connection = resolve_connection()
     try:
         app = create_app(connection, IndexSettings().index, settings)  # checks the settings
-    except (AuthConfigError, RateConfigError) as exc:
+    except (AuthConfigError, RateConfigError, PersistedQueryConfigError) as exc:
         return error(exc)
     url = f"http://{arguments.host}:{arguments.port}/graphql"
     logging.getLogger("trailql.api").info(

@@ -24,6 +24,7 @@ from api.auth import authenticator_from
 from api.auth_middleware import Authentication
 from api.body_limit import BodyLimit
 from api.execution import Executor
+from api.export import export_route
 from api.graphiql import graphiql_assets
 from api.limits import Limits
 from api.logs import configure_logging
@@ -164,6 +165,7 @@ def create_app(
     return Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            export_route(executor.limits),
             graphiql_assets,
             Route("/healthz", healthz),
             Route("/readyz", readyz),

@@ -59,9 +59,10 @@ EVERY_ACCOUNT = Tenant(name="anonymous (authentication disabled)", accounts=None
 NO_ACCOUNT = Tenant(name="unauthenticated", accounts=frozenset())
 
 
-#: What a search may carry: none of these reaches past its ``query``.
+#: What a search may carry: none of these reaches past its ``query`` (``pit``, a point in
+#: time, only holds the alias's indices as they were when it was opened).
 SEARCH_KEYS = frozenset(
-    {"query", "aggs", "size", "sort", "search_after", "track_total_hits", "source"}
+    {"query", "aggs", "size", "sort", "search_after", "track_total_hits", "source", "pit"}
 )
 #: Aggregations that read documents outside the query: ``global`` ignores it, and the
 #: significant ones compare against a background set, by default the whole index.

@@ -11,7 +11,7 @@ from pathlib import Path
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results.json"
 #: The measures of a run, in the order they run.
-MEASURES = ("indexing", "memory", "queries", "hostile")
+MEASURES = ("indexing", "memory", "queries", "hostile", "export")
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,8 @@ class Options:
     hostile_samples: int = 3
     # 7. the peer (graphql-compose-elasticsearch), with the query measures
     peer: bool = False
+    # 8. export: trailql export's peak memory at these sizes
+    export_events: tuple[int, ...] = (10_000, 100_000)
     # the run
     #: The measures to run (empty: all of them).
     only: tuple[str, ...] = ()
@@ -79,6 +81,7 @@ def smoke_sizes(options: Options) -> Options:
         throughput_rounds=1,
         hostile_samples=1,
         peer=True,
+        export_events=(500, 2_000),
     )
 
 

@@ -43,6 +43,21 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_ERROR, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
+def _add_export(commands: argparse._SubParsersAction[_Parser]) -> None:
+    export = commands.add_parser(
+        "export", help="write every event a filter matches to stdout (NDJSON or CSV)"
+    )
+    export.add_argument(
+        "--filter", metavar="JSON", help='an EventFilter as JSON: {"eventName": ["DeleteLogGroup"]}'
+    )
+    export.add_argument("--format", choices=("ndjson", "csv"), default="ndjson", help="(ndjson)")
+    export.add_argument(
+        "--fields", metavar="A,B.C", help="only these fields (dotted paths); CSV's columns"
+    )
+    export.add_argument("--api-key", help="the API key whose accounts to export (TRAILQL_API_KEY)")
+    export.add_argument("--token", help="or a JWT bearer token (TRAILQL_TOKEN)")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="trailql",
@@ -145,6 +160,7 @@ def _parser() -> argparse.ArgumentParser:
     for action in (listing, replay):
         action.add_argument("--reason", help="only records quarantined for this reason")
 
+    _add_export(commands)
     commands.add_parser("schema", help="print the GraphQL schema (SDL)")
     return parser
 

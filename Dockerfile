@@ -1,11 +1,6 @@
 # TrailQL: the API and the indexer in one slim, non-root image.
 # No Docker engine runs on our development machines; this file is kept plain and is not
 # built in CI (see README, "Docker").
-FROM node:20-slim AS assets
-WORKDIR /src
-COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund
-
 FROM python:3.11-slim AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
@@ -21,11 +16,6 @@ FROM python:3.11-slim
 RUN useradd --system --uid 10001 --home-dir /nonexistent --shell /usr/sbin/nologin trailql
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
-# GraphiQL's four files (api/graphiql.py ASSETS), served from the image: no CDN.
-COPY --from=assets /src/node_modules/react/umd/react.production.min.js /opt/trailql/node_modules/react/umd/
-COPY --from=assets /src/node_modules/react-dom/umd/react-dom.production.min.js /opt/trailql/node_modules/react-dom/umd/
-COPY --from=assets /src/node_modules/graphiql/graphiql.min.js /src/node_modules/graphiql/graphiql.min.css /opt/trailql/node_modules/graphiql/
-ENV TRAILQL_GRAPHIQL_NODE_MODULES=/opt/trailql/node_modules
 # Authentication stays on in the image: give the API TRAILQL_API_KEYS or TRAILQL_API_KEYS_FILE,
 # or TRAILQL_JWT_* (README, "Security and operations"); without one it refuses to start.
 ENV TRAILQL_AUTH_DISABLED=false

@@ -68,11 +68,15 @@ class Context:
                 raise TimeBudgetExceededError(_OUT_OF_TIME)
             # Elasticsearch stops collecting at its own timeout and says so in timed_out.
             request["timeout"] = f"{max(1, int(remaining * 1000))}ms"
+        # A point in time names its indices already (api/export.py opens it on the alias).
+        target: dict[str, Any] = (
+            {}
+            if "pit" in request
+            else {"index": index, "ignore_unavailable": True, "allow_no_indices": True}
+        )
         started = time.perf_counter()
         try:
-            response = await self.elasticsearch.search(
-                index=index, ignore_unavailable=True, allow_no_indices=True, **request
-            )
+            response = await self.elasticsearch.search(**target, **request)
         finally:
             elapsed = time.perf_counter() - started
             ELASTICSEARCH_REQUEST_SECONDS.labels(kind="search").observe(elapsed)

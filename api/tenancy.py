@@ -86,7 +86,8 @@ EVERY_ACCOUNT = Tenant(
 NO_ACCOUNT = Tenant(name="unauthenticated", accounts=frozenset())
 
 
-#: What a search may carry: none of these reaches past its ``query``.
+#: What a search may carry: none of these reaches past its ``query`` (``pit``, a point in
+#: time, only holds the alias's indices as they were when it was opened).
 SEARCH_KEYS = frozenset(
     {
         "query",
@@ -97,6 +98,7 @@ SEARCH_KEYS = frozenset(
         "track_total_hits",
         "source",
         "seq_no_primary_term",
+        "pit",
     }
 )
 #: Aggregations that read documents outside the query: ``global`` ignores it, and the

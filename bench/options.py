@@ -11,7 +11,7 @@ from pathlib import Path
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results.json"
 #: The measures of a run, in the order they run.
-MEASURES = ("indexing", "memory", "queries", "hostile", "detections")
+MEASURES = ("indexing", "memory", "queries", "hostile", "detections", "export")
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,8 @@ class Options:
     lag_files: int = 40
     # 7. the peer (graphql-compose-elasticsearch), with the query measures
     peer: bool = False
+    # 9. export: trailql export's peak memory at these sizes
+    export_events: tuple[int, ...] = (10_000, 100_000)
     # the run
     #: The measures to run (empty: all of them).
     only: tuple[str, ...] = ()
@@ -84,6 +86,7 @@ def smoke_sizes(options: Options) -> Options:
         detection_events=2_000,
         lag_files=3,
         peer=True,
+        export_events=(500, 2_000),
     )
 
 

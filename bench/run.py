@@ -3,7 +3,7 @@
 1. indexing (:mod:`bench.indexing`), 2. memory (:mod:`bench.memory`), 3. and 5. query
 latencies on two data sets (:mod:`bench.latency`), 4. throughput (:mod:`bench.throughput`),
 6. hostile requests (:mod:`bench.hostile`) and, with ``--peer``, 7. the peer
-(:mod:`bench.peer`).
+(:mod:`bench.peer`); 8. export's memory (:mod:`bench.export`).
 The table is printed and the figures written to ``--output`` (bench/results.json).
 """
 
@@ -25,6 +25,7 @@ from bench.client import connection_pool
 from bench.cluster import Aliases, bench_cluster, elasticsearch_connection, local_node_pid
 from bench.datasets import big_file, trail_folder
 from bench.detections import measure_detections
+from bench.export import measure_export
 from bench.hostile import measure_hostile
 from bench.indexing import measure_indexing
 from bench.latency import measure_latencies
@@ -251,6 +252,18 @@ def run(options: Options) -> dict[str, Any]:
                 f"{figures.second_run_created}); lag p50 {figures.lag_p50_seconds:.2f} s, "
                 f"p95 {figures.lag_p95_seconds:.2f} s over {figures.lag_files} files",
                 flush=True,
+            )
+        if options.runs("export"):
+            sizes = " and ".join(f"{events:,}" for events in options.export_events)
+            print(f"9. export: trailql export's peak memory at {sizes} events", flush=True)
+            trails = [
+                trail_folder(options.workdir, events=events, seed=options.seed)
+                for events in options.export_events
+            ]
+            runs = measure_export(connection, aliases, trails)
+            results["export"] = [run.as_dict() for run in runs]
+            results["export_peak_rss_growth_mb"] = round(
+                runs[-1].peak_rss_mb - runs[0].peak_rss_mb, 1
             )
     results["targets"] = {
         target.key: {

@@ -43,6 +43,21 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_ERROR, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
+def _add_export(commands: argparse._SubParsersAction[_Parser]) -> None:
+    export = commands.add_parser(
+        "export", help="write every event a filter matches to stdout (NDJSON or CSV)"
+    )
+    export.add_argument(
+        "--filter", metavar="JSON", help='an EventFilter as JSON: {"eventName": ["DeleteLogGroup"]}'
+    )
+    export.add_argument("--format", choices=("ndjson", "csv"), default="ndjson", help="(ndjson)")
+    export.add_argument(
+        "--fields", metavar="A,B.C", help="only these fields (dotted paths); CSV's columns"
+    )
+    export.add_argument("--api-key", help="the API key whose accounts to export (TRAILQL_API_KEY)")
+    export.add_argument("--token", help="or a JWT bearer token (TRAILQL_TOKEN)")
+
+
 def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915  one statement per option
     parser = _Parser(
         prog="trailql",
@@ -125,6 +140,11 @@ def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915  one statement per op
         default=os.cpu_count() or 1,
         help="processes serving the API (default: one per core)",
     )
+    serve.add_argument(
+        "--log-format",
+        choices=("auto", "json", "text"),
+        help="auto: readable lines at a terminal, JSON lines elsewhere (TRAILQL_LOG_FORMAT)",
+    )
 
     keys = commands.add_parser("keys", help="mint API keys for the API")
     key_actions = keys.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -157,6 +177,7 @@ def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915  one statement per op
     for action in (listing, replay):
         action.add_argument("--reason", help="only records quarantined for this reason")
 
+    _add_export(commands)
     commands.add_parser("schema", help="print the GraphQL schema (SDL)")
     return parser
 

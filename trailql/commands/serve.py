@@ -16,6 +16,7 @@ from api.app import create_app
 from api.auth import AuthConfigError
 from api.logs import configure_logging
 from api.metrics import MULTIPROCESS_DIRECTORY
+from api.persisted import PersistedQueryConfigError
 from api.rate_limit import RateConfigError
 from api.settings import ApiSettings
 from common.settings import IndexSettings
@@ -44,12 +45,15 @@ def run(arguments: argparse.Namespace) -> int:
     if arguments.workers < 1:
         return error("--workers must be 1 or more")
     _check_port_free(arguments.host, arguments.port)
-    configure_logging()  # every line on stderr is JSON: ours, and uvicorn's through the root
+    if arguments.log_format is not None:
+        os.environ["TRAILQL_LOG_FORMAT"] = arguments.log_format  # workers read it too
     settings = ApiSettings()
+    # Every line on stderr, ours and uvicorn's through the root: text at a terminal, else JSON.
+    configure_logging(log_format=settings.log_format)
     connection = resolve_connection()
     try:
         app = create_app(connection, IndexSettings().index, settings)  # checks the settings
-    except (AuthConfigError, RateConfigError) as exc:
+    except (AuthConfigError, RateConfigError, PersistedQueryConfigError) as exc:
         return error(exc)
     url = f"http://{arguments.host}:{arguments.port}/graphql"
     logging.getLogger("trailql.api").info(

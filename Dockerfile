@@ -18,6 +18,7 @@ COPY pyproject.toml README.md ./
 COPY api api
 COPY generator generator
 COPY common common
+COPY detections detections
 COPY indexer indexer
 COPY schema schema
 COPY trailql trailql

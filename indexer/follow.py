@@ -18,12 +18,13 @@ from dataclasses import dataclass, field
 import boto3
 from elasticsearch import Elasticsearch
 
+from common.layout import DayRange
 from indexer.load import ObjectLoader, ready_loader
 from indexer.notifications import S3Object
 from indexer.pipeline import IndexOptions
 from indexer.report import Report
 from indexer.s3 import s3_objects
-from indexer.sources import DayRange, SkippedFile, SourceError
+from indexer.sources import SkippedFile, SourceError
 
 
 @dataclass(frozen=True)

@@ -21,14 +21,13 @@ from urllib.parse import urlparse
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from common.layout import DayRange, is_trail_file_name
 from indexer.notifications import S3Object, normalise_etag
 from indexer.reader import WHOLE_FILE_LIMIT
 from indexer.sources import (
-    DayRange,
     SkippedFile,
     SourceError,
     TrailFile,
-    is_trail_file_name,
     not_events_reason,
 )
 

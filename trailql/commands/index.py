@@ -8,6 +8,7 @@ from elasticsearch import ApiError, TransportError
 from rich.table import Table
 
 from common.elastic import sync_client
+from common.layout import DayRange
 from common.settings import IndexSettings
 from indexer.bulk import ElasticsearchUnavailableError
 from indexer.documents import TimeWindow
@@ -17,7 +18,7 @@ from indexer.run import IndexSummary, index_sources
 from indexer.s3 import is_s3_uri
 from indexer.service import run_continuous
 from indexer.settings import IndexerSettings
-from indexer.sources import DayRange, SourceError
+from indexer.sources import SourceError
 from indexer.sqs import MAX_WAIT_SECONDS
 from indexer.worker import WorkerOptions
 from trailql.connection import resolve_connection

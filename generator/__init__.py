@@ -22,7 +22,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final
 
 from generator._calendar import DEFAULT_START, default_days
+from generator._digests import SIGNATURE_SUFFIX, DigestOptions, public_key_list, signing_key
 from generator._run import GeneratedTrail, write_trail
+from generator._upload import upload
 from generator._world import ACCOUNTS, REGIONS
 
 if TYPE_CHECKING:
@@ -33,9 +35,14 @@ __all__ = [
     "DEFAULT_START",
     "MAX_RECORDS_PER_FILE",
     "REGIONS",
+    "SIGNATURE_SUFFIX",
+    "DigestOptions",
     "GeneratedTrail",
     "default_days",
     "generate",
+    "public_key_list",
+    "signing_key",
+    "upload",
 ]
 
 # CloudTrail splits a busy window into several files; the default size of those files.
@@ -50,12 +57,14 @@ def generate(
     start: datetime | None = None,
     days: int | None = None,
     max_records_per_file: int = MAX_RECORDS_PER_FILE,
+    digests: DigestOptions | None = None,
 ) -> GeneratedTrail:
     """Write ``events`` CloudTrail records under ``out`` in CloudTrail's S3 key layout.
 
     ``start`` defaults to :data:`DEFAULT_START` (never the clock, so output is reproducible);
     a naive ``start`` is taken as UTC. ``days`` defaults to :func:`default_days`. A window
-    with more than ``max_records_per_file`` records is split into several files.
+    with more than ``max_records_per_file`` records is split into several files. With
+    ``digests``, an hourly chain of signed digest files per account and region too.
     """
     if events < 1:
         raise ValueError(f"events must be at least 1, not {events}")
@@ -74,4 +83,5 @@ def generate(
         begin=first_second,
         days=span_days,
         max_records_per_file=max_records_per_file,
+        digests=digests,
     )

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from trailql.output import EXIT_ERROR, EXIT_INCOMPLETE, EXIT_OK, error
 
@@ -24,6 +25,48 @@ def _day(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a day (YYYY-MM-DD)") from None
+
+
+def _generate_and_verify(commands: Any) -> None:
+    """``trailql generate`` and ``trailql verify``."""
+    generate = commands.add_parser("generate", help="write synthetic trail files for demos")
+    generate.add_argument(
+        "out", metavar="OUT", help="folder to write into, or s3://bucket/prefix to upload to"
+    )
+    generate.add_argument("--events", type=int, default=10_000, help="how many events")
+    generate.add_argument("--seed", type=int, default=1, help="same seed, same files")
+    generate.add_argument(
+        "--digests", action="store_true", help="also an hourly chain of signed digest files"
+    )
+    generate.add_argument(
+        "--signing-key",
+        type=Path,
+        metavar="KEY",
+        help="--digests: RSA private key (PEM) to sign with; made if the file does not exist",
+    )
+    generate.add_argument(
+        "--public-keys-out",
+        type=Path,
+        metavar="FILE",
+        help="--digests: where to write the key list for verify --public-keys "
+        "(default: KEY with .public-keys.json)",
+    )
+
+    verify = commands.add_parser(
+        "verify", help="check log files and digests against CloudTrail's signed digests"
+    )
+    verify.add_argument("sources", nargs="+", metavar="SOURCE", help="folder or s3://bucket/prefix")
+    verify.add_argument("--since", type=_day, help="first day folder to read (YYYY-MM-DD, UTC)")
+    verify.add_argument("--until", type=_day, help="last day folder to read (YYYY-MM-DD, UTC)")
+    verify.add_argument(
+        "--public-keys",
+        type=Path,
+        action="append",
+        metavar="FILE",
+        help="CloudTrail's public keys as `aws cloudtrail list-public-keys` prints them "
+        "(repeat for several regions); default: ask CloudTrail",
+    )
+    verify.add_argument("--json", action="store_true", help="one JSON object on standard output")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -79,10 +122,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     index.add_argument("--metrics-port", type=int, metavar="PORT", help="serve Prometheus metrics")
 
-    generate = commands.add_parser("generate", help="write synthetic trail files for demos")
-    generate.add_argument("out", type=Path, metavar="OUT", help="folder to write into")
-    generate.add_argument("--events", type=int, default=10_000, help="how many events")
-    generate.add_argument("--seed", type=int, default=1, help="same seed, same files")
+    _generate_and_verify(commands)
 
     serve = commands.add_parser("serve", help="serve the GraphQL API")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")

@@ -153,7 +153,7 @@ def _hours(
     moment = start
     while moment <= last:
         end = moment + _HOUR
-        paused = options.paused(moment) or options.paused(end - 1)
+        paused = options.paused(moment) and options.paused(end - 1)  # wholly stopped
         hours.append(None if paused else _Hour(datetime.fromtimestamp(end, UTC)))
         moment = end
     for item in sorted(files, key=lambda f: (f.window_start, f.path.name)):

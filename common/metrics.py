@@ -58,3 +58,9 @@ RATE_LIMITED = Counter(
     "by reason (rate, concurrency).",
     ["reason"],
 )
+INTEGRITY_VERDICTS = Counter(
+    "trailql_integrity_verdicts_total",
+    "Integrity verdicts reached by the continuous indexer, by kind (log, digest, gap) and "
+    "verdict (valid, modified, missing, unlisted, not_yet_covered, signature_invalid, ...).",
+    ["kind", "verdict"],
+)

@@ -50,6 +50,7 @@ from integrity.verdicts import (
     Problem,
     Report,
     is_covered,
+    stored_file_verdict,
 )
 
 __all__ = [
@@ -96,6 +97,7 @@ __all__ = [
     "set_finding_recorder",
     "sha256_hex",
     "signed_text",
+    "stored_file_verdict",
     "take_inventory",
     "verify",
 ]

@@ -7,9 +7,11 @@ The same words are used by ``trailql verify``, the state index and the GraphQL A
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from integrity.names import Location
 
@@ -77,6 +79,31 @@ def is_covered(delivered: datetime, covered_until: datetime | None, now: datetim
     if covered_until is not None and delivered + DELIVERY_PRECISION <= covered_until:
         return True
     return delivered + DIGEST_WAIT <= now
+
+
+def stored_file_verdict(document: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """A log file's verdict and its why, from what is known of it as the indexer keeps it.
+
+    The fields: ``sha256`` (its hash, once loaded), ``expected_sha256`` and ``listed_in`` (a
+    verified digest lists it), ``gone`` (listed, and not in the bucket), ``covered`` (a digest
+    of its scope ends after its delivery). None: nothing is known yet.
+    """
+    sha256, expected = document.get("sha256"), document.get("expected_sha256")
+    listed_in = document.get("listed_in")
+    verdict: FileVerdict | None = None  # listed and not loaded yet, or nothing known
+    detail = None
+    if expected is not None and sha256 is not None:
+        verdict = FileVerdict.VALID if sha256 == expected else FileVerdict.MODIFIED
+        if verdict is FileVerdict.MODIFIED:
+            detail = f"its hash is {sha256}; {listed_in} lists {expected}"
+    elif expected is not None and document.get("gone"):
+        verdict, detail = FileVerdict.MISSING, f"listed in {listed_in}, not found"
+    elif expected is None and sha256 is not None:
+        if document.get("covered"):
+            verdict, detail = FileVerdict.UNLISTED, "no digest lists it"
+        else:
+            verdict, detail = FileVerdict.NOT_YET_COVERED, "its digest has not arrived yet"
+    return (None if verdict is None else verdict.value), detail
 
 
 @dataclass(frozen=True, slots=True)

@@ -121,6 +121,19 @@ def _parser() -> argparse.ArgumentParser:
         "--wait-seconds", type=int, default=20, metavar="S", help="SQS: long-poll wait, 0-20 (20)"
     )
     index.add_argument("--metrics-port", type=int, metavar="PORT", help="serve Prometheus metrics")
+    index.add_argument(
+        "--public-keys",
+        type=Path,
+        action="append",
+        metavar="FILE",
+        help="CloudTrail's public keys (`aws cloudtrail list-public-keys` output) to check "
+        "digests with; default: ask CloudTrail",
+    )
+    index.add_argument(
+        "--no-integrity",
+        action="store_true",
+        help="continuous modes: skip digest files and do not check integrity",
+    )
 
     _generate_and_verify(commands)
 

@@ -1,7 +1,9 @@
 """What every resolver gets: the cluster, the alias, the tenant, and a record of the searches.
 
-Every search of events goes through :meth:`Context.search`, which confines it to the tenant's
-accounts: no resolver can forget, or search Elasticsearch another way.
+Every search of events goes through :meth:`Context.search`, and every search of the trail
+files' integrity (the indexer's state index) through :meth:`Context.search_files`; both
+confine it to the tenant's accounts: no resolver can forget, or search Elasticsearch another
+way.
 """
 
 from __future__ import annotations
@@ -16,7 +18,11 @@ from api.errors import TimeBudgetExceededError
 from api.limits import Limits
 from api.request_log import RequestRecord
 from api.tenancy import Tenant, check_confined
+from common.indices import state_index
 from common.metrics import ELASTICSEARCH_REQUEST_SECONDS
+
+#: The account a trail file belongs to, in the state index (indexer/state.py's mapping).
+STATE_ACCOUNT = "account"
 
 _OUT_OF_TIME = (
     "the search ran past the request's time budget and was stopped; narrow the filter or "
@@ -38,6 +44,8 @@ class Context:
     #: When the request's time budget runs out (``time.monotonic``); None: no budget.
     deadline: float | None = None
     search_took_ms: list[int] = field(default_factory=list)
+    #: What resolvers batch within one request (api/integrity.py's data loaders), by name.
+    loaders: dict[str, Any] = field(default_factory=dict)
 
     async def search(self, **request: Any) -> Any:
         """Search the events alias, confined to the tenant's accounts.
@@ -47,6 +55,18 @@ class Context:
         """
         check_confined(request)
         request["query"] = self.tenant.restrict(request.get("query"))
+        return await self._search(self.alias, request)
+
+    async def search_files(self, **request: Any) -> Any:
+        """Search the trail files' integrity (the state index), confined to the tenant's accounts.
+
+        A file of no known account (not in CloudTrail's layout) is no tenant's.
+        """
+        check_confined(request)
+        request["query"] = self.tenant.restrict(request.get("query"), field=STATE_ACCOUNT)
+        return await self._search(state_index(self.alias), request)
+
+    async def _search(self, index: str, request: dict[str, Any]) -> Any:
         if self.deadline is not None:
             remaining = self.deadline - time.monotonic()
             if remaining <= 0:
@@ -56,7 +76,7 @@ class Context:
         started = time.perf_counter()
         try:
             response = await self.elasticsearch.search(
-                index=self.alias, ignore_unavailable=True, allow_no_indices=True, **request
+                index=index, ignore_unavailable=True, allow_no_indices=True, **request
             )
         finally:
             elapsed = time.perf_counter() - started

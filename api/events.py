@@ -9,7 +9,7 @@ import strawberry
 
 from api.context import Context
 from api.errors import ErrorCode, user_error
-from api.filters import EventFilter, filter_query
+from api.filters import EventFilter, event_query
 from api.limits import FieldCost
 from api.pagination import (
     DEFAULT_PAGE_SIZE,
@@ -113,7 +113,7 @@ async def find_events(
     after_values = resume_after(cursor, direction, EVENT_POSITION)
     reverse = {"asc": "desc", "desc": "asc"}[direction]
     request: dict[str, Any] = {
-        "query": filter_query(event_filter, context.limits),
+        "query": await event_query(context, event_filter),
         "sort": event_sort(reverse if backwards else direction),
         "size": size + 1,  # one more than asked: is there another page?
         "track_total_hits": selects(info, "totalCount"),

@@ -40,16 +40,17 @@ class Tenant:
     name: str
     accounts: frozenset[str] | None
 
-    def restrict(self, query: dict[str, Any] | None) -> dict[str, Any]:
+    def restrict(self, query: dict[str, Any] | None, field: str = ACCOUNT_FIELD) -> dict[str, Any]:
         """``query`` limited to this tenant's accounts (unchanged for every account).
 
         The original query stays in ``must``, so its scoring is untouched; the accounts are a
         ``filter``, which neither scores nor can be undone by anything inside ``query``.
+        ``field`` holds the account (of an event by default; ``account`` in the state index).
         """
         query = query if query is not None else {"match_all": {}}
         if self.accounts is None:
             return query
-        accounts = {"terms": {ACCOUNT_FIELD: sorted(self.accounts)}}
+        accounts = {"terms": {field: sorted(self.accounts)}}
         return {"bool": {"must": [query], "filter": [accounts]}}
 
 
@@ -61,7 +62,16 @@ NO_ACCOUNT = Tenant(name="unauthenticated", accounts=frozenset())
 
 #: What a search may carry: none of these reaches past its ``query``.
 SEARCH_KEYS = frozenset(
-    {"query", "aggs", "size", "sort", "search_after", "track_total_hits", "source"}
+    {
+        "query",
+        "aggs",
+        "size",
+        "sort",
+        "search_after",
+        "track_total_hits",
+        "source",
+        "docvalue_fields",
+    }
 )
 #: Aggregations that read documents outside the query: ``global`` ignores it, and the
 #: significant ones compare against a background set, by default the whole index.

@@ -29,6 +29,7 @@ from typing import Any
 import orjson
 from elasticsearch import ApiError, Elasticsearch
 
+from common.indices import state_index
 from indexer.bulk import ElasticsearchUnavailableError
 from indexer.notifications import S3Object, normalise_etag
 from integrity import stored_file_verdict
@@ -36,11 +37,6 @@ from integrity import stored_file_verdict
 _CONFLICT = 409
 _NDJSON = {"accept": "application/json", "content-type": "application/x-ndjson"}
 _MGET_CHUNK = 500
-
-
-def state_index(alias: str) -> str:
-    """The state index of an alias; deliberately outside the ``<alias>-*`` template."""
-    return f"{alias}_state"
 
 
 def state_mapping() -> dict[str, Any]:

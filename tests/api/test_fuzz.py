@@ -78,6 +78,7 @@ def test_no_fuzzed_query_is_a_server_error(served, keys):
         "Query.event",
         "Query.eventStats",
         "Query.events",
+        "Query.integrity",
         "Query.logGroup",
         "Query.logGroups",
     ]

@@ -21,13 +21,14 @@ from typing import Any
 
 import pytest
 
+from common.indices import state_index
 from common.metrics import INDEXER_EVENTS, INDEXER_FILES, SQS_OLDEST_MESSAGE_AGE_SECONDS
 from indexer import worker as worker_module
 from indexer.notifications import S3Object
 from indexer.pipeline import IndexOptions
 from indexer.report import JsonLinesReport
 from indexer.sqs import Heartbeat, Queue
-from indexer.state import state_document_id, state_index
+from indexer.state import state_document_id
 from indexer.worker import WorkerOptions, run_worker
 from tests.indexer.continuous import (
     all_ids,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results.json"
 #: The measures of a run, in the order they run.
-MEASURES = ("indexing", "memory", "queries", "hostile")
+MEASURES = ("indexing", "memory", "queries", "hostile", "integrity")
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,11 @@ class Options:
     hostile_samples: int = 3
     # 7. the peer (graphql-compose-elasticsearch), with the query measures
     peer: bool = False
+    # 8. integrity: verify over about 10,000 files; the continuous modes on one dense day
+    integrity_verify_events: int = 150_000
+    integrity_verify_days: int = 4
+    integrity_events: int = 100_000
+    integrity_rounds: int = 4
     # the run
     #: The measures to run (empty: all of them).
     only: tuple[str, ...] = ()
@@ -77,6 +82,10 @@ def smoke_sizes(options: Options) -> Options:
         throughput_rounds=1,
         hostile_samples=1,
         peer=True,
+        integrity_verify_events=2_000,
+        integrity_verify_days=1,
+        integrity_events=2_000,
+        integrity_rounds=2,
     )
 
 
@@ -122,6 +131,22 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         help=f"per hostile request, default {defaults.hostile_samples}",
     )
+    sizes.add_argument(
+        "--integrity-verify-events",
+        type=int,
+        help=f"verify: events of the trail, default {defaults.integrity_verify_events:,}",
+    )
+    sizes.add_argument(
+        "--integrity-verify-days",
+        type=int,
+        help=f"verify: days of the trail, default {defaults.integrity_verify_days}",
+    )
+    sizes.add_argument(
+        "--integrity-events",
+        type=int,
+        help=f"continuous: events of the one-day trail, default {defaults.integrity_events:,}",
+    )
+    sizes.add_argument("--integrity-rounds", type=int, help=f"default {defaults.integrity_rounds}")
     run = parser.add_argument_group("the run")
     run.add_argument(
         "--only",

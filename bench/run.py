@@ -26,6 +26,7 @@ from bench.cluster import Aliases, bench_cluster, elasticsearch_connection
 from bench.datasets import big_file, trail_folder
 from bench.hostile import measure_hostile
 from bench.indexing import measure_indexing
+from bench.integrity import measure_integrity
 from bench.latency import measure_latencies
 from bench.machine import machine
 from bench.memory import measure_memory
@@ -219,6 +220,19 @@ def run(options: Options) -> dict[str, Any]:
         if options.runs("hostile"):
             print(f"6. hostile requests, {options.hostile_samples} samples each", flush=True)
             _hostile(options, connection, aliases, results)
+        if options.runs("integrity"):
+            print("8. integrity: trailql verify, and the continuous modes on and off", flush=True)
+            integrity = measure_integrity(
+                aliases,
+                options.workdir,
+                verify_events=options.integrity_verify_events,
+                verify_days=options.integrity_verify_days,
+                continuous_events=options.integrity_events,
+                rounds=options.integrity_rounds,
+                seed=options.seed,
+            )
+            results["integrity"] = integrity.as_dict()
+            results["integrity_slowdown"] = round(integrity.slowdown, 3)
     results["targets"] = {
         target.key: {
             "label": target.label,

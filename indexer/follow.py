@@ -88,13 +88,14 @@ def follow(
             )
             report.log("debug", "polled", listed=len(listed), new=len(pending))
             known = {obj.uri for obj in listed}
-            _load(loader, _chunks(pending, options), loaded, known, stop=stop, report=report)
+            _load(loader, chunked(pending, options), loaded, known, stop=stop, report=report)
         first = False
         stop.wait(options.poll_seconds)
     report.log("info", "follower stopped")
 
 
-def _chunks(pending: Sequence[S3Object], options: FollowOptions) -> list[list[S3Object]]:
+def chunked(pending: Sequence[S3Object], options: FollowOptions) -> list[list[S3Object]]:
+    """Objects in the chunks one poll loads them in (``chunk_files``, ``chunk_bytes``)."""
     chunks: list[list[S3Object]] = [[]]
     size = 0
     for obj in pending:

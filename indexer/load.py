@@ -39,7 +39,7 @@ from indexer.notifications import S3Object
 from indexer.pipeline import CONTINUOUS_RETRIES, FileTally, IndexOptions, Pipeline
 from indexer.report import Report
 from indexer.sources import not_events_reason
-from indexer.state import LoadedFile, StateIndex
+from indexer.state import LoadedFile, StateIndex, Versions
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -248,8 +248,9 @@ class ObjectLoader:
                 self._report.file_done(obj.uri, outcome="checked", events=0, integrity=verdict)
 
     def _attempt(self, todo: list[S3Object], outcomes: dict[str, ObjectOutcome]) -> None:
+        versions: Versions | None = {} if self._integrity is not None else None
         try:
-            done_before = self._state.loaded(todo)
+            done_before = self._state.loaded(todo, versions)
             for uri in done_before:
                 outcomes[uri] = ObjectOutcome(Kind.ALREADY_LOADED)
                 INDEXER_FILES.labels(outcome="already_loaded").inc()
@@ -263,7 +264,7 @@ class ObjectLoader:
                 fields = self._integrity.log_fields(
                     [(load.object, load.sha256) for load in complete]
                 )
-                changes = self._state.record((load.done() for load in complete), fields)
+                changes = self._state.record((load.done() for load in complete), fields, versions)
                 self._integrity.changed(changes)
         except ElasticsearchUnavailableError as exc:
             raise _UnavailableError(str(exc)) from exc

@@ -101,6 +101,10 @@ def state_mapping() -> dict[str, Any]:
 _CONFLICT_ATTEMPTS = 8
 
 
+#: Documents as read, by URI: their source, sequence number and primary term (None: none).
+Versions = dict[str, tuple[dict[str, Any], int, int] | None]
+
+
 @dataclass(frozen=True, slots=True)
 class VerdictChange:
     """A log file whose verdict has just changed."""
@@ -156,17 +160,27 @@ class StateIndex:
             if exc.error != "resource_already_exists_exception":
                 raise
 
-    def loaded(self, objects: Sequence[S3Object]) -> set[str]:
-        """The URIs among ``objects`` already loaded (with the same ETag, when one is known)."""
+    def loaded(self, objects: Sequence[S3Object], versions: Versions | None = None) -> set[str]:
+        """The URIs among ``objects`` already loaded (with the same ETag, when one is known).
+
+        With ``versions``, every document read is kept there (None: there is none), for a
+        later :meth:`record` to write without reading it again.
+        """
         found: set[str] = set()
         for start in range(0, len(objects), _MGET_CHUNK):
             chunk = objects[start : start + _MGET_CHUNK]
             response = self._client.mget(
                 index=self.name,
                 ids=[state_document_id(o) for o in chunk],
-                source_includes=["etag", "done_at"],
+                source_includes=None if versions is not None else ["etag", "done_at"],
             )
             for item, obj in zip(response["docs"], chunk, strict=True):
+                if versions is not None:
+                    versions[obj.uri] = (
+                        (item["_source"], item["_seq_no"], item["_primary_term"])
+                        if item.get("found")
+                        else None
+                    )
                 if not item.get("found") or item["_source"].get("done_at") is None:
                     continue  # not there, or only listed by a digest so far
                 wanted = normalise_etag(obj.etag)
@@ -175,12 +189,16 @@ class StateIndex:
         return found
 
     def record(
-        self, files: Iterable[LoadedFile], integrity: Mapping[str, dict[str, Any]] | None = None
+        self,
+        files: Iterable[LoadedFile],
+        integrity: Mapping[str, dict[str, Any]] | None = None,
+        versions: Versions | None = None,
     ) -> list[VerdictChange]:
         """Mark files done, in one request; raises if any mark was not stored.
 
         With ``integrity`` (fields by URI), each file's integrity fields are merged into its
-        document and its verdict worked out again: the changes are returned.
+        document and its verdict worked out again: the changes are returned. ``versions``:
+        the documents as :meth:`loaded` read them.
         """
         now = _now()
         if integrity is None:
@@ -196,23 +214,31 @@ class StateIndex:
                 for done in files
             },
             now=now,
+            versions=versions,
         )
 
     def update(
-        self, fields: Mapping[str, dict[str, Any]], *, now: str | None = None
+        self,
+        fields: Mapping[str, dict[str, Any]],
+        *,
+        now: str | None = None,
+        versions: Versions | None = None,
     ) -> list[VerdictChange]:
         """Merge fields into documents by URI (made if missing); the verdicts that changed.
 
-        Each document is read, merged, judged and written back only if it has not changed
-        since it was read; one that has is read and judged again.
+        Each document is read (or taken from ``versions``, as read a moment ago), merged,
+        judged and written back only if it has not changed since it was read; one that has
+        is read and judged again.
         """
         now = now or _now()
         changes: list[VerdictChange] = []
         pending = dict(fields)
-        for _ in range(_CONFLICT_ATTEMPTS):
+        for attempt in range(_CONFLICT_ATTEMPTS):
             if not pending:
                 return changes
-            current = self._versioned(list(pending))
+            known = versions if attempt == 0 and versions is not None else {}
+            current = {uri: known[uri] for uri in pending if known.get(uri) is not None}
+            current |= self._versioned([uri for uri in pending if uri not in known])
             lines: list[bytes] = []
             order: list[str] = []
             judged: dict[str, dict[str, Any]] = {}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -356,3 +357,36 @@ def test_a_missing_folder_or_key_file_is_an_error_not_a_trace(tmp_path, capsys):
     bad_keys.write_text('{"PublicKeyList": [{"Fingerprint": "x", "Value": "not base64!"}]}')
     assert main(["verify", str(tmp_path), "--public-keys", str(bad_keys)]) == 2
     assert "Value is not base64" in capsys.readouterr().err
+
+
+def test_generate_uploads_to_s3_with_signatures_as_metadata_and_verify_agrees(
+    moto_endpoint, s3_client, tmp_path, monkeypatch, capsys
+):
+    for name, value in {
+        "AWS_ENDPOINT_URL_S3": moto_endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    bucket = f"generated-{uuid.uuid4().hex[:10]}"
+    s3_client.create_bucket(Bucket=bucket)
+    key = tmp_path / "key.pem"
+    target = f"s3://{bucket}/org-trail"
+    arguments = ["generate", target, "--events", "40", "--digests", "--signing-key", str(key)]
+    assert main(arguments) == EXIT_OK
+    listed = s3_client.list_objects_v2(Bucket=bucket)["Contents"]
+    digests = [o["Key"] for o in listed if "/CloudTrail-Digest/" in o["Key"]]
+    assert digests
+    assert all(o["Key"].startswith("org-trail/AWSLogs/") for o in listed)
+    assert not any(o["Key"].endswith(".sig") for o in listed)
+    metadata = s3_client.head_object(Bucket=bucket, Key=digests[0])["Metadata"]
+    assert set(metadata) == {"signature", "signature-algorithm"}
+    content = gunzip_json(s3_client.get_object(Bucket=bucket, Key=digests[0])["Body"].read())
+    assert (content["digestS3Bucket"], content["digestS3Object"]) == (bucket, digests[0])
+    capsys.readouterr()
+    public_keys = str(tmp_path / "key.public-keys.json")
+    assert main(["verify", f"{target}/", "--public-keys", public_keys, "--json"]) == EXIT_OK
+    answer = json.loads(capsys.readouterr().out)
+    assert set(answer["digests"]) == {"valid"}
+    assert answer["files"]["valid"] == len(listed) - len(digests)

@@ -30,6 +30,8 @@ MAX_FILTER_FILES = 10_000
 #: Events are in files delivered after them: within minutes, and this is a generous bound.
 DELIVERY_DELAY = timedelta(days=1)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: Events, or files, one search of a data loader asks for: a page of events is at most 500.
+_BATCH = 1000
 DEFAULT_PROBLEMS = 50
 MAX_PROBLEMS = 500
 
@@ -112,7 +114,7 @@ def _file_loader(context: Context) -> DataLoader[str, str | None]:
                     by_id[hit["_id"]] = values[0]
             return [by_id.get(document_id(event_id)) for event_id in event_ids]
 
-        loader = context.loaders["log_file"] = DataLoader(load_fn=files)
+        loader = context.loaders["log_file"] = DataLoader(load_fn=files, max_batch_size=_BATCH)
     return loader
 
 
@@ -135,7 +137,7 @@ def _verdict_loader(context: Context) -> DataLoader[str, str | None]:
             }
             return [found.get(key) for key in keys]
 
-        loader = context.loaders["verdict"] = DataLoader(load_fn=verdicts)
+        loader = context.loaders["verdict"] = DataLoader(load_fn=verdicts, max_batch_size=_BATCH)
     return loader
 
 

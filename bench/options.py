@@ -39,8 +39,8 @@ class Options:
     # 7. the peer (graphql-compose-elasticsearch), with the query measures
     peer: bool = False
     # 8. integrity: verify over about 10,000 files; the continuous modes on one dense day
-    integrity_verify_events: int = 150_000
-    integrity_verify_days: int = 4
+    integrity_verify_events: int = 250_000
+    integrity_verify_days: int = 5
     integrity_events: int = 100_000
     integrity_rounds: int = 4
     # the run

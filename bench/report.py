@@ -254,6 +254,32 @@ def _peer_rows(results: dict[str, Any]) -> list[Row]:
     return rows
 
 
+def _integrity_rows(results: dict[str, Any]) -> list[Row]:
+    figures = results["integrity"]
+    rounds = len(figures["rounds"])
+    title = (
+        f"8. trailql verify ({figures['verify_files']:,} files, "
+        f"{figures['verify_stored_mb']:,} MB stored)"
+    )
+    speeds = (
+        f"{figures['verify_stored_mb_per_second']:,} MB/s stored, "
+        f"{figures['verify_uncompressed_mb_per_second']:,} MB/s uncompressed, "
+        f"{figures['verify_seconds']} s"
+    )
+    return [
+        (title, f"{figures['verify_files_per_second']:,} files/s", speeds, "", ""),
+        _judged(
+            results,
+            "integrity_slowdown",
+            f"   continuous loading, integrity on vs off ({figures['continuous_files']:,} files, "
+            f"{figures['continuous_digests']:,} digests)",
+            f"on {figures['continuous_on_events_per_second']:,}/s, off "
+            f"{figures['continuous_off_events_per_second']:,}/s (medians of {rounds} rounds, "
+            "S3 served by moto)",
+        ),
+    ]
+
+
 #: Each section of the table and the key it needs in the results (a run may skip some).
 _SECTIONS = (
     ("indexing", _indexing_rows),
@@ -263,6 +289,7 @@ _SECTIONS = (
     ("queries", _growth_rows),
     ("hostile", _hostile_rows),
     ("peer", _peer_rows),
+    ("integrity", _integrity_rows),
 )
 
 

@@ -28,6 +28,7 @@ from bench.detections import measure_detections
 from bench.export import measure_export
 from bench.hostile import measure_hostile
 from bench.indexing import measure_indexing
+from bench.integrity import measure_integrity
 from bench.latency import measure_latencies
 from bench.machine import machine
 from bench.memory import measure_memory
@@ -265,6 +266,19 @@ def run(options: Options) -> dict[str, Any]:
             results["export_peak_rss_growth_mb"] = round(
                 runs[-1].peak_rss_mb - runs[0].peak_rss_mb, 1
             )
+        if options.runs("integrity"):
+            print("10. integrity: trailql verify, and the continuous modes on and off", flush=True)
+            integrity = measure_integrity(
+                aliases,
+                options.workdir,
+                verify_events=options.integrity_verify_events,
+                verify_days=options.integrity_verify_days,
+                continuous_events=options.integrity_events,
+                rounds=options.integrity_rounds,
+                seed=options.seed,
+            )
+            results["integrity"] = integrity.as_dict()
+            results["integrity_slowdown"] = round(integrity.slowdown, 3)
     results["targets"] = {
         target.key: {
             "label": target.label,

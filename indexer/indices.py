@@ -7,14 +7,20 @@ from typing import Any
 from elasticsearch import ApiError, Elasticsearch
 
 from indexer.quarantine import quarantine_index, quarantine_mapping
-from schema import index_template, without_index, without_index_body
+from schema import added_mapping, index_template, without_index, without_index_body
 
 _SMALL_INDEX = {"index.number_of_shards": 1, "index.auto_expand_replicas": "0-1"}
 
 
 def install_template(client: Elasticsearch, alias: str) -> None:
-    """Install (or update) the template every monthly index is created from."""
+    """Install (or update) the template every monthly index is created from.
+
+    Indices made from an older template get the fields added since (the current month's
+    index goes on taking events, which must be searchable by them).
+    """
     client.indices.put_index_template(name=alias, **index_template(alias))
+    if client.indices.exists_alias(name=alias):
+        client.indices.put_mapping(index=alias, **added_mapping())
 
 
 def create_index(client: Elasticsearch, name: str, **body: Any) -> None:

@@ -44,7 +44,7 @@ from indexer.documents import (
 )
 from indexer.indices import Indices
 from indexer.quarantine import QuarantinedRecord, quarantine_id, quarantine_index
-from indexer.reader import UnreadableRecord, loads
+from indexer.reader import Hasher, UnreadableRecord, loads
 from schema import DERIVED, mistyped, without_index
 
 #: Bulk retries of a one-shot run, which has nothing else to wait out an outage with.
@@ -170,9 +170,12 @@ class Pipeline:
         #: record), sent from the caller's thread once the answer is in.
         self._follow_ups: list[tuple[_Kind, BulkResult[_Sent]]] = []
 
-    def feed(self, stream: IO[bytes], tally: FileTally) -> None:
-        """Send every record of one file; answers arrive in ``tally`` as they come."""
-        for item in file_documents(stream, tally.name, self._maker):
+    def feed(self, stream: IO[bytes], tally: FileTally, content_hash: Hasher | None = None) -> None:
+        """Send every record of one file; answers arrive in ``tally`` as they come.
+
+        ``content_hash`` is fed the file's bytes, uncompressed, to check them against digests.
+        """
+        for item in file_documents(stream, tally.name, self._maker, content_hash):
             if isinstance(item, BrokenFile):
                 tally.broken = item.problem
             else:

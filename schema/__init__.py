@@ -16,6 +16,7 @@ from schema.document import (
 from schema.fields import EVENT_FIELDS, KEYWORD_IGNORE_ABOVE, Field, Kind
 from schema.mapping import (
     SCHEMA_VERSION,
+    added_mapping,
     event_mapping,
     index_template,
     monthly_index,
@@ -33,6 +34,7 @@ __all__ = [
     "Field",
     "InvalidRecordError",
     "Kind",
+    "added_mapping",
     "document_id",
     "event_document",
     "event_mapping",

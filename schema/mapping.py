@@ -61,9 +61,21 @@ def _derived_mapping() -> dict[str, Any]:
         "sourceIp": {"type": "ip"},
         "logGroupName": _keyword(),
         "text": {"type": "text"},  # free-text search over names, messages, parameter values
+        # The trail file the event was read from (s3://bucket/key, or a path): its integrity
+        # verdict is in the state index, by the same name.
+        "logFile": _keyword(),
     }
     properties.update(dict.fromkeys(OPAQUE_FIELDS, flattened))
     return {"type": "object", "dynamic": False, "properties": properties}
+
+
+def added_mapping() -> dict[str, Any]:
+    """What SCHEMA_VERSION 4 adds, to put onto the indices made before it.
+
+    Fields can be added to an existing mapping (never changed), and nothing else changes.
+    """
+    derived = _derived_mapping()["properties"]
+    return {"properties": {DERIVED: {"properties": {"logFile": derived["logFile"]}}}}
 
 
 def event_mapping(unindexed: str | None = None) -> dict[str, Any]:

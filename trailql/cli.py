@@ -58,7 +58,60 @@ def _add_export(commands: argparse._SubParsersAction[_Parser]) -> None:
     export.add_argument("--token", help="or a JWT bearer token (TRAILQL_TOKEN)")
 
 
-def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915  one statement per option
+def _add_generate_detect_and_verify(commands: argparse._SubParsersAction[_Parser]) -> None:
+    """``trailql generate``, ``trailql detect`` and ``trailql verify``."""
+    generate = commands.add_parser("generate", help="write synthetic trail files for demos")
+    generate.add_argument(
+        "out", metavar="OUT", help="folder to write into, or s3://bucket/prefix to upload to"
+    )
+    generate.add_argument("--events", type=int, default=10_000, help="how many events")
+    generate.add_argument("--seed", type=int, default=1, help="same seed, same files")
+    generate.add_argument(
+        "--digests", action="store_true", help="also an hourly chain of signed digest files"
+    )
+    generate.add_argument(
+        "--attacks",
+        action="store_true",
+        help="also plant labelled attacks and look-alikes; write ground-truth.json beside them",
+    )
+    generate.add_argument(
+        "--signing-key",
+        type=Path,
+        metavar="KEY",
+        help="--digests: RSA private key (PEM) to sign with; made if the file does not exist",
+    )
+    generate.add_argument(
+        "--public-keys-out",
+        type=Path,
+        metavar="FILE",
+        help="--digests: where to write the key list for verify --public-keys "
+        "(default: KEY with .public-keys.json)",
+    )
+
+    detect = commands.add_parser(
+        "detect", help="evaluate the detection rules over stored events (a backfill)"
+    )
+    detect.add_argument("--from", dest="start", help="first eventTime (ISO 8601; default: all)")
+    detect.add_argument("--to", dest="end", help="eventTime to stop before (default: now)")
+
+    verify = commands.add_parser(
+        "verify", help="check log files and digests against CloudTrail's signed digests"
+    )
+    verify.add_argument("sources", nargs="+", metavar="SOURCE", help="folder or s3://bucket/prefix")
+    verify.add_argument("--since", type=_day, help="first day folder to read (YYYY-MM-DD, UTC)")
+    verify.add_argument("--until", type=_day, help="last day folder to read (YYYY-MM-DD, UTC)")
+    verify.add_argument(
+        "--public-keys",
+        type=Path,
+        action="append",
+        metavar="FILE",
+        help="CloudTrail's public keys as `aws cloudtrail list-public-keys` prints them "
+        "(repeat for several regions); default: ask CloudTrail",
+    )
+    verify.add_argument("--json", action="store_true", help="one JSON object on standard output")
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="trailql",
         description="Who did what to your CloudWatch Logs, from where, and when.",
@@ -114,22 +167,21 @@ def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915  one statement per op
         "--wait-seconds", type=int, default=20, metavar="S", help="SQS: long-poll wait, 0-20 (20)"
     )
     index.add_argument("--metrics-port", type=int, metavar="PORT", help="serve Prometheus metrics")
-
-    generate = commands.add_parser("generate", help="write synthetic trail files for demos")
-    generate.add_argument("out", type=Path, metavar="OUT", help="folder to write into")
-    generate.add_argument("--events", type=int, default=10_000, help="how many events")
-    generate.add_argument("--seed", type=int, default=1, help="same seed, same files")
-    generate.add_argument(
-        "--attacks",
+    index.add_argument(
+        "--public-keys",
+        type=Path,
+        action="append",
+        metavar="FILE",
+        help="CloudTrail's public keys (`aws cloudtrail list-public-keys` output) to check "
+        "digests with; default: ask CloudTrail",
+    )
+    index.add_argument(
+        "--no-integrity",
         action="store_true",
-        help="also plant labelled attacks and look-alikes; write ground-truth.json beside them",
+        help="continuous modes: skip digest files and do not check integrity",
     )
 
-    detect = commands.add_parser(
-        "detect", help="evaluate the detection rules over stored events (a backfill)"
-    )
-    detect.add_argument("--from", dest="start", help="first eventTime (ISO 8601; default: all)")
-    detect.add_argument("--to", dest="end", help="eventTime to stop before (default: now)")
+    _add_generate_detect_and_verify(commands)
 
     serve = commands.add_parser("serve", help="serve the GraphQL API")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")

@@ -9,19 +9,22 @@ from dataclasses import replace
 from rich.table import Table
 
 from common.elastic import sync_client
+from common.layout import DayRange
 from common.settings import IndexSettings
 from detections import DetectionSettings, RuleError
 from detections.continuous import ContinuousDetector, configured
 from indexer.documents import TimeWindow
 from indexer.follow import FollowOptions
+from indexer.integrity import IntegrityOptions
 from indexer.pipeline import IndexOptions
 from indexer.run import IndexSummary, index_sources
 from indexer.s3 import is_s3_uri
 from indexer.service import run_continuous
 from indexer.settings import IndexerSettings
-from indexer.sources import DayRange, SourceError
+from indexer.sources import SourceError
 from indexer.sqs import MAX_WAIT_SECONDS
 from indexer.worker import WorkerOptions
+from integrity import PublicKeyError
 from trailql.connection import resolve_connection
 from trailql.output import EXIT_INCOMPLETE, EXIT_OK, error, problems, stderr
 
@@ -46,6 +49,9 @@ def continuous_mode(
         ValueError: the options do not go together; the message says how.
     """
     sources: list[str] = arguments.sources
+    integrity = IntegrityOptions(
+        enabled=not arguments.no_integrity, public_keys=tuple(arguments.public_keys or ())
+    )
     if arguments.sqs_queue_url is not None:
         if sources or arguments.follow:
             raise ValueError("--sqs-queue-url takes no SOURCE and no --follow")
@@ -58,6 +64,7 @@ def continuous_mode(
             visibility_timeout=arguments.visibility_timeout,
             retry_delay_seconds=arguments.retry_delay,
             load=options,
+            integrity=integrity,
         )
     if arguments.follow:
         if not sources or not all(is_s3_uri(source) for source in sources):
@@ -66,12 +73,21 @@ def continuous_mode(
             raise ValueError("--poll-interval must be more than 0 seconds")
         days = DayRange(arguments.since, arguments.until)
         return FollowOptions(
-            tuple(sources), days=days, poll_seconds=arguments.poll_interval, load=options
+            tuple(sources),
+            days=days,
+            poll_seconds=arguments.poll_interval,
+            load=options,
+            integrity=integrity,
         )
     if not sources:
         raise ValueError("name at least one SOURCE, or --sqs-queue-url")
-    if arguments.metrics_port is not None:
-        raise ValueError("--metrics-port is for the continuous modes (--sqs-queue-url, --follow)")
+    for given, option in (
+        (arguments.metrics_port is not None, "--metrics-port"),
+        (bool(arguments.public_keys), "--public-keys"),
+        (arguments.no_integrity, "--no-integrity"),
+    ):
+        if given:
+            raise ValueError(f"{option} is for the continuous modes (--sqs-queue-url, --follow)")
     return None
 
 
@@ -110,7 +126,7 @@ def run(arguments: argparse.Namespace) -> int:
                 options=options,
                 on_file=lambda name: status.update(f"indexing {name}"),
             )
-    except SourceError as exc:
+    except (SourceError, PublicKeyError) as exc:
         return error(exc)
     finally:
         client.close()

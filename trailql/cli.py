@@ -34,14 +34,24 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     elasticsearch = commands.add_parser(
-        "elasticsearch", help="run a local single-node Elasticsearch for development"
+        "elasticsearch", help="run a local Elasticsearch, one node or a cluster, for development"
     )
     actions = elasticsearch.add_subparsers(dest="action", required=True, metavar="ACTION")
     up = actions.add_parser("up", help='start it and print export lines: eval "$(… up)"')
-    up.add_argument("--port", type=int, default=9200, help="HTTP port (default 9200)")
-    up.add_argument("--heap", default="1g", help="JVM heap, such as 1g (default)")
-    actions.add_parser("down", help="stop it (its data is kept)")
-    actions.add_parser("status", help="say whether it runs, and where")
+    up.add_argument(
+        "--nodes", type=int, default=1, help="nodes: 1 (default), or 2-9 for a local cluster"
+    )
+    up.add_argument(
+        "--port", type=int, help="HTTP port of the (first) node: 9200 for one node, 9301 a cluster"
+    )
+    up.add_argument("--heap", help="JVM heap of each node: 1g for one node, 512m in a cluster")
+    down = actions.add_parser("down", help="stop every local node, or one (its data is kept)")
+    down.add_argument("--port", type=int, help="only the node on this HTTP port")
+    down.add_argument(
+        "--cluster", action="store_true", help="with --port: every node of that node's cluster"
+    )
+    status = actions.add_parser("status", help="which local nodes run; each cluster's health")
+    status.add_argument("--port", type=int, help="only the node on this port, and its cluster")
 
     index = commands.add_parser("index", help="load CloudTrail log files into Elasticsearch")
     index.add_argument("sources", nargs="*", metavar="SOURCE", help="file, folder or s3://…")

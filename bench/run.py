@@ -113,7 +113,7 @@ def _queries(
         pools = {
             "api_large": connection_pool(served["large"].url),
             "api_small": connection_pool(served["small"].url),
-            "elasticsearch": connection_pool(connection.url),
+            "elasticsearch": connection_pool(connection.hosts[0]),
         }
         print("3. and 5. query latencies, GraphQL and raw, large and small", flush=True)
         latencies = measure_latencies(
@@ -129,7 +129,7 @@ def _queries(
         throughput = measure_throughput(
             large,
             served["large"].url,
-            connection.url,
+            connection.hosts[0],
             clients=options.clients,
             requests=options.throughput_requests,
             seconds=options.throughput_seconds,

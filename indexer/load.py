@@ -112,7 +112,16 @@ def ready_loader(
     (containers start in any order); None when asked to stop before it answers.
     """
     state = StateIndex(client, alias)
-    if not prepare_indices(client, alias, state, stop=stop, report=report, backoff=options.backoff):
+    prepared = prepare_indices(
+        client,
+        alias,
+        state,
+        stop=stop,
+        report=report,
+        backoff=options.backoff,
+        layout=options.layout,
+    )
+    if not prepared:
         return None
     return ObjectLoader(
         client=client,

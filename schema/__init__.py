@@ -15,6 +15,7 @@ from schema.document import (
 from schema.fields import EVENT_FIELDS, KEYWORD_IGNORE_ABOVE, Field, Kind
 from schema.mapping import (
     SCHEMA_VERSION,
+    IndexLayout,
     event_mapping,
     index_template,
     monthly_index,
@@ -30,6 +31,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "EventDocument",
     "Field",
+    "IndexLayout",
     "InvalidRecordError",
     "Kind",
     "document_id",

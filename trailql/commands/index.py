@@ -20,15 +20,19 @@ from indexer.settings import IndexerSettings
 from indexer.sources import DayRange, SourceError
 from indexer.sqs import MAX_WAIT_SECONDS
 from indexer.worker import WorkerOptions
+from schema import IndexLayout
 from trailql.connection import resolve_connection
 from trailql.output import EXIT_INCOMPLETE, EXIT_OK, error, problems, stderr
 
 
 def index_options(**bulk: int) -> IndexOptions:
-    """How records are indexed: the bulk sizes asked for, the time window configured."""
+    """How records are indexed: the bulk sizes asked for, the time window and layout set."""
     settings = IndexerSettings()
     window = TimeWindow(settings.earliest_event_time, settings.max_future)
-    return IndexOptions(**bulk, window=window)
+    indices = IndexSettings()
+    replicas = None if indices.replicas == "auto" else indices.replicas
+    layout = IndexLayout(shards=indices.shards, replicas=replicas)
+    return IndexOptions(**bulk, window=window, layout=layout)
 
 
 def continuous_mode(

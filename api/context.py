@@ -42,8 +42,9 @@ class Context:
     async def search(self, **request: Any) -> Any:
         """Search the events alias, confined to the tenant's accounts.
 
-        A missing alias is an empty result, not an error. A request that could reach past
-        its query (see :func:`api.tenancy.check_confined`) is refused as a bug.
+        A missing alias is an empty result, not an error; a missing shard is an error, never
+        a partial answer. A request that could reach past its query (see
+        :func:`api.tenancy.check_confined`) is refused as a bug.
         """
         check_confined(request)
         request["query"] = self.tenant.restrict(request.get("query"))
@@ -55,8 +56,14 @@ class Context:
             request["timeout"] = f"{max(1, int(remaining * 1000))}ms"
         started = time.perf_counter()
         try:
+            # A shard with no copy left (a node lost, no replica) fails the whole search
+            # (503, UPSTREAM_UNAVAILABLE): an answer from the other shards would be wrong.
             response = await self.elasticsearch.search(
-                index=self.alias, ignore_unavailable=True, allow_no_indices=True, **request
+                index=self.alias,
+                ignore_unavailable=True,
+                allow_no_indices=True,
+                allow_partial_search_results=False,
+                **request,
             )
         finally:
             elapsed = time.perf_counter() - started

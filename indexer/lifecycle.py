@@ -370,11 +370,15 @@ def restore(
 
 
 def _wait_for_primaries(client: Elasticsearch, names: list[str]) -> None:
+    """Until every primary of ``names`` is active (restoring ones count as yellow, not red)."""
+    settings = client.indices.get_settings(
+        index=names, name="index.number_of_shards", flat_settings=True
+    )
+    primaries = sum(int(entry["settings"]["index.number_of_shards"]) for entry in settings.values())
     deadline = time.monotonic() + _WAIT_SECONDS
     while time.monotonic() < deadline:
-        health = client.options(ignore_status=408).cluster.health(
-            index=names, wait_for_status="yellow", timeout="20s"
-        )
-        if not health.get("timed_out", True):
+        health = client.cluster.health(index=names)
+        if int(health["active_primary_shards"]) >= primaries:
             return
+        time.sleep(_POLL_SECONDS)
     raise LifecycleError(f"restored indices not available after {_WAIT_SECONDS:.0f} s")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results.json"
 #: The measures of a run, in the order they run.
-MEASURES = ("indexing", "memory", "queries", "hostile")
+MEASURES = ("indexing", "memory", "queries", "hostile", "capacity")
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,9 @@ class Options:
     hostile_samples: int = 3
     # 7. the peer (graphql-compose-elasticsearch), with the query measures
     peer: bool = False
+    # 8. capacity: bytes per event, events per second, query latency at this size
+    capacity_events: int = 100_000
+    capacity_samples: int = 30
     # the run
     #: The measures to run (empty: all of them).
     only: tuple[str, ...] = ()
@@ -77,6 +80,8 @@ def smoke_sizes(options: Options) -> Options:
         throughput_rounds=1,
         hostile_samples=1,
         peer=True,
+        capacity_events=2_000,
+        capacity_samples=3,
     )
 
 
@@ -121,6 +126,12 @@ def _parser() -> argparse.ArgumentParser:
         "--hostile-samples",
         type=int,
         help=f"per hostile request, default {defaults.hostile_samples}",
+    )
+    sizes.add_argument("--capacity-events", type=int, help=f"default {defaults.capacity_events:,}")
+    sizes.add_argument(
+        "--capacity-samples",
+        type=int,
+        help=f"per question, default {defaults.capacity_samples}",
     )
     run = parser.add_argument_group("the run")
     run.add_argument(

@@ -21,6 +21,7 @@ import orjson
 
 from bench.api_auth import bench_key
 from bench.api_server import Served, serving
+from bench.capacity import measure_capacity
 from bench.client import connection_pool
 from bench.cluster import Aliases, bench_cluster, elasticsearch_connection
 from bench.datasets import big_file, trail_folder
@@ -219,6 +220,15 @@ def run(options: Options) -> dict[str, Any]:
         if options.runs("hostile"):
             print(f"6. hostile requests, {options.hostile_samples} samples each", flush=True)
             _hostile(options, connection, aliases, results)
+        if options.runs("capacity"):
+            print(f"8. capacity: {options.capacity_events:,} events on disk and asked", flush=True)
+            folder = trail_folder(
+                options.workdir, events=options.capacity_events, seed=options.seed
+            )
+            capacity = measure_capacity(
+                connection, aliases, folder, samples=options.capacity_samples
+            )
+            results["capacity"] = capacity.as_dict()
     results["targets"] = {
         target.key: {
             "label": target.label,

@@ -16,6 +16,7 @@ from schema.fields import EVENT_FIELDS, KEYWORD_IGNORE_ABOVE, Field, Kind
 from schema.mapping import (
     SCHEMA_VERSION,
     IndexLayout,
+    custom_template,
     event_mapping,
     index_template,
     monthly_index,
@@ -34,6 +35,7 @@ __all__ = [
     "IndexLayout",
     "InvalidRecordError",
     "Kind",
+    "custom_template",
     "document_id",
     "event_document",
     "event_mapping",

@@ -119,11 +119,23 @@ class IndexLayout:
         }
 
 
+def custom_template(alias: str) -> str:
+    """The component template an operator may create to add settings to every new month.
+
+    An index lifecycle policy (``index.lifecycle.name``) on a distribution with ILM, a codec,
+    a refresh interval: the events template takes it in when it exists. The events template's
+    own settings (shards, replicas, the mapping) win over it.
+    """
+    return f"{alias}@custom"
+
+
 def index_template(alias: str, layout: IndexLayout | None = None) -> dict[str, Any]:
     """A composable index template for the monthly indices behind ``alias``."""
     return {
         "index_patterns": [f"{alias}-*"],
         "priority": 500,
+        "composed_of": [custom_template(alias)],
+        "ignore_missing_component_templates": [custom_template(alias)],
         "_meta": {"trailql_schema_version": SCHEMA_VERSION},
         "template": {
             "settings": (layout or IndexLayout()).settings(),

@@ -40,3 +40,23 @@ def test_the_layout_asked_for_is_the_layout_made(  # noqa: PLR0917
     for index in settings.values():
         made = index["settings"]["index"]
         assert {key: made.get(key) for key in expected} == expected
+
+
+def test_settings_an_operator_adds_to_alias_at_custom_reach_every_new_month(
+    es, es_connection, alias, monkeypatch
+):
+    """How an ILM policy gets onto the months on a distribution that has ILM (see README)."""
+    sample = sigma_files()[0]
+    for name, value in es_connection.environment().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("TRAILQL_INDEX", alias)
+    custom = {"index.codec": "best_compression", "index.number_of_shards": 3}
+    es.cluster.put_component_template(name=f"{alias}@custom", template={"settings": custom})
+    try:
+        assert main(["index", str(sample)]) == EXIT_OK
+    finally:
+        es.cluster.delete_component_template(name=f"{alias}@custom")
+    for index in es.indices.get_settings(index=f"{alias}-*").values():
+        made = index["settings"]["index"]
+        assert made["codec"] == "best_compression"
+        assert made["number_of_shards"] == "1"  # TrailQL's own layout wins over the custom one

@@ -37,6 +37,8 @@ from indexer.pipeline import IndexOptions
 from indexer.run import index_sources
 from schema import IndexLayout
 
+_STORE_STATS_SECONDS = 11.0
+
 QUESTIONS = {
     "events_first100": "{ events(first: 100) { totalCount nodes { eventID eventTime "
     "eventName principal sourceIPAddress } } }",
@@ -60,6 +62,8 @@ class CapacityFigures:
     total_bytes: int
     merged_primary_bytes: int
     merged_total_bytes: int
+    segments: int
+    merged_segments: int
     latency: dict[str, dict[str, float]]
 
     @property
@@ -84,9 +88,18 @@ class CapacityFigures:
 
 
 def measure_capacity(
-    connection: Connection, aliases: Aliases, trail: TrailFolder, *, samples: int
+    connection: Connection,
+    aliases: Aliases,
+    trail: TrailFolder,
+    *,
+    samples: int,
+    settle: float = _STORE_STATS_SECONDS,
 ) -> CapacityFigures:
-    """Index ``trail`` into a fresh alias, weigh it, merge it, weigh it again, query it."""
+    """Index ``trail`` into a fresh alias, weigh it, merge it, weigh it again, query it.
+
+    ``settle``: seconds to let the store sizes catch up before each weighing (0 for a smoke
+    run, whose figures mean nothing anyway).
+    """
     client = aliases.client
     settings = IndexSettings()
     layout = IndexLayout(
@@ -105,9 +118,9 @@ def measure_capacity(
     if not summary.clean or summary.indexed != trail.events:
         raise RuntimeError(f"capacity: {summary.indexed:,} of {trail.events:,} indexed")
     client.indices.flush(index=alias)
-    primary, total = _store(client, alias)
+    primary, total, segments = _store(client, alias, settle)
     optimize(client, alias, Month.current(datetime.now(UTC)))
-    merged_primary, merged_total = _store(client, alias)
+    merged_primary, merged_total, merged_segments = _store(client, alias, settle)
     months = monthly_indices(client, alias)
     with serving(connection, alias, {"TRAILQL_AUTH_DISABLED": "true"}, workers=1) as served:
         latency = _latency(served.url, samples)
@@ -123,6 +136,8 @@ def measure_capacity(
         total_bytes=total,
         merged_primary_bytes=merged_primary,
         merged_total_bytes=merged_total,
+        segments=segments,
+        merged_segments=merged_segments,
         latency=latency,
     )
 
@@ -131,12 +146,18 @@ def _options(layout: IndexLayout) -> IndexOptions:
     return IndexOptions(layout=layout)
 
 
-def _store(client: Elasticsearch, alias: str) -> tuple[int, int]:
-    """Bytes on disk of the alias's indices: primaries, and every copy."""
-    stats = client.indices.stats(index=alias, metric="store")["_all"]
+def _store(client: Elasticsearch, alias: str, settle: float) -> tuple[int, int, int]:
+    """Bytes on disk of the alias's indices (primaries, every copy), and primary segments.
+
+    Elasticsearch caches each shard's store size for ``index.store.stats_refresh_interval``
+    (10 s): asked sooner, it answers the size from before a flush or a merge.
+    """
+    time.sleep(settle)
+    stats = client.indices.stats(index=alias, metric="store,segments")["_all"]
     return (
         int(stats["primaries"]["store"]["size_in_bytes"]),
         int(stats["total"]["store"]["size_in_bytes"]),
+        int(stats["primaries"]["segments"]["count"]),
     )
 
 

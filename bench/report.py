@@ -246,8 +246,9 @@ def _capacity_rows(results: dict[str, Any]) -> list[Row]:
             f"{capacity['merged_primary_bytes_per_event']:,.0f}",
             (
                 f"primaries; every copy {capacity['merged_total_bytes_per_event']:,.0f}, before "
-                f"the merge {capacity['primary_bytes_per_event']:,.0f}; the trail files "
-                f"{capacity['gzip_bytes_per_event']:,.0f} gzip, "
+                f"the merge {capacity['primary_bytes_per_event']:,.0f} ("
+                f"{capacity['segments']} → {capacity['merged_segments']} segments); the trail "
+                f"files {capacity['gzip_bytes_per_event']:,.0f} gzip, "
                 f"{capacity['json_bytes_per_event']:,.0f} JSON"
             ),
             "",

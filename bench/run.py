@@ -226,7 +226,11 @@ def run(options: Options) -> dict[str, Any]:
                 options.workdir, events=options.capacity_events, seed=options.seed
             )
             capacity = measure_capacity(
-                connection, aliases, folder, samples=options.capacity_samples
+                connection,
+                aliases,
+                folder,
+                samples=options.capacity_samples,
+                settle=0.0 if options.smoke else 11.0,  # see bench.capacity._store
             )
             results["capacity"] = capacity.as_dict()
     results["targets"] = {

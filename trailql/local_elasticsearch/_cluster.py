@@ -157,12 +157,15 @@ def _shared_password(membership: Membership) -> str | None:
 
 
 def _wait_until_formed(cluster: LocalCluster, membership: Membership, deadline: float) -> None:
-    """Until some member sees every member joined and every primary assigned."""
+    """Until some member sees every member joined, under an elected master.
+
+    Red is formed too: an index without replicas that lost its node is red until that node is
+    back, and bringing it back is what this is for.
+    """
     wanted = f"nodes={len(membership.ports)}"
     while True:
         for node in cluster.nodes:
-            health = cluster_health(node, wait_for=wanted)
-            if health is not None and health.get("status") in {"green", "yellow"}:
+            if cluster_health(node, wait_for=wanted) is not None:
                 return
         for node in cluster.nodes:
             if not _processes.is_our_process(node.pid, node.home):

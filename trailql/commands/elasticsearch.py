@@ -71,7 +71,9 @@ def _status(port: int | None) -> int:
         if item.membership.name in shown:
             continue
         shown.add(item.membership.name)
-        _cluster(item.membership, [each for each in found if each.membership == item.membership])
+        members = [each for each in found if each.membership == item.membership]
+        if port is not None or any(each.node is not None for each in members):
+            _cluster(item.membership, members)
     return EXIT_OK
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.cluster.conftest import CLUSTER_PORT, NODES
+from tests.cluster.load import wait_for_health
 from trailql.cli import EXIT_ERROR, EXIT_OK, main
 
 pytestmark = pytest.mark.cluster
@@ -13,8 +14,7 @@ PORTS = list(range(CLUSTER_PORT, CLUSTER_PORT + NODES))
 NAME = f"trailql-local-{CLUSTER_PORT}"
 
 
-@pytest.mark.usefixtures("cluster")
-def test_status_down_one_node_and_up_again(capsys):
+def test_status_down_one_node_and_up_again(cluster_es, capsys):
     assert main(["elasticsearch", "status", "--port", str(PORTS[1])]) == EXIT_OK
     lines = capsys.readouterr().err.splitlines()
     assert lines[0].startswith(f"cluster {NAME}: green, {NODES} of {NODES} nodes")
@@ -23,6 +23,7 @@ def test_status_down_one_node_and_up_again(capsys):
 
     assert main(["elasticsearch", "down", "--port", str(PORTS[2])]) == EXIT_OK
     assert capsys.readouterr().err.strip() == "stopped"
+    wait_for_health(cluster_es, "yellow", nodes=NODES - 1)  # the others see it gone
     assert main(["elasticsearch", "status", "--port", str(PORTS[0])]) == EXIT_OK
     lines = capsys.readouterr().err.splitlines()
     assert f"{NODES - 1} of {NODES} nodes" in lines[0]

@@ -24,14 +24,17 @@ from api.auth import authenticator_from
 from api.auth_middleware import Authentication
 from api.body_limit import BodyLimit
 from api.execution import Executor
+from api.export import export_route
 from api.graphiql import graphiql_assets
 from api.limits import Limits
 from api.logs import configure_logging
 from api.metrics import metrics
+from api.persisted import Manifest, PersistedQueries
 from api.rate_limit import Rate, RateLimit, RateLimiter, parse_rates
 from api.request_log import RequestLog
 from api.schema import FIELD_COSTS, schema
 from api.settings import ApiSettings
+from api.slices import Months
 from api.view import GraphQLView
 from common.elastic import Connection, async_client, connection_from_settings
 from common.settings import IndexSettings
@@ -80,8 +83,9 @@ def app_from_environment() -> Starlette:
     ``trailql serve`` puts the cluster it resolved into the environment before it starts
     workers, so every worker reaches the same cluster.
     """
-    configure_logging()
-    return create_app(connection_from_settings(), IndexSettings().index, ApiSettings())
+    settings = ApiSettings()
+    configure_logging(log_format=settings.log_format)
+    return create_app(connection_from_settings(), IndexSettings().index, settings)
 
 
 def limits_from(settings: ApiSettings) -> Limits:
@@ -111,10 +115,17 @@ def create_app(
     """The application for one cluster and alias; ``clock`` paces the rate limits.
 
     Raises ``api.auth.AuthConfigError`` when authentication is on and cannot work, and
-    ``api.rate_limit.RateConfigError`` when TRAILQL_RATE_LIMITS cannot be read.
+    ``api.rate_limit.RateConfigError`` when TRAILQL_RATE_LIMITS cannot be read, and
+    ``api.persisted.PersistedQueryConfigError`` when the persisted-query settings cannot work.
     """
     settings = settings or ApiSettings()
     authenticator = authenticator_from(settings)
+    manifest = settings.persisted_queries_manifest
+    persisted = PersistedQueries(
+        Manifest.read(manifest) if manifest is not None else None,
+        only=settings.persisted_queries_only,
+        cache_bytes=settings.persisted_query_cache_bytes,
+    )
     limiter = RateLimiter(
         Rate(settings.rate_limit, settings.rate_burst),
         settings.max_concurrent_requests,
@@ -126,6 +137,7 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.elasticsearch = async_client(connection)
         app.state.alias = alias
+        app.state.months = Months()
         _tune_garbage_collection()
         try:
             yield
@@ -135,7 +147,7 @@ def create_app(
     executor = Executor(
         schema, limits_from(settings), FIELD_COSTS, time_budget=settings.request_timeout
     )
-    graphql = GraphQLView(schema, executor)
+    graphql = GraphQLView(schema, executor, persisted, cache_max_age=settings.cache_max_age)
     middleware = [
         Middleware(RequestLog),
         Middleware(
@@ -153,6 +165,7 @@ def create_app(
     return Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            export_route(executor.limits),
             graphiql_assets,
             Route("/healthz", healthz),
             Route("/readyz", readyz),

@@ -6,12 +6,23 @@ import strawberry
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
-from api import events, log_groups, stats
+from api import events, findings, integrity, log_groups, stats
 from api.limits import FieldCost
 from api.types import read_key
 
 #: One type per area keeps each area's module self-contained.
-Query = merge_types("Query", (events.EventQueries, stats.StatsQueries, log_groups.LogGroupQueries))
+Query = merge_types(
+    "Query",
+    (
+        events.EventQueries,
+        stats.StatsQueries,
+        log_groups.LogGroupQueries,
+        findings.FindingQueries,
+        integrity.IntegrityQueries,
+    ),
+)
+#: The one mutation: triage of findings (POST only, see api/view.py).
+Mutation = merge_types("Mutation", (findings.FindingMutations,))
 
 
 def _gathered(*areas: dict[str, FieldCost]) -> dict[str, FieldCost]:
@@ -24,11 +35,19 @@ def _gathered(*areas: dict[str, FieldCost]) -> dict[str, FieldCost]:
 
 
 #: What every field costs, as each area declares it.
-FIELD_COSTS = _gathered(events.FIELD_COSTS, stats.FIELD_COSTS, log_groups.FIELD_COSTS)
+FIELD_COSTS = _gathered(
+    events.FIELD_COSTS,
+    stats.FIELD_COSTS,
+    log_groups.FIELD_COSTS,
+    findings.FIELD_COSTS,
+    integrity.FIELD_COSTS,
+)
 
 #: Checks, limits, error codes and metrics are the executor's (api/execution.py), not
 #: schema extensions: they run once per request around graphql-core, in a fixed order.
-schema = strawberry.Schema(query=Query, config=StrawberryConfig(default_resolver=read_key))
+schema = strawberry.Schema(
+    query=Query, mutation=Mutation, config=StrawberryConfig(default_resolver=read_key)
+)
 
 
 def sdl() -> str:

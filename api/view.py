@@ -4,6 +4,8 @@ Strawberry's view speaks the protocol (GET and POST, content types, GraphiQL's p
 WebSockets); each operation is answered by :class:`api.execution.Executor`. Bodies are read
 with orjson, whose nesting limit turns a body nested thousands of levels deep into a plain
 400 instead of a stack overflow, and every refusal is a GraphQL error body with a code.
+Answers are ``application/graphql-response+json`` for clients that accept it, with the
+spec's status codes, and ``application/json`` otherwise (``api.media_types``).
 """
 
 from __future__ import annotations
@@ -17,17 +19,20 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
-from strawberry.http import GraphQLRequestData
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData, process_result
 from strawberry.http.base import BaseRequestProtocol
 from strawberry.schema import Schema
 from strawberry.types import ExecutionResult
+from strawberry.types.execution import PreExecutionError
 
 from api.auth_middleware import is_ide_request
 from api.context import Context
 from api.errors import ErrorCode, refusal_response
 from api.execution import Executor, OperationNotAllowedError
 from api.graphiql import graphiql_page
-from api.tenancy import NO_ACCOUNT
+from api.media_types import GRAPHQL_RESPONSE_JSON, negotiate, status_for
+from api.persisted import PersistedQueries, PersistedQueryError
+from api.tenancy import EVERY_ACCOUNT, NO_ACCOUNT, Tenant
 
 #: HTTP refusals by status: the code their GraphQL error body carries.
 _HTTP_CODES = {413: ErrorCode.PAYLOAD_TOO_LARGE}
@@ -36,20 +41,35 @@ _HTTP_CODES = {413: ErrorCode.PAYLOAD_TOO_LARGE}
 class GraphQLView(GraphQL[Context, None]):
     """The ``/graphql`` endpoint."""
 
-    def __init__(self, schema: Schema, executor: Executor) -> None:
+    def __init__(
+        self,
+        schema: Schema,
+        executor: Executor,
+        persisted: PersistedQueries | None = None,
+        *,
+        cache_max_age: int = 0,
+    ) -> None:
         super().__init__(schema)
         self.executor = executor
+        self.persisted = persisted or PersistedQueries(None, only=False, cache_bytes=0)
+        self.cache_max_age = cache_max_age
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Strawberry's handling, with its plain-text refusals answered as GraphQL errors."""
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
+        request = Request(scope=scope, receive=receive)
+        media_type = negotiate(request.headers.get("accept"))
+        request.state.media_type = media_type
         try:
-            response = await self.run(Request(scope=scope, receive=receive))
+            response = await self.run(request)
         except HTTPException as refusal:
             code = _HTTP_CODES.get(refusal.status_code, ErrorCode.BAD_REQUEST)
-            response = refusal_response(refusal.status_code, code, _sentence(refusal.reason))
+            response = refusal_response(
+                refusal.status_code, code, _sentence(refusal.reason), media_type=media_type
+            )
+        response.headers.add_vary_header("Accept")  # the media type depends on it
         await response(scope, receive, send)
 
     async def get_context(self, request: Request, response: object) -> Context:  # type: ignore[override]
@@ -65,6 +85,7 @@ class GraphQLView(GraphQL[Context, None]):
             tenant=getattr(request.state, "tenant", NO_ACCOUNT),
             request_record=getattr(request.state, "request_record", None),
             limits=self.executor.limits,
+            months=request.app.state.months,
         )
 
     def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
@@ -84,6 +105,28 @@ class GraphQLView(GraphQL[Context, None]):
         """orjson, compact."""
         return orjson.dumps(data)
 
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        """The answer's body; a refusal under graphql-response+json has no ``data`` at all."""
+        body = process_result(result)
+        refused = isinstance(result, PreExecutionError)
+        if refused and request.state.media_type == GRAPHQL_RESPONSE_JSON:
+            body.pop("data", None)
+        return body
+
+    def create_response(
+        self,
+        response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
+        sub_response: Response,
+    ) -> Response:
+        """Strawberry's response, as the media type negotiated (``execute_single`` set it)."""
+        response = super().create_response(response_data, sub_response)
+        media_type = sub_response.media_type or "application/json"
+        response.media_type = media_type
+        response.headers["content-type"] = media_type
+        return response
+
     async def execute_single(  # noqa: PLR0917  Strawberry's signature
         self,
         request: Request,
@@ -94,15 +137,23 @@ class GraphQLView(GraphQL[Context, None]):
         request_data: GraphQLRequestData,
     ) -> ExecutionResult:
         """One operation, given up when the client goes away before it is answered."""
-        del sub_response, root_value
-        if request_data.query is None:
-            raise HTTPException(400, "No GraphQL query found in the request")
+        del root_value
         if not isinstance(request_data.operation_name, str | None):
             raise HTTPException(400, "The operationName must be a string or null, if provided")
+        media_type: str = request.state.media_type
+        sub_response.media_type = media_type
+        try:
+            query = self.persisted.document(request_data.query, request_data.extensions)
+        except PersistedQueryError as refused:
+            result = self.executor.refuse(refused.error, request_data.operation_name, context)
+            self._answered(request_adapter.method, media_type, result, sub_response, context)
+            return result
+        if query is None:
+            raise HTTPException(400, "No GraphQL query found in the request")
         allowed = _ALLOWED[request_adapter.method]
         answer = asyncio.ensure_future(
             self.executor.execute(
-                request_data.query,
+                query,
                 request_data.variables,
                 request_data.operation_name,
                 context,
@@ -117,7 +168,7 @@ class GraphQLView(GraphQL[Context, None]):
             if not answer.done():
                 answer.cancel()  # counted as CANCELLED by the executor
         try:
-            return answer.result()
+            result = answer.result()
         except asyncio.CancelledError:
             raise HTTPException(499, "The client closed the request") from None
         except OperationNotAllowedError as exc:
@@ -125,6 +176,32 @@ class GraphQLView(GraphQL[Context, None]):
                 405 if request_adapter.method == "GET" else 400,
                 f"{exc} operations are not allowed over {request_adapter.method}",
             ) from None
+        self._answered(request_adapter.method, media_type, result, sub_response, context)
+        return result
+
+    def _answered(
+        self,
+        method: str,
+        media_type: str,
+        result: ExecutionResult,
+        sub_response: Response,
+        context: Context,
+    ) -> None:
+        """The answer's status, and for GET how long caches may keep it, and for whom."""
+        sub_response.status_code = status_for(media_type, result)
+        if method != "GET":
+            return
+        headers = sub_response.headers
+        if result.errors or self.cache_max_age <= 0:
+            headers["Cache-Control"] = "no-store"
+        elif _authenticated(context.tenant):
+            # Another tenant's answer to the same URL differs: browsers may keep it, shared
+            # caches (CDNs, proxies) may not.
+            headers["Cache-Control"] = f"private, max-age={self.cache_max_age}"
+        else:
+            headers["Cache-Control"] = f"public, max-age={self.cache_max_age}"
+        headers.add_vary_header("Authorization")
+        headers.add_vary_header("X-API-Key")
 
 
 _ALLOWED: dict[str, frozenset[OperationType]] = {
@@ -139,6 +216,11 @@ async def _disconnected(receive: Receive) -> None:
         message: Message = await receive()
         if message["type"] == "http.disconnect":
             return
+
+
+def _authenticated(tenant: Tenant) -> bool:
+    """Whether the answer depends on who asked (not so with authentication off)."""
+    return tenant is not EVERY_ACCOUNT
 
 
 def _sentence(reason: str) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 from elasticsearch import ApiError, Elasticsearch
 
 from indexer.quarantine import quarantine_index, quarantine_mapping
-from schema import IndexLayout, index_template, without_index, without_index_body
+from schema import IndexLayout, added_mapping, index_template, without_index, without_index_body
 
 _SMALL_INDEX = {"index.number_of_shards": 1, "index.auto_expand_replicas": "0-1"}
 
@@ -16,9 +16,12 @@ def install_template(client: Elasticsearch, alias: str, layout: IndexLayout | No
     """Install (or update) the template every monthly index is created from.
 
     ``layout`` (shards, replicas) applies to months created from now on; existing ones keep
-    theirs.
+    theirs. Indices made from an older template get the fields added since (the current
+    month's index goes on taking events, which must be searchable by them).
     """
     client.indices.put_index_template(name=alias, **index_template(alias, layout))
+    if client.indices.exists_alias(name=alias):
+        client.indices.put_mapping(index=alias, **added_mapping())
 
 
 def create_index(client: Elasticsearch, name: str, **body: Any) -> None:

@@ -23,8 +23,8 @@ from typing import Any
 from elasticsearch import Elasticsearch
 from elasticsearch.exceptions import GeneralAvailabilityWarning
 
+from common.indices import state_index
 from indexer.quarantine import quarantine_index
-from indexer.state import state_index
 
 #: Force-merged months have this many segments per shard: the fewest, the fastest to search.
 MERGED_SEGMENTS = 1

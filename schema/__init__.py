@@ -9,6 +9,7 @@ from schema.document import (
     event_document,
     failed,
     ip_address,
+    log_group_names,
     mistyped,
     principal_name,
 )
@@ -16,6 +17,7 @@ from schema.fields import EVENT_FIELDS, KEYWORD_IGNORE_ABOVE, Field, Kind
 from schema.mapping import (
     SCHEMA_VERSION,
     IndexLayout,
+    added_mapping,
     custom_template,
     event_mapping,
     index_template,
@@ -35,6 +37,7 @@ __all__ = [
     "IndexLayout",
     "InvalidRecordError",
     "Kind",
+    "added_mapping",
     "custom_template",
     "document_id",
     "event_document",
@@ -42,6 +45,7 @@ __all__ = [
     "failed",
     "index_template",
     "ip_address",
+    "log_group_names",
     "mistyped",
     "monthly_index",
     "principal_name",

@@ -13,14 +13,14 @@ of one document only, and the stored ``_source`` must stay the record exactly as
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from schema.document import DERIVED, OPAQUE_FIELDS
-from schema.fields import EVENT_FIELDS, KEYWORD_IGNORE_ABOVE, Field, Kind
+from schema.fields import EVENT_FIELDS, KEYWORD_IGNORE_ABOVE, Field, Kind, field_path
 
 #: Bumped whenever the mapping changes, so an installed template can be told apart.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 #: Flattened fields accept this depth; ``schema.document.searchable`` cuts deeper below it.
 FLATTENED_DEPTH_LIMIT = 20
@@ -62,9 +62,21 @@ def _derived_mapping() -> dict[str, Any]:
         "sourceIp": {"type": "ip"},
         "logGroupName": _keyword(),
         "text": {"type": "text"},  # free-text search over names, messages, parameter values
+        # The trail file the event was read from (s3://bucket/key, or a path): its integrity
+        # verdict is in the state index, by the same name.
+        "logFile": _keyword(),
     }
     properties.update(dict.fromkeys(OPAQUE_FIELDS, flattened))
     return {"type": "object", "dynamic": False, "properties": properties}
+
+
+def added_mapping() -> dict[str, Any]:
+    """What SCHEMA_VERSION 4 adds, to put onto the indices made before it.
+
+    Fields can be added to an existing mapping (never changed), and nothing else changes.
+    """
+    derived = _derived_mapping()["properties"]
+    return {"properties": {DERIVED: {"properties": {"logFile": derived["logFile"]}}}}
 
 
 def event_mapping(unindexed: str | None = None) -> dict[str, Any]:
@@ -116,6 +128,10 @@ class IndexLayout:
             # A malformed secondary value (say, a creationDate that is not a date) is skipped
             # instead of losing the whole event.
             "index.mapping.ignore_malformed": True,
+            # Stored newest first, in the API's own order: a page of the newest events is read
+            # from the top of each segment and stops there, however many events it holds.
+            "index.sort.field": [field_path("eventTime"), field_path("eventID")],
+            "index.sort.order": ["desc", "desc"],
         }
 
 
@@ -151,6 +167,17 @@ def monthly_index(alias: str, event_time: datetime) -> str:
     The year has four digits whatever it is (``%Y`` gives ``1`` for the year 1 on Linux).
     """
     return f"{alias}-{event_time.year:04d}.{event_time.month:02d}"
+
+
+def month_of_index(alias: str, name: str) -> datetime | None:
+    """The first instant of the month a monthly index of ``alias`` holds; None for another."""
+    prefix = f"{alias}-"
+    year, dot, month = name.removeprefix(prefix).partition(".")
+    if not name.startswith(prefix) or not dot or not (year.isdigit() and month.isdigit()):
+        return None
+    if len(year) != 4 or len(month) != 2 or not 1 <= int(month) <= 12:  # noqa: PLR2004
+        return None
+    return datetime(int(year), int(month), 1, tzinfo=UTC)
 
 
 def without_index(alias: str, unindexed: str) -> str:

@@ -18,9 +18,9 @@ import pytest
 from starlette.testclient import TestClient
 
 from api.app import create_app
+from common.indices import state_index
 from indexer.pipeline import IndexOptions
 from indexer.run import index_sources
-from indexer.state import state_index
 from schema import IndexLayout
 from tests.cluster.conftest import CLUSTER_PORT, NODES
 from tests.cluster.load import QueryLoad, kill, primary_node, wait_for_health

@@ -18,7 +18,7 @@ from typing import Self
 
 import pytest
 
-from indexer.state import state_index
+from common.indices import state_index
 from tests.cluster.conftest import CLUSTER_PORT, NODES
 from tests.cluster.load import RETRYABLE, QueryLoad, wait_for_health
 from tests.indexer.continuous import (

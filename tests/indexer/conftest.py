@@ -9,8 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from common.indices import state_index
 from generator import generate
-from indexer.state import state_index
 from tests.indexer.continuous import (
     TrailObject,
     repack,

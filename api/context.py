@@ -58,8 +58,9 @@ class Context:
     async def search(self, **request: Any) -> Any:
         """Search the events alias, confined to the tenant's accounts.
 
-        A missing alias is an empty result, not an error. A request that could reach past
-        its query (see :func:`api.tenancy.check_confined`) is refused as a bug.
+        A missing alias is an empty result, not an error; a missing shard is an error, never
+        a partial answer. A request that could reach past its query (see
+        :func:`api.tenancy.check_confined`) is refused as a bug.
         """
         return await self._search(self.alias, ACCOUNT_FIELD_OF_EVENTS, request)
 
@@ -91,7 +92,11 @@ class Context:
         )
         started = time.perf_counter()
         try:
-            response = await self.elasticsearch.search(**target, **request)
+            # A shard with no copy left (a node lost, no replica) fails the whole search
+            # (503, UPSTREAM_UNAVAILABLE): an answer from the other shards would be wrong.
+            response = await self.elasticsearch.search(
+                **target, allow_partial_search_results=False, **request
+            )
         finally:
             elapsed = time.perf_counter() - started
             ELASTICSEARCH_REQUEST_SECONDS.labels(kind="search").observe(elapsed)

@@ -258,7 +258,7 @@ def _integrity_rows(results: dict[str, Any]) -> list[Row]:
     figures = results["integrity"]
     rounds = len(figures["rounds"])
     title = (
-        f"8. trailql verify ({figures['verify_files']:,} files, "
+        f"10. trailql verify ({figures['verify_files']:,} files, "
         f"{figures['verify_stored_mb']:,} MB stored)"
     )
     speeds = (
@@ -280,6 +280,47 @@ def _integrity_rows(results: dict[str, Any]) -> list[Row]:
     ]
 
 
+def _capacity_rows(results: dict[str, Any]) -> list[Row]:
+    capacity = results["capacity"]
+    layout = (
+        f"{capacity['events']:,} events, {capacity['data_nodes']} data nodes, "
+        f"{capacity['shards']} shards, {capacity['replicas'] + 1} copies of each"
+    )
+    rows: list[Row] = [
+        (
+            "12. capacity: events/s per data node",
+            f"{capacity['events_per_second_per_data_node']:,}",
+            f"{capacity['events_per_second']:,} events/s in all ({layout})",
+            "",
+            "",
+        ),
+        (
+            "   bytes on disk per event, merged",
+            f"{capacity['merged_primary_bytes_per_event']:,.0f}",
+            (
+                f"primaries; every copy {capacity['merged_total_bytes_per_event']:,.0f}, before "
+                f"the merge {capacity['primary_bytes_per_event']:,.0f} ("
+                f"{capacity['segments']} → {capacity['merged_segments']} segments); the trail "
+                f"files {capacity['gzip_bytes_per_event']:,.0f} gzip, "
+                f"{capacity['json_bytes_per_event']:,.0f} JSON"
+            ),
+            "",
+            "",
+        ),
+    ]
+    rows.extend(
+        (
+            f"   {name}, p50 ms",
+            f"{figures['p50_ms']:.1f}",
+            f"p95 {figures['p95_ms']:.1f} ms, through the API, at {capacity['events']:,} events",
+            "",
+            "",
+        )
+        for name, figures in capacity["latency"].items()
+    )
+    return rows
+
+
 #: Each section of the table and the key it needs in the results (a run may skip some).
 _SECTIONS = (
     ("indexing", _indexing_rows),
@@ -290,6 +331,7 @@ _SECTIONS = (
     ("hostile", _hostile_rows),
     ("peer", _peer_rows),
     ("integrity", _integrity_rows),
+    ("capacity", _capacity_rows),
 )
 
 

@@ -45,7 +45,7 @@ from indexer.documents import (
 from indexer.indices import Indices
 from indexer.quarantine import QuarantinedRecord, quarantine_id, quarantine_index
 from indexer.reader import Hasher, UnreadableRecord, loads
-from schema import DERIVED, mistyped, without_index
+from schema import DERIVED, IndexLayout, mistyped, without_index
 
 #: Bulk retries of a one-shot run, which has nothing else to wait out an outage with.
 ONE_SHOT_RETRIES = 8
@@ -69,6 +69,8 @@ class IndexOptions:
     max_backoff_seconds: float = 30.0
     #: eventTimes outside it are quarantined rather than indexed.
     window: TimeWindow = field(default_factory=TimeWindow)
+    #: Shards and replicas of the monthly indices the template creates from now on.
+    layout: IndexLayout = field(default_factory=IndexLayout)
     #: The continuous modes call it with the first and last eventTime of each batch once it
     #: is acknowledged (detections evaluate it); a failure of it never stops indexing.
     on_indexed: Callable[[datetime, datetime], None] | None = None
@@ -156,7 +158,7 @@ class Pipeline:
     ) -> None:
         self._alias = alias
         self._maker = DocumentMaker(alias, options.window)
-        self._indices = Indices(client, alias)
+        self._indices = Indices(client, alias, options.layout)
         retries = options.max_retries if options.max_retries is not None else default_retries
         self._writer = BulkWriter[_Sent](
             client,

@@ -30,6 +30,7 @@ from indexer.sources import SourceError
 from indexer.sqs import MAX_WAIT_SECONDS
 from indexer.worker import WorkerOptions
 from integrity import IntegrityFinding, PublicKeyError, set_finding_recorder
+from schema import IndexLayout
 from trailql.connection import resolve_connection
 from trailql.output import EXIT_INCOMPLETE, EXIT_OK, error, problems, stderr
 
@@ -37,9 +38,14 @@ logger = logging.getLogger(__name__)
 
 
 def index_options(*, max_bytes: int | None = None, concurrency: int | None = None) -> IndexOptions:
-    """How records are indexed: the bulk sizes asked for, the time window configured."""
+    """How records are indexed: the bulk sizes asked for, the time window and layout set."""
     settings = IndexerSettings()
-    options = IndexOptions(window=TimeWindow(settings.earliest_event_time, settings.max_future))
+    indices = IndexSettings()
+    replicas = None if indices.replicas == "auto" else indices.replicas
+    options = IndexOptions(
+        window=TimeWindow(settings.earliest_event_time, settings.max_future),
+        layout=IndexLayout(shards=indices.shards, replicas=replicas),
+    )
     if max_bytes is not None:
         options = replace(options, max_bytes=max_bytes)
     if concurrency is not None:

@@ -2,9 +2,11 @@
 
 from schema.document import (
     DERIVED,
+    INDEXED_AT,
     MAX_ID_BYTES,
     EventDocument,
     InvalidRecordError,
+    derived_fields,
     document_id,
     event_document,
     failed,
@@ -17,7 +19,9 @@ from schema.mapping import (
     SCHEMA_VERSION,
     event_mapping,
     index_template,
+    indexed_at_mapping,
     monthly_index,
+    unindexed_field,
     without_index,
     without_index_body,
 )
@@ -25,6 +29,7 @@ from schema.mapping import (
 __all__ = [
     "DERIVED",
     "EVENT_FIELDS",
+    "INDEXED_AT",
     "KEYWORD_IGNORE_ABOVE",
     "MAX_ID_BYTES",
     "SCHEMA_VERSION",
@@ -32,15 +37,18 @@ __all__ = [
     "Field",
     "InvalidRecordError",
     "Kind",
+    "derived_fields",
     "document_id",
     "event_document",
     "event_mapping",
     "failed",
     "index_template",
+    "indexed_at_mapping",
     "ip_address",
     "mistyped",
     "monthly_index",
     "principal_name",
+    "unindexed_field",
     "without_index",
     "without_index_body",
 ]

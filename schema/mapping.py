@@ -15,11 +15,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from schema.document import DERIVED, OPAQUE_FIELDS
+from schema.document import DERIVED, INDEXED_AT, OPAQUE_FIELDS
 from schema.fields import EVENT_FIELDS, KEYWORD_IGNORE_ABOVE, Field, Kind
 
 #: Bumped whenever the mapping changes, so an installed template can be told apart.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 #: Flattened fields accept this depth; ``schema.document.searchable`` cuts deeper below it.
 FLATTENED_DEPTH_LIMIT = 20
@@ -61,9 +61,23 @@ def _derived_mapping() -> dict[str, Any]:
         "sourceIp": {"type": "ip"},
         "logGroupName": _keyword(),
         "text": {"type": "text"},  # free-text search over names, messages, parameter values
+        # When the indexer sent the event to Elasticsearch (epoch milliseconds): what live
+        # subscriptions follow, so an old file loaded now is new to them.
+        INDEXED_AT: {"type": "date", "format": "epoch_millis"},
     }
     properties.update(dict.fromkeys(OPAQUE_FIELDS, flattened))
     return {"type": "object", "dynamic": False, "properties": properties}
+
+
+def indexed_at_mapping() -> dict[str, Any]:
+    """What adds ``trailql.indexedAt`` to an index made before it existed (``put_mapping``).
+
+    Loading an old file now writes to the month it belongs to, which may have been created
+    by an older TrailQL: without the field there, its events would never reach a live
+    subscription.
+    """
+    indexed_at = _derived_mapping()["properties"][INDEXED_AT]
+    return {DERIVED: {"properties": {INDEXED_AT: indexed_at}}}
 
 
 def event_mapping(unindexed: str | None = None) -> dict[str, Any]:
@@ -130,6 +144,15 @@ def without_index(alias: str, unindexed: str) -> str:
     Named outside the ``<alias>-*`` pattern, which would give it the events template.
     """
     return f"{alias}_without_{unindexed.lower()}"
+
+
+def unindexed_field(alias: str, index: str) -> str | None:
+    """The field an index behind ``alias`` leaves unindexed (see :func:`without_index`)."""
+    prefix = f"{alias}_without_"
+    if not index.startswith(prefix):
+        return None
+    lowered = index.removeprefix(prefix)
+    return next((f.name for f in EVENT_FIELDS if f.name.lower() == lowered), None)
 
 
 def without_index_body(alias: str, unindexed: str) -> dict[str, Any]:

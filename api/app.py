@@ -18,7 +18,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
 from api.auth import authenticator_from
 from api.auth_middleware import Authentication
@@ -26,6 +26,8 @@ from api.body_limit import BodyLimit
 from api.execution import Executor
 from api.graphiql import graphiql_assets
 from api.limits import Limits
+from api.live import FeedSettings, LiveHub
+from api.live_events import STREAM, events_feed
 from api.logs import configure_logging
 from api.metrics import metrics
 from api.rate_limit import Rate, RateLimit, RateLimiter, parse_rates
@@ -101,6 +103,23 @@ def limits_from(settings: ApiSettings) -> Limits:
     )
 
 
+def live_hub(elasticsearch: AsyncElasticsearch, alias: str, settings: ApiSettings) -> LiveHub:
+    """The process's live feeds (one per stream) and its subscription limits.
+
+    Findings (issue 10) add their feed here, beside the events'.
+    """
+    feed_settings = FeedSettings(
+        interval=settings.live_poll_interval,
+        settle=settings.live_settle,
+        capacity=settings.live_queue,
+    )
+    return LiveHub(
+        {STREAM: events_feed(elasticsearch, alias, feed_settings)},
+        per_connection=settings.live_max_subscriptions_per_connection,
+        per_credential=settings.live_max_subscriptions_per_credential,
+    )
+
+
 def create_app(
     connection: Connection,
     alias: str,
@@ -124,18 +143,21 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        app.state.elasticsearch = async_client(connection)
+        elasticsearch = app.state.elasticsearch = async_client(connection)
         app.state.alias = alias
+        app.state.live = live = live_hub(elasticsearch, alias, settings)
         _tune_garbage_collection()
+        live.start()
         try:
             yield
         finally:
-            await app.state.elasticsearch.close()
+            await live.stop()
+            await elasticsearch.close()
 
     executor = Executor(
         schema, limits_from(settings), FIELD_COSTS, time_budget=settings.request_timeout
     )
-    graphql = GraphQLView(schema, executor)
+    graphql = GraphQLView(schema, executor, authenticator=authenticator, settings=settings)
     middleware = [
         Middleware(RequestLog),
         Middleware(
@@ -153,6 +175,7 @@ def create_app(
     return Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
             graphiql_assets,
             Route("/healthz", healthz),
             Route("/readyz", readyz),

@@ -14,6 +14,7 @@ from elasticsearch import AsyncElasticsearch
 
 from api.errors import TimeBudgetExceededError
 from api.limits import Limits
+from api.live import LiveConnection, LiveHub
 from api.request_log import RequestRecord
 from api.tenancy import Tenant, check_confined
 from common.metrics import ELASTICSEARCH_REQUEST_SECONDS
@@ -38,6 +39,12 @@ class Context:
     #: When the request's time budget runs out (``time.monotonic``); None: no budget.
     deadline: float | None = None
     search_took_ms: list[int] = field(default_factory=list)
+    #: The live feeds of this process (subscriptions read them).
+    live: LiveHub | None = None
+    #: The WebSocket connection a subscription runs on; None over HTTP.
+    connection: LiveConnection | None = None
+    #: What the client sent with connection_init (Strawberry sets it): its credential.
+    connection_params: dict[str, Any] | None = None
 
     async def search(self, **request: Any) -> Any:
         """Search the events alias, confined to the tenant's accounts.
@@ -55,8 +62,14 @@ class Context:
             request["timeout"] = f"{max(1, int(remaining * 1000))}ms"
         started = time.perf_counter()
         try:
+            # A shard that failed (one index still starting, say) fails the search: partial
+            # results are never answers.
             response = await self.elasticsearch.search(
-                index=self.alias, ignore_unavailable=True, allow_no_indices=True, **request
+                index=self.alias,
+                ignore_unavailable=True,
+                allow_no_indices=True,
+                allow_partial_search_results=False,
+                **request,
             )
         finally:
             elapsed = time.perf_counter() - started

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 from graphql import ExecutionResult as CoreExecutionResult
-from graphql import GraphQLError, OperationType, execute
+from graphql import GraphQLError, OperationType, execute, subscribe
 from graphql.execution.values import get_variable_values
 from strawberry.schema import Schema
 from strawberry.types import ExecutionResult
+from strawberry.types.execution import PreExecutionError
 from strawberry.utils.await_maybe import await_maybe
 
 from api.completion import PlannedExecutionContext
@@ -26,6 +28,7 @@ from api.documents import DocumentCache, PreparedDocument
 from api.errors import ErrorCode, user_error, with_code
 from api.inputs import check_variables
 from api.limits import FieldCost, Limits, QueryShape, measure, problems
+from api.live import FeedStoppedError, SlowSubscriberError
 from api.operations import operation_label
 from common.metrics import GRAPHQL_ERRORS, GRAPHQL_REQUEST_SECONDS, GRAPHQL_REQUESTS
 
@@ -99,14 +102,14 @@ class Executor:
         extensions["elasticsearch"] = {"searches": len(took), "tookMs": sum(took)}
         return ExecutionResult(data=result.data, errors=errors or None, extensions=extensions)
 
-    async def _run(  # noqa: PLR0911  one return per refusal, in the order they are checked
+    async def _check(
         self,
         query: str,
         variables: dict[str, Any] | None,
         operation_name: str | None,
-        context: Context,
         allowed: frozenset[OperationType],
-    ) -> tuple[PreparedDocument | None, CoreExecutionResult, QueryShape | None]:
+    ) -> tuple[PreparedDocument | None, CoreExecutionResult | None, QueryShape | None]:
+        """The document, the refusal if any check fails (None: run it), and its shape."""
         refused = check_variables(variables, self._limits)
         if refused is not None:
             return None, _refusal(refused), None
@@ -125,8 +128,20 @@ class Executor:
             return prepared, _refusal(*map(_bad_input, coerced)), None
         shape = measure(operation, prepared.fragments, coerced.coerced, self._costs)
         over = problems(shape, self._limits)
-        if over:
-            return prepared, _refusal(*over), shape
+        return prepared, _refusal(*over) if over else None, shape
+
+    async def _run(
+        self,
+        query: str,
+        variables: dict[str, Any] | None,
+        operation_name: str | None,
+        context: Context,
+        allowed: frozenset[OperationType],
+    ) -> tuple[PreparedDocument | None, CoreExecutionResult, QueryShape | None]:
+        prepared, refusal, shape = await self._check(query, variables, operation_name, allowed)
+        if refusal is not None:
+            return prepared, refusal, shape
+        assert prepared is not None
         assert prepared.document is not None
         context.deadline = time.monotonic() + self._time_budget
         try:
@@ -145,6 +160,70 @@ class Executor:
         except TimeoutError:
             return prepared, _refusal(_timed_out(self._time_budget)), shape
         return prepared, result, shape
+
+    async def stream(
+        self,
+        query: str,
+        variables: dict[str, Any] | None,
+        operation_name: str | None,
+        context: Context,
+    ) -> AsyncIterator[ExecutionResult]:
+        """A subscription's results, after the same checks as any operation.
+
+        A refusal is one :class:`PreExecutionError` (the transport sends it as the
+        operation's error); each event's result follows, with codes on its errors. The
+        subscription is counted once, when it starts. Queries are answered over HTTP.
+        """
+        started = time.perf_counter()
+        label = operation_label(operation_name)
+        try:
+            prepared, refusal, _ = await self._check(
+                query, variables, operation_name, frozenset({OperationType.SUBSCRIPTION})
+            )
+        except OperationNotAllowedError as exc:
+            refusal = _refusal(
+                user_error(
+                    ErrorCode.BAD_REQUEST,
+                    f"{exc} operations are answered over HTTP (POST /graphql); WebSocket "
+                    "runs subscriptions.",
+                )
+            )
+            prepared = None
+        if operation_name is None and prepared is not None:
+            label = operation_label(_only_operation_name(prepared))
+        source: Any = None
+        if refusal is None:
+            assert prepared is not None
+            assert prepared.document is not None
+            source = await await_maybe(
+                subscribe(
+                    self._graphql_schema,
+                    prepared.document,
+                    context_value=context,
+                    variable_values=variables,
+                    operation_name=operation_name,
+                    executor_class=self._executor_class,
+                    operation_extensions=None,
+                )
+            )
+            if isinstance(source, CoreExecutionResult):
+                refusal, source = source, None
+        if refusal is not None:
+            errors = [with_code(error) for error in refusal.errors or ()]
+            self._count(label, started, [_code(error) for error in errors], context)
+            yield PreExecutionError(data=None, errors=errors)
+            return
+        self._count(label, started, [], context)
+        try:
+            async for result in source:
+                errors = [with_code(error) for error in result.errors or ()]
+                for error in errors:
+                    GRAPHQL_ERRORS.labels(code=_code(error)).inc()
+                yield ExecutionResult(data=result.data, errors=errors or None)
+        except (SlowSubscriberError, FeedStoppedError):
+            return  # the connection is being closed, with the reason
+        finally:
+            await source.aclose()
 
     def _count(self, label: str, started: float, codes: list[str], context: Context) -> None:
         GRAPHQL_REQUESTS.labels(operation=label).inc()

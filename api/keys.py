@@ -74,7 +74,7 @@ class StoredKey:
 
     def tenant(self) -> Tenant:
         """Who the key lets in."""
-        return Tenant(name=self.name, accounts=self.accounts)
+        return Tenant(name=self.name, accounts=self.accounts, expires=self.expires)
 
 
 def _expiry(text: str, where: str) -> datetime:

@@ -1,4 +1,4 @@
-"""The GraphQL schema: every area's queries merged, and the SDL exported from it."""
+"""The GraphQL schema: every area's queries and subscriptions merged, and the SDL exported."""
 
 from __future__ import annotations
 
@@ -6,12 +6,14 @@ import strawberry
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
-from api import events, log_groups, stats
+from api import events, live_events, log_groups, stats
 from api.limits import FieldCost
 from api.types import read_key
 
 #: One type per area keeps each area's module self-contained.
 Query = merge_types("Query", (events.EventQueries, stats.StatsQueries, log_groups.LogGroupQueries))
+#: Findings (issue 10) add their own subscription type here beside the events'.
+Subscription = merge_types("Subscription", (live_events.EventSubscriptions,))
 
 
 def _gathered(*areas: dict[str, FieldCost]) -> dict[str, FieldCost]:
@@ -24,11 +26,15 @@ def _gathered(*areas: dict[str, FieldCost]) -> dict[str, FieldCost]:
 
 
 #: What every field costs, as each area declares it.
-FIELD_COSTS = _gathered(events.FIELD_COSTS, stats.FIELD_COSTS, log_groups.FIELD_COSTS)
+FIELD_COSTS = _gathered(
+    events.FIELD_COSTS, stats.FIELD_COSTS, log_groups.FIELD_COSTS, live_events.FIELD_COSTS
+)
 
 #: Checks, limits, error codes and metrics are the executor's (api/execution.py), not
 #: schema extensions: they run once per request around graphql-core, in a fixed order.
-schema = strawberry.Schema(query=Query, config=StrawberryConfig(default_resolver=read_key))
+schema = strawberry.Schema(
+    query=Query, subscription=Subscription, config=StrawberryConfig(default_resolver=read_key)
+)
 
 
 def sdl() -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from schema.paths import ACCOUNT_ID
@@ -35,10 +36,15 @@ def account_ids(values: Iterable[str]) -> frozenset[str]:
 
 @dataclass(frozen=True)
 class Tenant:
-    """A caller: a name for the logs and the accounts it may see (None: every account)."""
+    """A caller: a name for the logs and the accounts it may see (None: every account).
+
+    ``expires`` is when its credential stops being accepted (a key's expiry, a token's
+    ``exp``): a connection that outlives it is closed (``api.websocket``).
+    """
 
     name: str
     accounts: frozenset[str] | None
+    expires: datetime | None = None
 
     def restrict(self, query: dict[str, Any] | None) -> dict[str, Any]:
         """``query`` limited to this tenant's accounts (unchanged for every account).

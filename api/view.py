@@ -1,14 +1,19 @@
-"""GraphQL over HTTP on ``/graphql``: Strawberry's transport, our executor behind it.
+"""GraphQL on ``/graphql``: Strawberry's transport, our executor behind it.
 
-Strawberry's view speaks the protocol (GET and POST, content types, GraphiQL's page,
-WebSockets); each operation is answered by :class:`api.execution.Executor`. Bodies are read
-with orjson, whose nesting limit turns a body nested thousands of levels deep into a plain
-400 instead of a stack overflow, and every refusal is a GraphQL error body with a code.
+Strawberry's view speaks the protocols (GET and POST, content types, GraphiQL's page, and
+subscriptions over WebSocket: ``api.websocket``); each operation is answered by
+:class:`api.execution.Executor`. Bodies are read with orjson, whose nesting limit turns a
+body nested thousands of levels deep into a plain 400 instead of a stack overflow, and every
+refusal is a GraphQL error body with a code. A WebSocket's credential comes with its
+``connection_init`` (:meth:`GraphQLView.on_ws_connect`).
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any, cast
 
 import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
@@ -16,18 +21,24 @@ from graphql import OperationType
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
+from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLRequestData
 from strawberry.http.base import BaseRequestProtocol
 from strawberry.schema import Schema
 from strawberry.types import ExecutionResult
+from strawberry.types.unset import UNSET, UnsetType
 
+from api.auth import API_KEY_HEADER, Authenticator, UnauthenticatedError
 from api.auth_middleware import is_ide_request
 from api.context import Context
 from api.errors import ErrorCode, refusal_response
 from api.execution import Executor, OperationNotAllowedError
 from api.graphiql import graphiql_page
-from api.tenancy import NO_ACCOUNT
+from api.settings import ApiSettings
+from api.tenancy import EVERY_ACCOUNT, NO_ACCOUNT
+from api.tokens import SigningKeysUnavailableError
+from api.websocket import CloseCode, ConnectionRefusedError_, LegacyWSHandler, TransportWSHandler
 
 #: HTTP refusals by status: the code their GraphQL error body carries.
 _HTTP_CODES = {413: ErrorCode.PAYLOAD_TOO_LARGE}
@@ -36,9 +47,36 @@ _HTTP_CODES = {413: ErrorCode.PAYLOAD_TOO_LARGE}
 class GraphQLView(GraphQL[Context, None]):
     """The ``/graphql`` endpoint."""
 
-    def __init__(self, schema: Schema, executor: Executor) -> None:
+    def __init__(
+        self,
+        schema: Schema,
+        executor: Executor,
+        *,
+        authenticator: Authenticator | None = None,
+        settings: ApiSettings | None = None,
+    ) -> None:
         super().__init__(schema)
+        settings = settings or ApiSettings()
         self.executor = executor
+        self.authenticator = authenticator
+        self.allowed_origins = frozenset(settings.cors_origin_list())
+        self.connection_init_wait_timeout = timedelta(seconds=settings.live_init_timeout)
+        # The legacy protocol's keep-alive; graphql-transport-ws pings instead.
+        self.keep_alive = True
+        self.keep_alive_interval = settings.live_ping_interval
+        # A backstop on operations in flight; our own limit (with its code) comes first.
+        self.max_subscriptions_per_connection = 2 * settings.live_max_subscriptions_per_connection
+        shared = {"executor": executor}
+        self.graphql_transport_ws_handler_class = type(
+            "TransportWSHandler",
+            (TransportWSHandler,),
+            {
+                **shared,
+                "ping_interval": settings.live_ping_interval,
+                "ping_timeout": settings.live_ping_timeout,
+            },
+        )
+        self.graphql_ws_handler_class = type("LegacyWSHandler", (LegacyWSHandler,), shared)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Strawberry's handling, with its plain-text refusals answered as GraphQL errors."""
@@ -52,11 +90,12 @@ class GraphQLView(GraphQL[Context, None]):
             response = refusal_response(refusal.status_code, code, _sentence(refusal.reason))
         await response(scope, receive, send)
 
-    async def get_context(self, request: Request, response: object) -> Context:  # type: ignore[override]
+    async def get_context(self, request: Request | WebSocket, response: object) -> Context:
         """The cluster client and alias set up by the lifespan; the tenant authenticated.
 
         Strawberry asks for a context before it renders GraphiQL's page, which is open: such
-        a request has no tenant, and gets one that sees no account.
+        a request has no tenant, and gets one that sees no account. So does a WebSocket,
+        until its connection_init brings a credential.
         """
         del response
         return Context(
@@ -65,7 +104,28 @@ class GraphQLView(GraphQL[Context, None]):
             tenant=getattr(request.state, "tenant", NO_ACCOUNT),
             request_record=getattr(request.state, "request_record", None),
             limits=self.executor.limits,
+            live=getattr(request.app.state, "live", None),
         )
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """A WebSocket's credential, from connection_init's payload, as HTTP headers carry it.
+
+        ``{"X-API-Key": "tql_…"}`` or ``{"Authorization": "Bearer …"}`` (any case).
+        """
+        if self.authenticator is None:
+            context.tenant = EVERY_ACCOUNT
+            return ACKNOWLEDGED
+        try:
+            context.tenant = await self.authenticator.authenticate(
+                _credential_headers(context.connection_params or {})
+            )
+        except UnauthenticatedError as exc:
+            reason = str(exc).replace("send ", "send in connection_init's payload ", 1)
+            raise ConnectionRefusedError_(CloseCode.FORBIDDEN, reason) from None
+        except SigningKeysUnavailableError:
+            reason = "the token's signing keys cannot be fetched now; try again shortly."
+            raise ConnectionRefusedError_(CloseCode.TRY_AGAIN_LATER, reason) from None
+        return ACKNOWLEDGED
 
     def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
         """The page for exactly the requests authentication leaves open as the page's."""
@@ -125,6 +185,20 @@ class GraphQLView(GraphQL[Context, None]):
                 405 if request_adapter.method == "GET" else 400,
                 f"{exc} operations are not allowed over {request_adapter.method}",
             ) from None
+
+
+#: connection_ack with no payload.
+ACKNOWLEDGED = cast("UnsetType", UNSET)
+
+
+def _credential_headers(params: Mapping[str, Any]) -> dict[str, str]:
+    """The payload's credential entries as the headers the authenticator reads."""
+    wanted = {API_KEY_HEADER, "authorization"}
+    return {
+        key.lower(): value
+        for key, value in params.items()
+        if isinstance(key, str) and key.lower() in wanted and isinstance(value, str)
+    }
 
 
 _ALLOWED: dict[str, frozenset[OperationType]] = {

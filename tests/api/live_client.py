@@ -1,0 +1,127 @@
+"""A GraphQL-over-WebSocket client for the tests, on the ``websockets`` library.
+
+It speaks ``graphql-transport-ws`` (and, for the legacy tests, ``graphql-ws``) by hand, so a
+test sees exactly what the server sends: messages, close codes and close reasons.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import websockets
+from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed
+
+TRANSPORT = "graphql-transport-ws"
+LEGACY = "graphql-ws"
+#: A guard against a hang, never a measurement.
+HANG_GUARD = 90.0
+
+EVENTS_ADDED = """subscription($filter: EventFilter, $after: String) {
+  eventsAdded(filter: $filter, after: $after) { cursor node { eventID recipientAccountId } } }"""
+
+
+@dataclass
+class Received:
+    """What one subscription received: edges in order, and errors."""
+
+    edges: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def ids(self) -> list[str]:
+        return [edge["node"]["eventID"] for edge in self.edges]
+
+    @property
+    def last_cursor(self) -> str:
+        return str(self.edges[-1]["cursor"])
+
+
+class Client:
+    """One connection: send, receive, and the close the server ended it with."""
+
+    def __init__(self, connection: ClientConnection) -> None:
+        self.connection = connection
+
+    async def send(self, message: dict[str, Any]) -> None:
+        await self.connection.send(json.dumps(message))
+
+    async def receive(self) -> dict[str, Any]:
+        """The next message; pongs the server's pings, as graphql-ws clients do."""
+        while True:
+            message = json.loads(await asyncio.wait_for(self.connection.recv(), HANG_GUARD))
+            if message.get("type") == "ping":
+                await self.send({"type": "pong"})
+                continue
+            if message.get("type") == "ka":
+                continue
+            return dict(message)
+
+    async def init(self, payload: dict[str, Any] | None = None) -> dict[str, Any]:
+        await self.send({"type": "connection_init", "payload": payload or {}})
+        return await self.receive()
+
+    async def subscribe(
+        self, operation_id: str, query: str = EVENTS_ADDED, **variables: Any
+    ) -> None:
+        kind = "subscribe" if self.connection.subprotocol == TRANSPORT else "start"
+        payload = {"query": query, "variables": variables}
+        await self.send({"id": operation_id, "type": kind, "payload": payload})
+
+    async def collect(
+        self, until: Callable[[dict[str, Received]], bool], received: dict[str, Received]
+    ) -> dict[str, Received]:
+        """Messages into ``received`` (by operation id) until ``until`` holds."""
+        while not until(received):
+            message = await self.receive()
+            operation = received.setdefault(str(message.get("id")), Received())
+            if message["type"] in {"next", "data"}:
+                payload = message["payload"]
+                if payload.get("errors"):
+                    operation.errors.extend(payload["errors"])
+                if payload.get("data"):
+                    operation.edges.append(payload["data"]["eventsAdded"])
+            elif message["type"] == "error":
+                payload = message["payload"]
+                operation.errors.extend(payload if isinstance(payload, list) else [payload])
+            elif message["type"] == "complete":
+                pass
+            else:
+                raise AssertionError(f"unexpected message {message}")
+        return received
+
+    async def closed(self) -> tuple[int | None, str]:
+        """Read until the server closes; its close code and reason."""
+        try:
+            while True:
+                await asyncio.wait_for(self.connection.recv(), HANG_GUARD)
+        except ConnectionClosed as closed:
+            frame = closed.rcvd
+            return (frame.code, frame.reason) if frame is not None else (None, "")
+
+
+@asynccontextmanager
+async def connect(
+    url: str, protocol: str = TRANSPORT, *, small_buffers: bool = False
+) -> AsyncIterator[Client]:
+    """A connection to the API's ``/graphql`` (``url`` is its ``http://…/graphql``).
+
+    ``small_buffers``: a client that holds little unread (a 4 KiB socket buffer, one queued
+    message), so a client that stops reading soon blocks the server.
+    """
+    address = url.replace("http://", "ws://", 1)
+    options: dict[str, Any] = {"subprotocols": [protocol], "open_timeout": HANG_GUARD}
+    if small_buffers:
+        host, port = address.removeprefix("ws://").split("/", 1)[0].rsplit(":", 1)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect((host, int(port)))
+        options.update(sock=sock, max_queue=1)
+    async with websockets.connect(address, **options) as connection:
+        yield Client(connection)

@@ -112,6 +112,7 @@ def live_hub(elasticsearch: AsyncElasticsearch, alias: str, settings: ApiSetting
         interval=settings.live_poll_interval,
         settle=settings.live_settle,
         capacity=settings.live_queue,
+        grace=settings.live_slow_grace,
     )
     return LiveHub(
         {STREAM: events_feed(elasticsearch, alias, feed_settings)},

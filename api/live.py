@@ -25,10 +25,12 @@ item turn up behind the frontier anyway (an indexer that died mid-request, a wri
 than TrailQL's indexer, clocks further apart than ``settle``), a periodic count behind the
 frontier notices, logs it and counts it in ``trailql_live_late_events_total``.
 
-**Bounded memory.** A subscription's queue holds at most ``capacity`` items. A client that
-stops reading blocks its socket, its queue fills, and it is cut off (``on_overflow``, which
-closes the connection with a reason), rather than holding the process's memory: it can
-reconnect and resume from its last cursor.
+**Bounded memory.** A subscription's queue holds at most ``capacity`` items. The feed hands
+out a burst (a large file loaded at once) half a queue at a time, and before the next half
+waits for every queue to have room again; a client that stops reading blocks its socket,
+its queue stays full, and after ``grace`` seconds it is cut off (``on_overflow``, which
+closes the connection with a reason) rather than holding the process's memory or everyone
+else's events: it can reconnect and resume from its last cursor.
 """
 
 from __future__ import annotations
@@ -64,6 +66,8 @@ Predicate = Callable[[Any], bool]
 PAGE_SIZE = 500
 #: How long the feed waits after Elasticsearch failed, at most.
 _MAX_BACKOFF_SECONDS = 5.0
+#: How often a burst looks whether the queues have room again.
+_ROOM_CHECK_SECONDS = 0.02
 #: How far behind the frontier the late-item count looks, and how often.
 _LATE_WINDOW_MS = 60_000
 _LATE_CHECK_SECONDS = 10.0
@@ -105,14 +109,26 @@ class FeedSettings:
     """How often a feed polls, how far behind now it looks, and how much it queues."""
 
     interval: float = 0.25
-    settle: float = 1.5
+    settle: float = 1.0
     capacity: int = 1_000
+    #: How long a burst waits for a subscriber's queue to have room before cutting it off.
+    grace: float = 5.0
+
+    @property
+    def page_size(self) -> int:
+        """Items handed out at once: half a queue, so a reader keeping up never overflows."""
+        return max(1, min(PAGE_SIZE, self.capacity // 2))
 
 
 class Subscriber:
     """One subscription's end of a feed: the items it wants, queued until it reads them."""
 
     __slots__ = ("_after", "_failure", "_items", "_on_overflow", "_wake", "capacity", "key")
+
+    @property
+    def waiting(self) -> int:
+        """Items queued and not yet read."""
+        return len(self._items)
 
     def __init__(
         self,
@@ -134,12 +150,16 @@ class Subscriber:
         if item.position <= self._after:
             return True  # it came here already ahead of this process's feed
         if len(self._items) >= self.capacity:
-            self.fail(SlowSubscriberError(f"more than {self.capacity:,} events waiting unread"))
-            self._on_overflow()
+            self.cut_off()
             return False
         self._items.append(item)
         self._wake.set()
         return True
+
+    def cut_off(self) -> None:
+        """End a subscriber too slow to keep its queue from filling; its client is told."""
+        self.fail(SlowSubscriberError(f"more than {self.capacity:,} events waiting unread"))
+        self._on_overflow()
 
     def fail(self, failure: Exception) -> None:
         """End the subscription: :meth:`next` raises ``failure`` once what is queued is read."""
@@ -299,27 +319,49 @@ class Feed:
         started = time.perf_counter()
         horizon = await self.horizon()
         found = 0
+        size = self.settings.page_size
         try:
             while True:
-                hits = await self._page(self.frontier, horizon)
+                hits = await self._page(self.frontier, horizon, size)
                 for hit in hits:
                     self._hand_out(hit)
                 found += len(hits)
-                if len(hits) < PAGE_SIZE:
+                if len(hits) < size:
                     break
+                await self._room_for(size)
         finally:
             LIVE_POLL_SECONDS.labels(stream=self.name).observe(time.perf_counter() - started)
         # Nothing at or before the horizon is left: later items are stamped after it.
         self.frontier = max(self.frontier, (horizon, ""))
         return found
 
-    async def _page(self, after: Position, horizon: int) -> list[dict[str, Any]]:
+    async def _room_for(self, size: int) -> None:
+        """Wait until every queue has room for ``size`` more; cut off those still full later."""
+        deadline = time.monotonic() + self.settings.grace
+        most = self.settings.capacity - size
+        while True:
+            full = [
+                subscriber
+                for group in self._groups.values()
+                for subscriber in group.subscribers
+                if subscriber.waiting > most
+            ]
+            if not full:
+                return
+            if time.monotonic() >= deadline:
+                for subscriber in full:
+                    subscriber.cut_off()
+                    self.unsubscribe(subscriber)
+                return
+            await asyncio.sleep(_ROOM_CHECK_SECONDS)
+
+    async def _page(self, after: Position, horizon: int, size: int) -> list[dict[str, Any]]:
         bounds = {"gte": after[0], "lte": horizon, "format": "epoch_millis"}
         response = await self._search(
             query={"range": {self._time_field: bounds}},
             sort=[{self._time_field: "asc"}, {self._id_field: "asc"}],
             search_after=list(after),
-            size=PAGE_SIZE,
+            size=size,
             track_total_hits=False,
         )
         hits: list[dict[str, Any]] = response["hits"]["hits"]

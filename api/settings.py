@@ -59,12 +59,14 @@ class ApiSettings(BaseSettings):
     rate_limits: str = ""
 
     #: Live subscriptions (WebSocket on /graphql): how often the process looks for new
-    #: events, and how long after its indexed time an event is certainly searchable (a
-    #: refresh, the longest _bulk request, the clock difference between hosts; api/live.py).
+    #: events, and how far behind its clock it stays (the clock difference between the
+    #: indexer's hosts and this one; indexers say themselves what is still on its way).
     live_poll_interval: float = 0.25
-    live_settle: float = 1.5
-    #: Events one subscription may have waiting unread; past this, its client is cut off.
+    live_settle: float = 1.0
+    #: Events one subscription may have waiting unread, and how long a burst waits for a
+    #: full queue to have room: past either, its client is cut off (api/live.py).
     live_queue: int = 1_000
+    live_slow_grace: float = 5.0
     live_max_subscriptions_per_connection: int = 20
     live_max_subscriptions_per_credential: int = 100
     #: Seconds of silence from a client before it is pinged, and for its pong.

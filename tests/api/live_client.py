@@ -16,7 +16,11 @@ from typing import Any
 
 import websockets
 from websockets.asyncio.client import ClientConnection
+from websockets.client import ClientProtocol
 from websockets.exceptions import ConnectionClosed
+from websockets.protocol import State
+from websockets.typing import Subprotocol
+from websockets.uri import parse_uri
 
 TRANSPORT = "graphql-transport-ws"
 LEGACY = "graphql-ws"
@@ -107,21 +111,56 @@ class Client:
 
 
 @asynccontextmanager
-async def connect(
-    url: str, protocol: str = TRANSPORT, *, small_buffers: bool = False
-) -> AsyncIterator[Client]:
-    """A connection to the API's ``/graphql`` (``url`` is its ``http://…/graphql``).
-
-    ``small_buffers``: a client that holds little unread (a 4 KiB socket buffer, one queued
-    message), so a client that stops reading soon blocks the server.
-    """
+async def connect(url: str, protocol: str = TRANSPORT) -> AsyncIterator[Client]:
+    """A connection to the API's ``/graphql`` (``url`` is its ``http://…/graphql``)."""
     address = url.replace("http://", "ws://", 1)
     options: dict[str, Any] = {"subprotocols": [protocol], "open_timeout": HANG_GUARD}
-    if small_buffers:
-        host, port = address.removeprefix("ws://").split("/", 1)[0].rsplit(":", 1)
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        sock.connect((host, int(port)))
-        options.update(sock=sock, max_queue=1)
     async with websockets.connect(address, **options) as connection:
         yield Client(connection)
+
+
+class StalledClient:
+    """A client that sends its messages, then stops reading: a socket left unread.
+
+    Built on websockets' sans-I/O protocol over a plain socket with a small receive buffer,
+    so nothing reads on its behalf; :meth:`closed` reads at last, until the server's close.
+    """
+
+    def __init__(self, url: str) -> None:
+        address = url.replace("http://", "ws://", 1)
+        host, port = address.removeprefix("ws://").split("/", 1)[0].rsplit(":", 1)
+        self._protocol = ClientProtocol(
+            parse_uri(address), subprotocols=[Subprotocol(TRANSPORT)], max_size=None
+        )
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        self._socket.settimeout(HANG_GUARD)
+        self._socket.connect((host, int(port)))
+        self._protocol.send_request(self._protocol.connect())
+        self._flush()
+        while self._protocol.state is State.CONNECTING:
+            self._protocol.receive_data(self._socket.recv(65536))
+        self._protocol.events_received()
+
+    def send(self, *messages: dict[str, Any]) -> None:
+        for message in messages:
+            self._protocol.send_text(json.dumps(message).encode())
+        self._flush()
+
+    def closed(self) -> tuple[int | None, str]:
+        """Read everything the server sent, to its close frame; the close's code and reason."""
+        while self._protocol.state is not State.CLOSED:
+            data = self._socket.recv(1 << 20)
+            if not data:
+                self._protocol.receive_eof()
+                break
+            self._protocol.receive_data(data)
+            self._protocol.events_received()
+            self._flush()
+        self._socket.close()
+        return self._protocol.close_code, self._protocol.close_reason or ""
+
+    def _flush(self) -> None:
+        for data in self._protocol.data_to_send():
+            if data:
+                self._socket.sendall(data)

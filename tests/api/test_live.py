@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import re
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -30,7 +32,7 @@ from common.elastic import Connection
 from generator import DEFAULT_START, generate
 from indexer.run import index_sources
 from tests.api.credentials import api_key
-from tests.api.live_client import Received, connect
+from tests.api.live_client import LEGACY, Received, StalledClient, connect
 from tests.samples import records_of
 
 Record = dict[str, Any]
@@ -142,6 +144,7 @@ def test_a_client_that_reconnects_with_its_last_cursor_gets_exactly_what_it_miss
             indexing = asyncio.create_task(index(es, alias, tmp_path / "first"))
             # Mid-stream: 50 events in, the connection drops.
             early = await client.collect(lambda r: len(r.get("1", Received()).edges) >= 50, {})
+            client.connection.transport.abort()
         await indexing
         await index(es, alias, tmp_path / "second")
         async with connect(served.url) as client:
@@ -193,3 +196,113 @@ def test_two_tenants_never_see_each_others_events(es, es_connection, alias, tmp_
         seen = asyncio.run(scenario(served))
     assert set(seen["alpha"]) == expected["alpha"] | {alpha_last}
     assert set(seen["beta"]) == expected["beta"] | {beta_last}
+
+
+#: A selection that makes each message large (30 copies of the record): the buffers between
+#: the server and a client that stops reading fill after a few hundred events.
+WHOLE_RECORDS = (
+    "subscription { eventsAdded { cursor node { eventID } "
+    + " ".join(f"copy{number}: node {{ record }}" for number in range(30))
+    + " } }"
+)
+
+
+def test_a_client_that_stops_reading_is_cut_off_while_others_keep_receiving(
+    es, es_connection, alias, tmp_path
+):
+    records = trail(tmp_path / "trail", events=600, seed=61)
+    last = sentinel(tmp_path / "last", records[0])
+
+    async def scenario(served: Served) -> tuple[list[str], tuple[int | None, str], int]:
+        slow = StalledClient(served.url)
+        slow.send(
+            {"type": "connection_init", "payload": {}},
+            {"id": "slow", "type": "subscribe", "payload": {"query": WHOLE_RECORDS}},
+        )
+        async with connect(served.url) as reader:
+            await reader.init()
+            await reader.subscribe("reader", WHOLE_RECORDS)
+            await until_subscribed(served, 2)
+            reading = asyncio.create_task(reader.collect(arrived("reader", last), {}))
+            await index(es, alias, tmp_path / "trail")
+            await index(es, alias, tmp_path / "last")
+            received = await reading
+            subscribers = served.subscribers
+        # The slow client reads at last: what was sent before the cut, then the close.
+        closed = await asyncio.to_thread(slow.closed)
+        return received["reader"].ids, closed, subscribers
+
+    with serving(es_connection, alias, live_queue=40, live_slow_grace=1.0) as served:
+        ids, closed, subscribers = asyncio.run(scenario(served))
+        metrics = served_metrics(served)
+    assert set(before(ids, last)) == {r["eventID"] for r in records}
+    assert closed == (
+        1013,
+        "too slow: more than 40 events waiting unread; reconnect with your last cursor",
+    )
+    assert subscribers == 1
+    assert 'trailql_live_disconnects_total{reason="slow"}' in metrics
+
+
+def served_metrics(served: Served) -> str:
+    """/metrics of the served API (the process's own registry)."""
+    with urllib.request.urlopen(served.url.removesuffix("/graphql") + "/metrics") as answer:  # noqa: S310  our loopback URL
+        return str(answer.read().decode())
+
+
+def test_a_client_that_does_not_answer_pings_is_closed_and_one_that_does_stays(
+    es, es_connection, alias, tmp_path
+):
+    records = trail(tmp_path / "trail", events=20, seed=71)
+    last = sentinel(tmp_path / "last", records[0])
+
+    async def scenario(served: Served) -> tuple[tuple[int | None, str], list[str]]:
+        async with connect(served.url) as silent, connect(served.url) as answering:
+            await silent.init()
+            await answering.init()
+            await answering.subscribe("1")
+            await until_subscribed(served, 1)
+            # The answering one reads (and pongs) all along; the silent one reads only the
+            # close: the pings it gets go unanswered.
+            answered = asyncio.create_task(answering.collect(arrived("1", last), {}))
+            closed = await silent.closed()
+            await index(es, alias, tmp_path / "last")
+            received = await answered
+        return closed, received["1"].ids
+
+    with serving(es_connection, alias, live_ping_interval=0.3, live_ping_timeout=0.5) as served:
+        closed, ids = asyncio.run(scenario(served))
+        metrics = served_metrics(served)
+    assert closed == (1011, "no pong within 0.5 s of a ping")
+    assert ids == [last]
+    assert 'trailql_live_disconnects_total{reason="no_pong"}' in metrics
+
+
+def test_the_legacy_graphql_ws_protocol_delivers_the_same_events(
+    es, es_connection, alias, tmp_path
+):
+    records = trail(tmp_path / "trail", events=150, seed=81)
+    event_filter = {"eventName": ["CreateLogGroup", "DeleteLogGroup"]}
+    expected = {r["eventID"] for r in records if r["eventName"] in event_filter["eventName"]}
+    assert expected
+    last = sentinel(tmp_path / "last", records[0], eventName="DeleteLogGroup")
+
+    async def scenario(served: Served) -> Received:
+        async with connect(served.url, LEGACY) as client:
+            assert (await client.init())["type"] == "connection_ack"
+            await client.subscribe("1", filter=event_filter)
+            await until_subscribed(served, 1)
+            await index(es, alias, tmp_path / "trail")
+            await index(es, alias, tmp_path / "last")
+            received = await client.collect(arrived("1", last), {})
+        return received["1"]
+
+    with serving(es_connection, alias) as served:
+        received = asyncio.run(scenario(served))
+        metrics = served_metrics(served)
+    assert set(before(received.ids, last)) == expected
+    assert 'trailql_live_subscriptions{stream="events"} 0.0' in metrics
+    pushed = re.search(r'trailql_live_events_pushed_total\{stream="events"\} (\S+)', metrics)
+    assert pushed is not None
+    assert float(pushed.group(1)) >= len(expected) + 1
+    assert 'trailql_live_poll_seconds_count{stream="events"}' in metrics

@@ -68,9 +68,8 @@ PAGE_SIZE = 500
 _MAX_BACKOFF_SECONDS = 5.0
 #: How often a burst looks whether the queues have room again.
 _ROOM_CHECK_SECONDS = 0.02
-#: How far behind the frontier the late-item count looks, and how often.
+#: How far behind the frontier the late-item count looks.
 _LATE_WINDOW_MS = 60_000
-_LATE_CHECK_SECONDS = 10.0
 
 
 class LiveConnection(Protocol):
@@ -113,6 +112,8 @@ class FeedSettings:
     capacity: int = 1_000
     #: How long a burst waits for a subscriber's queue to have room before cutting it off.
     grace: float = 5.0
+    #: How often the items indexed in the last minute behind the frontier are counted.
+    late_check: float = 10.0
 
     @property
     def page_size(self) -> int:
@@ -398,7 +399,7 @@ class Feed:
         frontier is compared with how many this feed handed out from that span.
         """
         now = time.monotonic()
-        if now - self._late_checked < _LATE_CHECK_SECONDS:
+        if now - self._late_checked < self.settings.late_check:
             return
         self._late_checked = now
         end_second = self.frontier[0] // 1000  # whole seconds before the frontier's

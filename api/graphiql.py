@@ -95,9 +95,8 @@ function socketFor(headers) {{
 function isSubscription(params, options) {{
   const operations = (options && options.documentAST ? options.documentAST.definitions : [])
     .filter((definition) => definition.kind === "OperationDefinition");
-  const chosen = params.operationName
-    ? operations.find((operation) => operation.name && operation.name.value === params.operationName)
-    : operations[0];
+  const named = (operation) => operation.name && operation.name.value === params.operationName;
+  const chosen = params.operationName ? operations.find(named) : operations[0];
   return Boolean(chosen) && chosen.operation === "subscription";
 }}
 

@@ -521,18 +521,18 @@ class LiveHub:
         self._tasks: list[asyncio.Task[None]] = []
 
     def admit(self, credential: str, connection: LiveConnection) -> Callable[[], None]:
-        """Count one more subscription; the function that gives it back (once).
+        """Count one more subscription; the function that gives it back (once). 0: no limit.
 
         Raises:
             TooManySubscriptionsError: the connection or the credential is at its limit.
         """
-        if connection.live_subscriptions >= self._per_connection:
+        if 0 < self._per_connection <= connection.live_subscriptions:
             raise TooManySubscriptionsError(
                 f"at most {self._per_connection} subscriptions per connection "
                 "(TRAILQL_LIVE_MAX_SUBSCRIPTIONS_PER_CONNECTION); complete one first."
             )
         held = self._by_credential.get(credential, 0)
-        if held >= self._per_credential:
+        if 0 < self._per_credential <= held:
             raise TooManySubscriptionsError(
                 f"at most {self._per_credential} subscriptions per credential at once "
                 "(TRAILQL_LIVE_MAX_SUBSCRIPTIONS_PER_CREDENTIAL); complete one first."

@@ -67,6 +67,7 @@ class ApiSettings(BaseSettings):
     #: full queue to have room: past either, its client is cut off (api/live.py).
     live_queue: int = 1_000
     live_slow_grace: float = 5.0
+    #: Subscriptions open at once on one connection, and for one credential (0: no limit).
     live_max_subscriptions_per_connection: int = 20
     live_max_subscriptions_per_credential: int = 100
     #: Seconds of silence from a client before it is pinged, and for its pong.

@@ -65,7 +65,8 @@ class GraphQLView(GraphQL[Context, None]):
         self.keep_alive = True
         self.keep_alive_interval = settings.live_ping_interval
         # A backstop on operations in flight; our own limit (with its code) comes first.
-        self.max_subscriptions_per_connection = 2 * settings.live_max_subscriptions_per_connection
+        most = settings.live_max_subscriptions_per_connection
+        self.max_subscriptions_per_connection = 2 * most if most > 0 else None
         shared = {"executor": executor}
         self.graphql_transport_ws_handler_class = type(
             "TransportWSHandler",

@@ -11,7 +11,7 @@ from pathlib import Path
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results.json"
 #: The measures of a run, in the order they run.
-MEASURES = ("indexing", "memory", "queries", "hostile")
+MEASURES = ("indexing", "memory", "queries", "hostile", "live")
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,11 @@ class Options:
     hostile_samples: int = 3
     # 7. the peer (graphql-compose-elasticsearch), with the query measures
     peer: bool = False
+    # 8. live subscriptions: latency rounds of 10 events, subscribers, the crowd's file
+    live_rounds: int = 20
+    live_subscribers: int = 1_000
+    live_events: int = 200
+    live_window: float = 10.0
     # the run
     #: The measures to run (empty: all of them).
     only: tuple[str, ...] = ()
@@ -77,6 +82,10 @@ def smoke_sizes(options: Options) -> Options:
         throughput_rounds=1,
         hostile_samples=1,
         peer=True,
+        live_rounds=3,
+        live_subscribers=50,
+        live_events=20,
+        live_window=2.0,
     )
 
 
@@ -121,6 +130,20 @@ def _parser() -> argparse.ArgumentParser:
         "--hostile-samples",
         type=int,
         help=f"per hostile request, default {defaults.hostile_samples}",
+    )
+    sizes.add_argument(
+        "--live-rounds", type=int, help=f"latency rounds, default {defaults.live_rounds}"
+    )
+    sizes.add_argument(
+        "--live-subscribers", type=int, help=f"default {defaults.live_subscribers:,}"
+    )
+    sizes.add_argument(
+        "--live-events", type=int, help=f"the crowd's file, default {defaults.live_events}"
+    )
+    sizes.add_argument(
+        "--live-window",
+        type=float,
+        help=f"seconds searches are counted, default {defaults.live_window:g}",
     )
     run = parser.add_argument_group("the run")
     run.add_argument(

@@ -227,6 +227,36 @@ def _peer_rows(results: dict[str, Any]) -> list[Row]:
     return rows
 
 
+def _live_rows(results: dict[str, Any]) -> list[Row]:
+    live = results["live"]
+    return [
+        _judged(
+            results,
+            "live_latency_p50_s",
+            "8. live: trailql index returned -> event arrived, p50",
+            f"p95 {live['latency_p95_s']:.2f} s over {live['latency_samples']} events",
+        ),
+        _judged(
+            results,
+            "live_searches_ratio",
+            f"   searches/s, {live['subscribers']:,} subscribers ÷ 1",
+            f"{live['searches_per_second_many']:.1f} against {live['searches_per_second_one']:.1f}",
+        ),
+        (
+            f"   {live['subscribers']:,} subscribers",
+            f"{live['delivered_events_per_second']:,}",
+            (
+                f"events/s delivered ({live['events']} events to each; p50 "
+                f"{live['crowd_latency_p50_s']:.2f} s after trailql index returned); "
+                f"{live['kib_per_idle_subscriber']:,.0f} KiB per idle subscriber "
+                f"({live['rss_mb_one']:.0f} -> {live['rss_mb_many']:.0f} MB)"
+            ),
+            "",
+            "",
+        ),
+    ]
+
+
 #: Each section of the table and the key it needs in the results (a run may skip some).
 _SECTIONS = (
     ("indexing", _indexing_rows),
@@ -236,6 +266,7 @@ _SECTIONS = (
     ("queries", _growth_rows),
     ("hostile", _hostile_rows),
     ("peer", _peer_rows),
+    ("live", _live_rows),
 )
 
 

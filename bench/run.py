@@ -2,8 +2,8 @@
 
 1. indexing (:mod:`bench.indexing`), 2. memory (:mod:`bench.memory`), 3. and 5. query
 latencies on two data sets (:mod:`bench.latency`), 4. throughput (:mod:`bench.throughput`),
-6. hostile requests (:mod:`bench.hostile`) and, with ``--peer``, 7. the peer
-(:mod:`bench.peer`).
+6. hostile requests (:mod:`bench.hostile`), with ``--peer``, 7. the peer
+(:mod:`bench.peer`), and 8. live subscriptions (:mod:`bench.live`).
 The table is printed and the figures written to ``--output`` (bench/results.json).
 """
 
@@ -27,6 +27,7 @@ from bench.datasets import big_file, trail_folder
 from bench.hostile import measure_hostile
 from bench.indexing import measure_indexing
 from bench.latency import measure_latencies
+from bench.live import LiveSizes, measure_live
 from bench.machine import machine
 from bench.memory import measure_memory
 from bench.options import Options, parse_options
@@ -187,6 +188,25 @@ def _hostile(
     results["hostile_health_worst_ms"] = round(hostile.worst_health_ms, 1)
 
 
+def _live(
+    options: Options, connection: Connection, aliases: Aliases, results: dict[str, Any]
+) -> None:
+    trail = trail_folder(options.workdir, events=options.small_events, seed=options.seed)
+    server_environment, headers = bench_key()
+    sizes = LiveSizes(
+        rounds=options.live_rounds,
+        subscribers=options.live_subscribers,
+        events=options.live_events,
+        window=options.live_window,
+    )
+    live = measure_live(
+        connection, aliases, trail, server_environment, key=headers["x-api-key"], sizes=sizes
+    )
+    results["live"] = live.as_dict()
+    results["live_latency_p50_s"] = round(live.p50, 3)
+    results["live_searches_ratio"] = round(live.searches_ratio, 3)
+
+
 def run(options: Options) -> dict[str, Any]:
     """Every measure; the results document."""
     options.workdir.mkdir(parents=True, exist_ok=True)
@@ -219,6 +239,12 @@ def run(options: Options) -> dict[str, Any]:
         if options.runs("hostile"):
             print(f"6. hostile requests, {options.hostile_samples} samples each", flush=True)
             _hostile(options, connection, aliases, results)
+        if options.runs("live"):
+            print(
+                f"8. live: delivery latency, then {options.live_subscribers:,} subscribers",
+                flush=True,
+            )
+            _live(options, connection, aliases, results)
     results["targets"] = {
         target.key: {
             "label": target.label,

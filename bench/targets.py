@@ -21,7 +21,7 @@ class Target:
     def text(self) -> str:
         """How the bound reads, such as ``≥ 0.90`` or ``≤ 300 MB``."""
         sign = "≥" if self.at_least else "≤"
-        if self.unit in ("MB", "ms"):
+        if self.unit in ("MB", "ms", "s"):
             return f"{sign} {self.bound:g} {self.unit}"
         return f"{sign} {self.bound:.2f}"
 
@@ -55,4 +55,12 @@ TARGETS = (
     Target("peer_q3_p50_ratio", "filtered page (Q3) p50, TrailQL ÷ peer", 0.80, at_least=False),
     Target("peer_q1_throughput_ratio", "Q1 throughput, TrailQL ÷ peer", 1.25, at_least=True),
     Target("peer_q2_throughput_ratio", "Q2 throughput, TrailQL ÷ peer", 1.25, at_least=True),
+    Target(
+        "live_latency_p50_s",
+        "live: index returned to event arrived, p50",
+        2,
+        at_least=False,
+        unit="s",
+    ),
+    Target("live_searches_ratio", "live: searches/s, all subscribers ÷ one", 1.10, at_least=False),
 )

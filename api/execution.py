@@ -14,6 +14,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+import orjson
 from graphql import ExecutionResult as CoreExecutionResult
 from graphql import GraphQLError, OperationType, execute, subscribe
 from graphql.execution.values import get_variable_values
@@ -31,6 +32,10 @@ from api.limits import FieldCost, Limits, QueryShape, measure, problems
 from api.live import FeedStoppedError, SlowSubscriberError
 from api.operations import operation_label
 from common.metrics import GRAPHQL_ERRORS, GRAPHQL_REQUEST_SECONDS, GRAPHQL_REQUESTS
+
+#: Where a subscription event's payload keeps the results computed from it (see
+#: :func:`_sharing_results`).
+SHARED_RESULTS = "_trailql_results"
 
 
 class OperationNotAllowedError(Exception):
@@ -57,6 +62,9 @@ class Executor:
             (PlannedExecutionContext,),
             {"use_plans": use_plans},
         )
+        #: Subscription events executed once per document and variables, however many
+        #: subscriptions receive them.
+        self._event_executor_class = _sharing_results(self._executor_class)
         self._graphql_schema = schema._schema  # noqa: SLF001  Strawberry's graphql-core schema
         self._limits = limits
         self._time_budget = time_budget
@@ -202,7 +210,7 @@ class Executor:
                     context_value=context,
                     variable_values=variables,
                     operation_name=operation_name,
-                    executor_class=self._executor_class,
+                    executor_class=self._event_executor_class,
                     operation_extensions=None,
                 )
             )
@@ -234,6 +242,53 @@ class Executor:
         if record is not None:
             record.operation = label
             record.error_codes = codes
+
+
+def _sharing_results(executor_class: type[Any]) -> type[Any]:
+    """``executor_class``, executing each subscription event once per operation and variables.
+
+    A live event goes to every subscription that wants it; those that sent the same
+    document and variables get the same result, computed for the first and kept on the
+    event's payload (:data:`SHARED_RESULTS`, set by the subscription) until it is dropped.
+    The fields under a subscription read only the event, never who asks.
+    """
+
+    class Sharing(executor_class):  # type: ignore[misc]
+        _sharing: tuple[dict[Any, Any], Any] | None = None
+        _key: Any = None
+
+        def build_per_event_executor(self, payload: Any) -> Any:
+            shared = getattr(payload, SHARED_RESULTS, None)
+            if shared is None:
+                return super().build_per_event_executor(payload)
+            if self._key is None:  # the same for every event of this subscription
+                values = getattr(self.variable_values, "coerced", self.variable_values)
+                self._key = (id(self.operation), orjson.dumps(values, default=repr))
+            result = shared.get(self._key)
+            if result is not None:
+                return _Executed(result)
+            executor = super().build_per_event_executor(payload)
+            executor._sharing = (shared, self._key)  # noqa: SLF001  its own class
+            return executor
+
+        def execute_operation(self, *arguments: Any, **options: Any) -> Any:
+            result = super().execute_operation(*arguments, **options)
+            if self._sharing is not None and isinstance(result, CoreExecutionResult):
+                shared, key = self._sharing
+                shared[key] = result  # not an awaitable: it can be handed out again
+            return result
+
+    return Sharing
+
+
+class _Executed:
+    """An event executed already for another subscription: its result, as an executor."""
+
+    def __init__(self, result: CoreExecutionResult) -> None:
+        self._result = result
+
+    def execute_operation(self, *_: Any, **__: Any) -> CoreExecutionResult:
+        return self._result
 
 
 def _refusal(*errors: GraphQLError) -> CoreExecutionResult:

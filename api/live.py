@@ -41,7 +41,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from common.metrics import (
@@ -96,11 +96,16 @@ class FeedStoppedError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Item:
-    """One new document: where it stands, what clients read, and what filters look at."""
+    """One new document: where it stands, what clients read, and what filters look at.
+
+    ``rendered`` keeps what each rendering made of it, so the subscriptions it goes to
+    share one payload (and the results computed from it: ``api.execution``).
+    """
 
     position: Position
     source: dict[str, Any]
     view: Any
+    rendered: dict[Any, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -472,14 +477,18 @@ class LiveStream:
         self._release: Callable[[], None] | None = release
         self._subscriber: Subscriber | None = None
         self._items: AsyncIterator[Item] = self._generate()
+        self._pushed = LIVE_EVENTS_PUSHED.labels(stream=feed.name)
 
     def __aiter__(self) -> LiveStream:
         return self
 
     async def __anext__(self) -> Any:
         item = await self._items.__anext__()
-        LIVE_EVENTS_PUSHED.labels(stream=self._feed.name).inc()
-        return self._render(item)
+        self._pushed.inc()
+        rendered = item.rendered.get(self._render)
+        if rendered is None:
+            rendered = item.rendered[self._render] = self._render(item)
+        return rendered
 
     async def aclose(self) -> None:
         """Stop: unsubscribe, and give back what the subscription held."""

@@ -23,6 +23,7 @@ from elasticsearch import ApiError, AsyncElasticsearch, TransportError
 
 from api.context import Context
 from api.errors import ErrorCode, user_error
+from api.execution import SHARED_RESULTS
 from api.filters import EventFilter, filter_query
 from api.limits import FieldCost
 from api.live import (
@@ -110,7 +111,10 @@ def writers_pending(
 
 
 def _edge(item: Item) -> Edge[Any]:
-    return Edge(cursor=encode_cursor(ADDED_ORDER, list(item.position)), node=item.source)
+    """The payload of one event, shared by every subscription it goes to."""
+    edge = Edge(cursor=encode_cursor(ADDED_ORDER, list(item.position)), node=item.source)
+    setattr(edge, SHARED_RESULTS, {})
+    return edge
 
 
 async def _catch_up(

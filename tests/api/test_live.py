@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,7 @@ from common.elastic import Connection
 from generator import DEFAULT_START, generate
 from indexer.run import index_sources
 from tests.api.credentials import api_key
-from tests.api.live_client import LEGACY, Received, StalledClient, connect
+from tests.api.live_client import EVENTS_ADDED, LEGACY, Received, StalledClient, connect
 from tests.samples import records_of
 
 Record = dict[str, Any]
@@ -306,3 +306,42 @@ def test_the_legacy_graphql_ws_protocol_delivers_the_same_events(
     assert pushed is not None
     assert float(pushed.group(1)) >= len(expected) + 1
     assert 'trailql_live_poll_seconds_count{stream="events"}' in metrics
+
+
+def test_subscriptions_asking_different_things_of_one_event_each_get_their_own(
+    es, es_connection, alias, tmp_path
+):
+    records = trail(tmp_path / "trail", events=5, seed=91)
+    last = sentinel(tmp_path / "last", records[0])
+    names = "subscription { eventsAdded { node { eventID eventName } } }"
+    times = (
+        "subscription($f: EventFilter) { eventsAdded(filter: $f) { node { eventID eventTime } } }"
+    )
+
+    async def scenario(served: Served) -> dict[str, list[dict[str, Any]]]:
+        async with connect(served.url) as one, connect(served.url) as other:
+            await one.init()
+            await other.init()
+            await one.subscribe("names", names)
+            await one.subscribe("ids", EVENTS_ADDED)
+            await other.subscribe("times", times, f={"eventName": [last_record["eventName"]]})
+            await until_subscribed(served, 3)
+            await index(es, alias, tmp_path / "last")
+            both = await one.collect(
+                lambda r: all(last in r.get(key, Received()).ids for key in ("names", "ids")), {}
+            )
+            alone = await other.collect(arrived("times", last), {})
+        return {
+            "names": both["names"].edges,
+            "ids": both["ids"].edges,
+            "times": alone["times"].edges,
+        }
+
+    last_record = records[0]
+    with serving(es_connection, alias) as served:
+        seen = asyncio.run(scenario(served))
+    assert seen["names"] == [{"node": {"eventID": last, "eventName": last_record["eventName"]}}]
+    [ids] = seen["ids"]
+    assert ids["node"] == {"eventID": last, "recipientAccountId": last_record["recipientAccountId"]}
+    when = datetime.fromisoformat(last_record["eventTime"]).isoformat()
+    assert seen["times"] == [{"node": {"eventID": last, "eventTime": when}}]

@@ -15,7 +15,7 @@ import dataclasses
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from itertools import count
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
 import strawberry
@@ -156,8 +156,19 @@ async def _catch_up(
 
 async def _events_added(
     info: strawberry.Info[Context, None],
-    filter: EventFilter | None = None,  # noqa: A002  GraphQL's own name
-    after: str | None = None,
+    filter: Annotated[  # noqa: A002  GraphQL's own name
+        EventFilter | None,
+        strawberry.argument(description="Which events: the same filter as `events`."),
+    ] = None,
+    after: Annotated[
+        str | None,
+        strawberry.argument(
+            description=(
+                "A cursor eventsAdded sent: first every matching event added since it (as "
+                "far back as the indices keep), then the new ones. Without it: from now on."
+            )
+        ),
+    ] = None,
 ) -> AsyncIterator[Edge[Any]]:
     context = info.context
     if context.live is None or context.connection is None:

@@ -13,6 +13,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import websockets
+from websockets.exceptions import InvalidStatus
+from websockets.typing import Origin, Subprotocol
 
 from tests.api.credentials import AUDIENCE, ISSUER, api_key, rsa_key, token
 from tests.api.live_client import EVENTS_ADDED, LEGACY, TRANSPORT, Client, connect
@@ -303,3 +306,26 @@ def test_a_message_not_json_or_binary_closes_the_connection_with_4400(secured, k
     assert asyncio.run(scenario("{not json")) == 4400
     assert asyncio.run(scenario(b"\x00\x01")) == 4400
     assert asyncio.run(scenario("[" * 5_000)) == 4400
+
+
+def test_a_page_on_another_origin_may_open_a_websocket_only_when_allowed(
+    es_connection, samples_alias
+):
+    async def opens(url: str, origin: str) -> int:
+        """101 when the handshake succeeds, else the status it was refused with."""
+        address = url.replace("http://", "ws://", 1)
+        try:
+            async with websockets.connect(
+                address, subprotocols=[Subprotocol(TRANSPORT)], origin=Origin(origin)
+            ):
+                return 101
+        except InvalidStatus as refused:
+            return int(refused.response.status_code)
+
+    with serving(
+        es_connection, samples_alias[0], cors_origins="https://dashboard.example"
+    ) as served:
+        allowed = asyncio.run(opens(served.url, "https://dashboard.example"))
+        other = asyncio.run(opens(served.url, "https://elsewhere.example"))
+    assert allowed == 101
+    assert other == 403

@@ -428,7 +428,8 @@ class Feed:
                 }
             },
         )
-        for bucket in response["aggregations"]["seconds"]["buckets"]:
+        buckets = response.get("aggregations", {}).get("seconds", {}).get("buckets", [])
+        for bucket in buckets:  # none at all when no index is there yet
             second = int(bucket["key"]) // 1000
             late = int(bucket["doc_count"]) - self._delivered_by_second.get(second, 0)
             if late > 0 and second >= start_second:

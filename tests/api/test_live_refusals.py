@@ -329,3 +329,27 @@ def test_a_page_on_another_origin_may_open_a_websocket_only_when_allowed(
         other = asyncio.run(opens(served.url, "https://elsewhere.example"))
     assert allowed == 101
     assert other == 403
+
+
+def test_a_completed_subscription_gives_its_place_back(secured, keys):
+    served, _ = secured
+    one = {"query": EVENTS_ADDED}
+
+    async def scenario() -> dict[str, Any]:
+        async with connect(served.url) as client:
+            await client.init({"X-API-Key": keys["good"]})
+            for number in (1, 2):
+                await client.send({"id": str(number), "type": "subscribe", "payload": one})
+                await until_subscribed(served, number)
+            await client.send({"id": "1", "type": "complete"})
+            async with asyncio.timeout(30):  # a hang guard
+                while served.subscribers > 1:  # noqa: ASYNC110  the feed is looked at from outside
+                    await asyncio.sleep(0.02)
+            await client.send({"id": "3", "type": "subscribe", "payload": one})
+            await until_subscribed(served, 2)
+            await client.send({"id": "4", "type": "subscribe", "payload": one})
+            return await client.receive()
+
+    refused = asyncio.run(scenario())
+    assert refused["id"] == "4"
+    assert _code(refused) == "RATE_LIMITED"

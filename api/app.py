@@ -24,16 +24,19 @@ from api.auth import authenticator_from
 from api.auth_middleware import Authentication
 from api.body_limit import BodyLimit
 from api.execution import Executor
+from api.export import export_route
 from api.graphiql import graphiql_assets
 from api.limits import Limits
 from api.live import FeedSettings, LiveHub
 from api.live_events import STREAM, events_feed
 from api.logs import configure_logging
 from api.metrics import metrics
+from api.persisted import Manifest, PersistedQueries
 from api.rate_limit import Rate, RateLimit, RateLimiter, parse_rates
 from api.request_log import RequestLog
 from api.schema import FIELD_COSTS, schema
 from api.settings import ApiSettings
+from api.slices import Months
 from api.view import GraphQLView
 from common.elastic import Connection, async_client, connection_from_settings
 from common.settings import IndexSettings
@@ -82,8 +85,9 @@ def app_from_environment() -> Starlette:
     ``trailql serve`` puts the cluster it resolved into the environment before it starts
     workers, so every worker reaches the same cluster.
     """
-    configure_logging()
-    return create_app(connection_from_settings(), IndexSettings().index, ApiSettings())
+    settings = ApiSettings()
+    configure_logging(log_format=settings.log_format)
+    return create_app(connection_from_settings(), IndexSettings().index, settings)
 
 
 def limits_from(settings: ApiSettings) -> Limits:
@@ -131,10 +135,17 @@ def create_app(
     """The application for one cluster and alias; ``clock`` paces the rate limits.
 
     Raises ``api.auth.AuthConfigError`` when authentication is on and cannot work, and
-    ``api.rate_limit.RateConfigError`` when TRAILQL_RATE_LIMITS cannot be read.
+    ``api.rate_limit.RateConfigError`` when TRAILQL_RATE_LIMITS cannot be read, and
+    ``api.persisted.PersistedQueryConfigError`` when the persisted-query settings cannot work.
     """
     settings = settings or ApiSettings()
     authenticator = authenticator_from(settings)
+    manifest = settings.persisted_queries_manifest
+    persisted = PersistedQueries(
+        Manifest.read(manifest) if manifest is not None else None,
+        only=settings.persisted_queries_only,
+        cache_bytes=settings.persisted_query_cache_bytes,
+    )
     limiter = RateLimiter(
         Rate(settings.rate_limit, settings.rate_burst),
         settings.max_concurrent_requests,
@@ -147,6 +158,7 @@ def create_app(
         elasticsearch = app.state.elasticsearch = async_client(connection)
         app.state.alias = alias
         app.state.live = live = live_hub(elasticsearch, alias, settings)
+        app.state.months = Months()
         _tune_garbage_collection()
         live.start()
         try:
@@ -158,7 +170,14 @@ def create_app(
     executor = Executor(
         schema, limits_from(settings), FIELD_COSTS, time_budget=settings.request_timeout
     )
-    graphql = GraphQLView(schema, executor, authenticator=authenticator, settings=settings)
+    graphql = GraphQLView(
+        schema,
+        executor,
+        persisted,
+        cache_max_age=settings.cache_max_age,
+        authenticator=authenticator,
+        settings=settings,
+    )
     middleware = [
         Middleware(RequestLog),
         Middleware(
@@ -177,6 +196,7 @@ def create_app(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
+            export_route(executor.limits),
             graphiql_assets,
             Route("/healthz", healthz),
             Route("/readyz", readyz),

@@ -115,6 +115,7 @@ def _token_verifier(settings: ApiSettings) -> TokenVerifier | None:
             issuer=settings.jwt_issuer,
             audience=settings.jwt_audience,
             accounts_claim=settings.jwt_accounts_claim,
+            scopes_claim=settings.jwt_scopes_claim,
             jwks_url=settings.jwt_jwks_url or None,
             secret=secret or None,
         )

@@ -42,13 +42,15 @@ class _RequestLike(Protocol):
 def is_ide_request(request: _RequestLike) -> bool:
     """A browser asking for GraphiQL's page: a GET with no query that accepts HTML.
 
-    The GraphQL app renders the page for exactly these requests (it uses this function),
-    so the page that is open and the page that is rendered are always the same.
+    No query means no ``query`` and no ``extensions`` (a persisted query's hash). The
+    GraphQL app renders the page for exactly these requests (it uses this function), so the
+    page that is open and the page that is rendered are always the same.
     """
     accept = request.headers.get("accept", "")
     return (
         request.method == "GET"
         and request.query_params.get("query") is None
+        and request.query_params.get("extensions") is None
         and ("text/html" in accept or "*/*" in accept)
     )
 

@@ -1,7 +1,9 @@
 """What every resolver gets: the cluster, the alias, the tenant, and a record of the searches.
 
-Every search of events goes through :meth:`Context.search`, which confines it to the tenant's
-accounts: no resolver can forget, or search Elasticsearch another way.
+Every search of events goes through :meth:`Context.search`, of findings through
+:meth:`Context.search_findings`, and of the trail files' integrity (the indexer's state index)
+through :meth:`Context.search_files`; each confines it to the tenant's accounts: no resolver
+can forget, or search Elasticsearch another way.
 """
 
 from __future__ import annotations
@@ -16,8 +18,18 @@ from api.errors import TimeBudgetExceededError
 from api.limits import Limits
 from api.live import LiveConnection, LiveHub
 from api.request_log import RequestRecord
+from api.slices import Months
+from api.tenancy import ACCOUNT_FIELD as ACCOUNT_FIELD_OF_EVENTS
 from api.tenancy import Tenant, check_confined
+from common.indices import state_index
 from common.metrics import ELASTICSEARCH_REQUEST_SECONDS
+from detections.findings import findings_index
+
+#: The field of a finding that says whose it is, as recipientAccountId says of an event.
+FINDING_ACCOUNT_FIELD = "accountId"
+
+#: The account a trail file belongs to, in the state index (indexer/state.py's mapping).
+STATE_ACCOUNT = "account"
 
 _OUT_OF_TIME = (
     "the search ran past the request's time budget and was stopped; narrow the filter or "
@@ -38,6 +50,8 @@ class Context:
     limits: Limits = field(default_factory=Limits)
     #: When the request's time budget runs out (``time.monotonic``); None: no budget.
     deadline: float | None = None
+    #: The months behind the alias, shared by every request of the process.
+    months: Months = field(default_factory=Months)
     search_took_ms: list[int] = field(default_factory=list)
     #: The live feeds of this process (subscriptions read them).
     live: LiveHub | None = None
@@ -45,6 +59,8 @@ class Context:
     connection: LiveConnection | None = None
     #: What the client sent with connection_init (Strawberry sets it): its credential.
     connection_params: dict[str, Any] | None = None
+    #: What resolvers batch within one request (api/integrity.py's data loaders), by name.
+    loaders: dict[str, Any] = field(default_factory=dict)
 
     async def search(self, **request: Any) -> Any:
         """Search the events alias, confined to the tenant's accounts.
@@ -52,24 +68,40 @@ class Context:
         A missing alias is an empty result, not an error. A request that could reach past
         its query (see :func:`api.tenancy.check_confined`) is refused as a bug.
         """
+        return await self._search(self.alias, ACCOUNT_FIELD_OF_EVENTS, request)
+
+    async def search_findings(self, **request: Any) -> Any:
+        """Search the findings index, confined to the tenant's accounts as events are."""
+        return await self._search(findings_index(self.alias), FINDING_ACCOUNT_FIELD, request)
+
+    async def search_files(self, **request: Any) -> Any:
+        """Search the trail files' integrity (the state index), confined to the tenant's accounts.
+
+        A file of no known account (not in CloudTrail's layout) is no tenant's.
+        """
+        return await self._search(state_index(self.alias), STATE_ACCOUNT, request)
+
+    async def _search(self, index: str, account_field: str, request: dict[str, Any]) -> Any:
         check_confined(request)
-        request["query"] = self.tenant.restrict(request.get("query"))
+        request["query"] = self.tenant.restrict(request.get("query"), account_field)
         if self.deadline is not None:
             remaining = self.deadline - time.monotonic()
             if remaining <= 0:
                 raise TimeBudgetExceededError(_OUT_OF_TIME)
             # Elasticsearch stops collecting at its own timeout and says so in timed_out.
             request["timeout"] = f"{max(1, int(remaining * 1000))}ms"
+        # A point in time names its indices already (api/export.py opens it on the alias).
+        target: dict[str, Any] = (
+            {}
+            if "pit" in request
+            else {"index": index, "ignore_unavailable": True, "allow_no_indices": True}
+        )
         started = time.perf_counter()
         try:
             # A shard that failed (one index still starting, say) fails the search: partial
             # results are never answers.
             response = await self.elasticsearch.search(
-                index=self.alias,
-                ignore_unavailable=True,
-                allow_no_indices=True,
-                allow_partial_search_results=False,
-                **request,
+                **target, allow_partial_search_results=False, **request
             )
         finally:
             elapsed = time.perf_counter() - started

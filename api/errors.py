@@ -51,6 +51,18 @@ class ErrorCode(StrEnum):
     PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
     #: A request GraphQL-over-HTTP cannot take: no query, not JSON, a batch, a wrong method.
     BAD_REQUEST = "BAD_REQUEST"
+    #: The credential lacks the scope the operation needs (triage, to change a finding).
+    FORBIDDEN = "FORBIDDEN"
+    #: What was asked for does not exist, or is not the caller's to see.
+    NOT_FOUND = "NOT_FOUND"
+    #: A persisted query's hash this server does not know: send the document with it.
+    PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
+    #: A persisted-query version other than 1.
+    PERSISTED_QUERY_NOT_SUPPORTED = "PERSISTED_QUERY_NOT_SUPPORTED"
+    #: A document sent with a hash that is not its SHA-256.
+    PERSISTED_QUERY_HASH_MISMATCH = "PERSISTED_QUERY_HASH_MISMATCH"
+    #: Allow-list mode: the document is not one of the manifest's operations.
+    PERSISTED_QUERY_NOT_IN_LIST = "PERSISTED_QUERY_NOT_IN_LIST"
 
 
 class TimeBudgetExceededError(Exception):
@@ -68,11 +80,17 @@ def error_body(code: ErrorCode, message: str) -> dict[str, Any]:
 
 
 def refusal_response(
-    status: int, code: ErrorCode, message: str, headers: dict[str, str] | None = None
+    status: int,
+    code: ErrorCode,
+    message: str,
+    headers: dict[str, str] | None = None,
+    media_type: str = "application/json",
 ) -> Response:
     """A request refused before GraphQL runs: a GraphQL error body, counted like the rest."""
     GRAPHQL_ERRORS.labels(code=code.value).inc()
-    return JSONResponse(error_body(code, message), status_code=status, headers=headers)
+    return JSONResponse(
+        error_body(code, message), status_code=status, headers=headers, media_type=media_type
+    )
 
 
 #: Elasticsearch's refusals of a search that the caller's request caused, by error type:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
@@ -9,7 +11,7 @@ import strawberry
 
 from api.context import Context
 from api.errors import ErrorCode, user_error
-from api.filters import EventFilter, filter_query
+from api.filters import EventFilter, event_query
 from api.limits import FieldCost
 from api.pagination import (
     DEFAULT_PAGE_SIZE,
@@ -24,8 +26,13 @@ from api.pagination import (
     resume_after,
 )
 from api.selection import selected_names, selects
+from api.slices import slices
 from api.types import Event, record_keys
 from schema import paths
+
+#: What boundedCount counts up to unless asked, and the most it may be asked to.
+DEFAULT_COUNT_BOUND = 10_000
+MAX_COUNT_BOUND = 100_000
 
 
 @strawberry.enum(description="Which way a list is ordered.")
@@ -51,13 +58,47 @@ class EventOrder:
     direction: OrderDirection = OrderDirection.DESC
 
 
+@strawberry.type(description="A count that stops at a bound: exact below it, at least it above.")
+class BoundedCount:
+    """What ``boundedCount`` found."""
+
+    count: int = strawberry.field(description="The events counted: all of them when exact.")
+    exact: bool = strawberry.field(
+        description="Whether count is the exact number; false: at least count events match."
+    )
+
+
 @strawberry.type(description="A page of events, in the order asked for.")
 class EventConnection(Connection[Event]):
     """A page of events and how many match in all."""
 
     total_count: int | None = strawberry.field(
-        description="How many events match the filter, exactly (not only on this page)."
+        description=(
+            "How many events match the filter, exactly (not only on this page). Exact "
+            "counting reads every matching event's entry: on a store of billions with a "
+            "narrow filter, boundedCount answers sooner."
+        )
     )
+    query: strawberry.Private[dict[str, Any]] = strawberry.field(default_factory=dict)
+
+    @strawberry.field(
+        description=(
+            "How many events match, counted up to `upTo` (at most 100,000) and no further: "
+            "exact below the bound, and otherwise the bound with exact false. Cheaper than "
+            "totalCount when many events match."
+        )
+    )
+    async def bounded_count(
+        self, info: strawberry.Info[Context, None], up_to: int = DEFAULT_COUNT_BOUND
+    ) -> BoundedCount:
+        """Elasticsearch's own bounded hit count (track_total_hits as a number)."""
+        if not 1 <= up_to <= MAX_COUNT_BOUND:
+            raise user_error(
+                ErrorCode.BAD_USER_INPUT, f"`upTo` must be between 1 and {MAX_COUNT_BOUND:,}."
+            )
+        response = await info.context.search(query=self.query, size=0, track_total_hits=up_to)
+        total = response["hits"]["total"]
+        return BoundedCount(count=int(total["value"]), exact=total["relation"] == "eq")
 
 
 plan_connection(EventConnection, "Event")
@@ -85,6 +126,10 @@ async def find_event(context: Context, event_id: str) -> dict[str, Any] | None:
     return hits[0]["_source"] if hits else None
 
 
+#: What of a connection is read off the page's hits; totalCount and boundedCount are not.
+_NEEDS_THE_PAGE = frozenset({"nodes", "edges", "pageInfo"})
+
+
 async def find_events(
     context: Context,
     info: strawberry.Info[Context, None],
@@ -96,10 +141,11 @@ async def find_events(
     last: int | None = None,
     before: str | None = None,
 ) -> EventConnection:
-    """A page of events; one search, asking only for what the client selected.
+    """A page of events, read a few months at a time until it is full (api/slices.py).
 
     Paging backwards (``last``/``before``) searches in the reverse order and turns the page
-    round, so both directions are one search_after request.
+    round. The exact total, when selected, is counted by a search of its own, made while the
+    page is read: the page's searches then stop at the page, however many events match.
     """
     size = page_size(first, last)
     backwards = last is not None or before is not None
@@ -110,19 +156,26 @@ async def find_events(
         )
     direction = (order or EventOrder()).direction.value
     cursor = before if backwards else after
-    after_values = resume_after(cursor, direction, EVENT_POSITION)
-    reverse = {"asc": "desc", "desc": "asc"}[direction]
-    request: dict[str, Any] = {
-        "query": filter_query(event_filter, context.limits),
-        "sort": event_sort(reverse if backwards else direction),
-        "size": size + 1,  # one more than asked: is there another page?
-        "track_total_hits": selects(info, "totalCount"),
-        "source": _source(info),
-    }
-    if after_values is not None:
-        request["search_after"] = after_values
-    response = await context.search(**request)
-    hits = response["hits"]["hits"]
+    position = resume_after(cursor, direction, EVENT_POSITION)
+    search_order = {"asc": "desc", "desc": "asc"}[direction] if backwards else direction
+    query = await event_query(context, event_filter)
+    counting = (
+        asyncio.ensure_future(context.search(query=query, size=0, track_total_hits=True))
+        if selects(info, "totalCount")
+        else None
+    )
+    try:
+        hits = (
+            await _page(
+                context, query, search_order, size=size, position=position, source=_source(info)
+            )
+            if selected_names(info) & _NEEDS_THE_PAGE
+            else []
+        )
+        total = (await counting)["hits"]["total"]["value"] if counting is not None else None
+    finally:
+        if counting is not None and not counting.done():
+            counting.cancel()
     more = len(hits) > size
     page = hits[:size][::-1] if backwards else hits[:size]
     edges = [
@@ -137,8 +190,42 @@ async def find_events(
             resumed=cursor is not None,
             backwards=backwards,
         ),
-        total_count=response["hits"]["total"]["value"] if request["track_total_hits"] else None,
+        total_count=total,
+        query=query,
     )
+
+
+async def _page(
+    context: Context,
+    query: dict[str, Any],
+    order: str,
+    *,
+    size: int,
+    position: list[int | str] | None,
+    source: bool | dict[str, list[str]],
+) -> list[dict[str, Any]]:
+    """Up to ``size`` + 1 hits in ``order`` after ``position``: one more says there are more."""
+    months = await context.months.of(context.elasticsearch, context.alias)
+    resume_at = None if position is None else datetime.fromtimestamp(int(position[0]) / 1000, UTC)
+    hits: list[dict[str, Any]] = []
+    for piece in slices(months, newest_first=order == "desc", resume_at=resume_at):
+        in_time = piece.range_query(paths.EVENT_TIME)
+        request: dict[str, Any] = {
+            "query": query if in_time is None else {"bool": {"filter": [query, in_time]}},
+            "sort": event_sort(order),
+            "size": size + 1 - len(hits),
+            "track_total_hits": False,
+            "source": source,
+        }
+        if position is not None:
+            request["search_after"] = position
+        found = (await context.search(**request))["hits"]["hits"]
+        hits += found
+        if len(hits) > size:
+            break
+        if found:
+            position = found[-1]["sort"]
+    return hits
 
 
 async def _event(info: strawberry.Info[Context, None], id: strawberry.ID) -> Any:  # noqa: A002  GraphQL's own name
@@ -169,6 +256,7 @@ async def _events(
 
 #: What the fields of this area cost (api/limits.py).
 FIELD_COSTS = {
+    "boundedCount": FieldCost(searches=True),
     "event": FieldCost(searches=True),
     "events": FieldCost(
         searches=True, size_arguments=("first", "last"), default_size=DEFAULT_PAGE_SIZE

@@ -85,6 +85,9 @@ class Executor:
     ) -> ExecutionResult:
         """The answer to one operation, with codes on its errors; counted and logged.
 
+        A request refused before it ran (or stopped at its time budget, with nothing kept)
+        is a ``PreExecutionError``: it has no data at all, not even null.
+
         Raises:
             OperationNotAllowedError: the operation is a kind this transport does not run.
         """
@@ -108,6 +111,8 @@ class Executor:
             extensions["cost"] = {"requested": shape.cost, "maximum": self._limits.max_cost}
         took = context.search_took_ms
         extensions["elasticsearch"] = {"searches": len(took), "tookMs": sum(took)}
+        if isinstance(result, _Refusal):
+            return PreExecutionError(data=None, errors=errors or None, extensions=extensions)
         return ExecutionResult(data=result.data, errors=errors or None, extensions=extensions)
 
     async def _check(
@@ -233,6 +238,17 @@ class Executor:
         finally:
             await source.aclose()
 
+    def refuse(
+        self, error: GraphQLError, operation_name: str | None, context: Context
+    ) -> ExecutionResult:
+        """An answer given instead of running anything (a persisted query not found, say).
+
+        Counted and logged like every other answer.
+        """
+        label = operation_label(operation_name)
+        self._count(label, time.perf_counter(), [_code(error)], context)
+        return PreExecutionError(data=None, errors=[error], extensions=None)
+
     def _count(self, label: str, started: float, codes: list[str], context: Context) -> None:
         GRAPHQL_REQUESTS.labels(operation=label).inc()
         GRAPHQL_REQUEST_SECONDS.labels(operation=label).observe(time.perf_counter() - started)
@@ -291,8 +307,12 @@ class _Executed:
         return self._result
 
 
+class _Refusal(CoreExecutionResult):
+    """An answer given instead of running the operation."""
+
+
 def _refusal(*errors: GraphQLError) -> CoreExecutionResult:
-    return CoreExecutionResult(None, list(errors))
+    return _Refusal(None, list(errors))
 
 
 def _bad_input(error: GraphQLError) -> GraphQLError:

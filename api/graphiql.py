@@ -3,44 +3,37 @@
 GraphiQL 3 is the last line published as UMD bundles (``graphiql.min.js``, with React 18's
 ``umd`` builds): plain ``<script>`` tags, no bundler and no import map. Subscriptions go over
 WebSocket through the ``graphql-ws`` client's browser build, with the credential of
-GraphiQL's Headers tab as ``connection_init``'s payload. ``npm ci`` (run by
-``scripts/install``) puts the versions pinned in ``package-lock.json`` under ``node_modules``;
-the route below serves only the five files the page needs, never the rest of that folder.
+GraphiQL's Headers tab as ``connection_init``'s payload. The five files the page needs ship
+inside this package (``api/static/graphiql/``, copied from the npm packages that
+``package-lock.json`` pins by ``scripts/vendor-graphiql``, and checked against its hashes by
+the tests), so ``pip install trailql`` serves GraphiQL with no Node.js anywhere. The route
+below serves exactly those five files, never anything else of that folder.
 """
 
 from __future__ import annotations
 
 import html
 import json
-import os
 from pathlib import Path
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-#: Where ``npm ci`` installs, beside ``package.json`` at the repository root; an installed
-#: image points ``TRAILQL_GRAPHIQL_NODE_MODULES`` at its copy. Read on every request, so
-#: installing the assets while the API runs needs no restart.
-CHECKOUT_NODE_MODULES = Path(__file__).resolve().parents[1] / "node_modules"
-
-
-def node_modules() -> Path:
-    """The folder the page's files are served from."""
-    configured = os.environ.get("TRAILQL_GRAPHIQL_NODE_MODULES")
-    return Path(configured) if configured else CHECKOUT_NODE_MODULES
+#: The page's files, inside the installed package.
+ASSET_DIRECTORY = Path(__file__).resolve().parent / "static" / "graphiql"
 
 
 #: The URL prefix of the assets; the page refers to them relative to ``/graphql``.
 ASSET_PREFIX = "/graphiql"
 
-#: The files the page loads: name under ``/graphiql/`` -> path inside ``node_modules``.
+#: The files the page loads (under ``/graphiql/``) -> their npm package and path in it.
 ASSETS = {
-    "react.production.min.js": "react/umd/react.production.min.js",
-    "react-dom.production.min.js": "react-dom/umd/react-dom.production.min.js",
-    "graphiql.min.js": "graphiql/graphiql.min.js",
-    "graphiql.min.css": "graphiql/graphiql.min.css",
-    "graphql-ws.min.js": "graphql-ws/umd/graphql-ws.min.js",
+    "react.production.min.js": ("react", "umd/react.production.min.js"),
+    "react-dom.production.min.js": ("react-dom", "umd/react-dom.production.min.js"),
+    "graphiql.min.js": ("graphiql", "graphiql.min.js"),
+    "graphiql.min.css": ("graphiql", "graphiql.min.css"),
+    "graphql-ws.min.js": ("graphql-ws", "umd/graphql-ws.min.js"),
 }
 
 #: Our start-up script's name: served from here, so the page needs no inline script.
@@ -172,9 +165,8 @@ _MISSING_PAGE = """\
 <body style="font-family: sans-serif; max-width: 46em; margin: 2em auto; line-height: 1.5">
 <h1>GraphiQL is not installed</h1>
 <p>This server serves GraphiQL from its own files, never from the internet, and they are
-missing. To install them, run <code>scripts/install</code> (or <code>npm ci</code> in the
-repository root, beside <code>package.json</code>), then reload this page; no restart is
-needed.</p>
+missing from this installation of TrailQL: reinstall it (<code>pip install trailql</code>, or
+in a clone <code>scripts/vendor-graphiql</code>), then reload this page.</p>
 <p>Missing: {missing}</p>
 <p>The API itself works without them: POST queries to this URL.</p>
 </body>
@@ -184,8 +176,7 @@ needed.</p>
 
 def missing_assets() -> list[Path]:
     """The page's files that are not installed; empty when GraphiQL can be served."""
-    folder = node_modules()
-    return [folder / path for path in ASSETS.values() if not (folder / path).is_file()]
+    return [ASSET_DIRECTORY / name for name in ASSETS if not (ASSET_DIRECTORY / name).is_file()]
 
 
 def graphiql_page() -> Response:
@@ -203,12 +194,11 @@ async def graphiql_asset(request: Request) -> Response:
     headers = {"Cache-Control": "no-cache"}
     if name == START_SCRIPT:
         return Response(_START_SCRIPT_TEXT, media_type="text/javascript", headers=headers)
-    relative = ASSETS.get(name)
-    if relative is None:
+    if name not in ASSETS:
         return PlainTextResponse("Not Found", status_code=404)
-    path = node_modules() / relative
+    path = ASSET_DIRECTORY / name
     if not path.is_file():
-        message = f"{name} is not installed: run scripts/install (npm ci)"
+        message = f"{name} is missing from this installation: reinstall TrailQL"
         return PlainTextResponse(message, status_code=404)
     media_type = "text/css" if name.endswith(".css") else "text/javascript"
     return FileResponse(path, media_type=media_type, headers=headers)

@@ -3,12 +3,14 @@
 A key is ``tql_`` and 43 URL-safe characters (256 random bits), so one SHA-256 is enough: no
 salt or slow hash is needed against guessing. The server keeps hash lines, never keys::
 
-    NAME:SHA256-HEX:ACCOUNTS[:EXPIRES]
+    NAME:SHA256-HEX:ACCOUNTS[:SCOPES][:EXPIRES]
 
-ACCOUNTS are 12-digit IDs, comma-separated, or ``*`` for all; EXPIRES, when given, is the
-ISO 8601 instant (UTC unless it says) from which the key is refused. ``TRAILQL_API_KEYS``
-holds lines separated by ``;`` or new lines; ``TRAILQL_API_KEYS_FILE`` names a file of them,
-one per line, ``#`` starting a comment. Mint one with
+ACCOUNTS are 12-digit IDs, comma-separated, or ``*`` for all; SCOPES, when given, what the key
+may do, comma-separated (``read``, ``triage``; a line without them is ``read``, as every line
+was before scopes existed); EXPIRES, when given, is the ISO 8601 instant (UTC unless it says)
+from which the key is refused. Scopes start with a letter, an expiry with a digit.
+``TRAILQL_API_KEYS`` holds lines separated by ``;`` or new lines; ``TRAILQL_API_KEYS_FILE``
+names a file of them, one per line, ``#`` starting a comment. Mint one with
 ``trailql keys mint NAME ACCOUNT [ACCOUNT ...] [--days N | --expires WHEN]``; revoke one by
 removing its line.
 """
@@ -24,7 +26,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from api.tenancy import InvalidAccountError, Tenant, account_ids
+from api.tenancy import (
+    READ_ONLY,
+    InvalidAccountError,
+    InvalidScopeError,
+    Tenant,
+    account_ids,
+    scopes_of,
+)
 from common.times import utc
 
 KEY_PREFIX = "tql_"
@@ -47,12 +56,21 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
-def hash_line(name: str, key: str, accounts: Iterable[str], expires: datetime | None = None) -> str:
+def hash_line(
+    name: str,
+    key: str,
+    accounts: Iterable[str],
+    expires: datetime | None = None,
+    scopes: Iterable[str] = (),
+) -> str:
     """The line that lets ``key`` in as ``name``, seeing ``accounts`` (``*``: all)."""
     listed = sorted(set(accounts))
     if listed != [EVERY_ACCOUNT_MARK]:
         listed = sorted(account_ids(listed))
     line = f"{name}:{hash_key(key)}:{','.join(listed)}"
+    granted = scopes_of(scopes)
+    if granted != READ_ONLY:
+        line += ":" + ",".join(sorted(granted))
     if expires is not None:
         line += ":" + utc(expires).isoformat().replace("+00:00", "Z")
     parse_key_line(line, "the new key")  # the line it prints must be one the server reads
@@ -67,6 +85,7 @@ class StoredKey:
     digest: str
     accounts: frozenset[str] | None  # None: every account
     expires: datetime | None = None
+    scopes: frozenset[str] = READ_ONLY
 
     def expired(self, now: datetime) -> bool:
         """Whether the key is refused at ``now``."""
@@ -74,7 +93,9 @@ class StoredKey:
 
     def tenant(self) -> Tenant:
         """Who the key lets in."""
-        return Tenant(name=self.name, accounts=self.accounts, expires=self.expires)
+        return Tenant(
+            name=self.name, accounts=self.accounts, scopes=self.scopes, expires=self.expires
+        )
 
 
 def _expiry(text: str, where: str) -> datetime:
@@ -85,23 +106,31 @@ def _expiry(text: str, where: str) -> datetime:
 
 
 def parse_key_line(line: str, where: str) -> StoredKey:
-    """One ``NAME:SHA256:ACCOUNTS[:EXPIRES]`` line; :class:`KeyConfigError` says what is wrong."""
+    """One ``NAME:SHA256:ACCOUNTS[:SCOPES][:EXPIRES]`` line, or :class:`KeyConfigError`."""
     parts = line.split(":", 3)  # the expiry may hold colons of its own
     if len(parts) < 3:  # noqa: PLR2004  NAME, digest, accounts
-        raise KeyConfigError(f"{where}: expected NAME:SHA256:ACCOUNTS[:EXPIRES]")
+        raise KeyConfigError(f"{where}: expected NAME:SHA256:ACCOUNTS[:SCOPES][:EXPIRES]")
     name, digest, accounts_text = parts[:3]
-    expires = _expiry(parts[3], where) if len(parts) > 3 else None  # noqa: PLR2004
+    rest = parts[3] if len(parts) > 3 else ""  # noqa: PLR2004
+    scopes = READ_ONLY
+    if rest[:1].isalpha():
+        scopes_text, _, rest = rest.partition(":")
+        try:
+            scopes = scopes_of(scopes_text.split(","))
+        except InvalidScopeError as exc:
+            raise KeyConfigError(f"{where}: {exc}") from None
+    expires = _expiry(rest, where) if rest else None
     if not _NAME.fullmatch(name):
         raise KeyConfigError(f"{where}: {name!r} is not a key name (letters, digits, ._@-)")
     if not _DIGEST.fullmatch(digest):
         raise KeyConfigError(f"{where}: the hash must be 64 lowercase hex digits (SHA-256)")
     if accounts_text == EVERY_ACCOUNT_MARK:
-        return StoredKey(name=name, digest=digest, accounts=None, expires=expires)
+        return StoredKey(name, digest, None, expires, scopes)
     try:
         accounts = account_ids(accounts_text.split(","))
     except InvalidAccountError as exc:
         raise KeyConfigError(f"{where}: {exc}") from None
-    return StoredKey(name=name, digest=digest, accounts=accounts, expires=expires)
+    return StoredKey(name, digest, accounts, expires, scopes)
 
 
 def parse_key_lines(text: str, source: str) -> list[StoredKey]:
@@ -156,7 +185,12 @@ def load_api_keys(text: str, file: Path | None) -> ApiKeys:
 
 
 def mint(
-    name: str, accounts: Sequence[str], *, days: int | None = None, expires: str | None = None
+    name: str,
+    accounts: Sequence[str],
+    *,
+    days: int | None = None,
+    expires: str | None = None,
+    scopes: Sequence[str] = (),
 ) -> tuple[str, str]:
     """A new key and the hash line that lets it in, expiring in ``days`` or at ``expires``.
 
@@ -168,6 +202,6 @@ def mint(
     if days is not None:
         when = datetime.now(UTC).replace(microsecond=0) + timedelta(days=days)
     try:
-        return key, hash_line(name, key, accounts, when)
-    except InvalidAccountError as exc:
+        return key, hash_line(name, key, accounts, when, scopes)
+    except (InvalidAccountError, InvalidScopeError) as exc:
         raise KeyConfigError(str(exc)) from None

@@ -6,13 +6,24 @@ import strawberry
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
-from api import events, live_events, log_groups, stats
+from api import events, findings, integrity, live_events, log_groups, stats
 from api.limits import FieldCost
 from api.types import read_key
 
 #: One type per area keeps each area's module self-contained.
-Query = merge_types("Query", (events.EventQueries, stats.StatsQueries, log_groups.LogGroupQueries))
-#: Findings (issue 10) add their own subscription type here beside the events'.
+Query = merge_types(
+    "Query",
+    (
+        events.EventQueries,
+        stats.StatsQueries,
+        log_groups.LogGroupQueries,
+        findings.FindingQueries,
+        integrity.IntegrityQueries,
+    ),
+)
+#: The one mutation: triage of findings (POST only, see api/view.py).
+Mutation = merge_types("Mutation", (findings.FindingMutations,))
+#: Pushed over WebSocket (api/websocket.py): new events, new findings.
 Subscription = merge_types("Subscription", (live_events.EventSubscriptions,))
 
 
@@ -27,13 +38,21 @@ def _gathered(*areas: dict[str, FieldCost]) -> dict[str, FieldCost]:
 
 #: What every field costs, as each area declares it.
 FIELD_COSTS = _gathered(
-    events.FIELD_COSTS, stats.FIELD_COSTS, log_groups.FIELD_COSTS, live_events.FIELD_COSTS
+    events.FIELD_COSTS,
+    stats.FIELD_COSTS,
+    log_groups.FIELD_COSTS,
+    findings.FIELD_COSTS,
+    integrity.FIELD_COSTS,
+    live_events.FIELD_COSTS,
 )
 
 #: Checks, limits, error codes and metrics are the executor's (api/execution.py), not
 #: schema extensions: they run once per request around graphql-core, in a fixed order.
 schema = strawberry.Schema(
-    query=Query, subscription=Subscription, config=StrawberryConfig(default_resolver=read_key)
+    query=Query,
+    mutation=Mutation,
+    subscription=Subscription,
+    config=StrawberryConfig(default_resolver=read_key),
 )
 
 

@@ -12,6 +12,7 @@ from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from api.limits import Limits
+from api.logs import LogFormat
 
 
 class ApiSettings(BaseSettings):
@@ -43,6 +44,19 @@ class ApiSettings(BaseSettings):
     #: automaton from it, whose cost grows with its length.
     max_pattern_length: int = Limits.max_pattern_length
     max_filter_clauses: int = Limits.max_filter_clauses
+
+    #: How ``trailql serve`` logs: ``auto`` (text at a terminal, JSON lines elsewhere),
+    #: ``json`` or ``text``.
+    log_format: LogFormat = "auto"
+
+    #: Persisted queries: accept only the manifest's operations (api/persisted.py) ...
+    persisted_queries_only: bool = False
+    #: ... listed in this file, Apollo's or Relay's manifest (also pre-registers them).
+    persisted_queries_manifest: Path | None = None
+    #: Bytes of documents registered by automatic persisted queries, per process.
+    persisted_query_cache_bytes: int = 16 * 1024 * 1024
+    #: Seconds a cache may keep a successful GET answer (``Cache-Control: max-age``); 0: none.
+    cache_max_age: int = 60
 
     #: Seconds one request may run: its searches carry it as Elasticsearch's own timeout.
     request_timeout: float = 20.0
@@ -91,6 +105,8 @@ class ApiSettings(BaseSettings):
     jwt_secret: SecretStr | None = None
     #: The claim that lists the AWS account IDs a token may see.
     jwt_accounts_claim: str = "trailql_accounts"
+    #: The JWT claim listing what a token may do (``read``, ``triage``); none: ``read``.
+    jwt_scopes_claim: str = "trailql_scopes"
 
     def cors_origin_list(self) -> list[str]:
         """The origins as a list, blanks dropped."""

@@ -34,9 +34,29 @@ def account_ids(values: Iterable[str]) -> frozenset[str]:
     return accounts
 
 
+#: What a credential may do: ``read`` (every query), ``triage`` (also change findings' status).
+READ = "read"
+TRIAGE = "triage"
+SCOPES = (READ, TRIAGE)
+READ_ONLY = frozenset({READ})
+
+
+class InvalidScopeError(ValueError):
+    """A scope this API does not know."""
+
+
+def scopes_of(values: Iterable[str]) -> frozenset[str]:
+    """Known scopes, checked; ``triage`` includes ``read``. None given: ``read``."""
+    scopes = frozenset(values)
+    for scope in sorted(scopes):
+        if scope not in SCOPES:
+            raise InvalidScopeError(f"{scope!r} is not a scope ({', '.join(SCOPES)})")
+    return (scopes | READ_ONLY) if scopes else READ_ONLY
+
+
 @dataclass(frozen=True)
 class Tenant:
-    """A caller: a name for the logs and the accounts it may see (None: every account).
+    """A caller: a name for logs, the accounts it may see (None: all), what it may do.
 
     ``expires`` is when its credential stops being accepted (a key's expiry, a token's
     ``exp``): a connection that outlives it is closed (``api.websocket``).
@@ -44,30 +64,50 @@ class Tenant:
 
     name: str
     accounts: frozenset[str] | None
+    scopes: frozenset[str] = READ_ONLY
     expires: datetime | None = None
 
-    def restrict(self, query: dict[str, Any] | None) -> dict[str, Any]:
+    def may(self, scope: str) -> bool:
+        """Whether the credential carries ``scope``."""
+        return scope in self.scopes
+
+    def restrict(self, query: dict[str, Any] | None, field: str = ACCOUNT_FIELD) -> dict[str, Any]:
         """``query`` limited to this tenant's accounts (unchanged for every account).
 
         The original query stays in ``must``, so its scoring is untouched; the accounts are a
         ``filter``, which neither scores nor can be undone by anything inside ``query``.
+        ``field`` holds the account (of an event by default; ``account`` in the state index).
         """
         query = query if query is not None else {"match_all": {}}
         if self.accounts is None:
             return query
-        accounts = {"terms": {ACCOUNT_FIELD: sorted(self.accounts)}}
+        accounts = {"terms": {field: sorted(self.accounts)}}
         return {"bool": {"must": [query], "filter": [accounts]}}
 
 
 #: Authentication disabled (local development): every account.
-EVERY_ACCOUNT = Tenant(name="anonymous (authentication disabled)", accounts=None)
+EVERY_ACCOUNT = Tenant(
+    name="anonymous (authentication disabled)", accounts=None, scopes=frozenset(SCOPES)
+)
 #: A request on an open path (GraphiQL's page): no account at all, should it ever search.
 NO_ACCOUNT = Tenant(name="unauthenticated", accounts=frozenset())
 
 
-#: What a search may carry: none of these reaches past its ``query``.
+#: What a search may carry: none of these reaches past its ``query`` (``pit``, a point in
+#: time, only holds the alias's indices as they were when it was opened).
 SEARCH_KEYS = frozenset(
-    {"query", "aggs", "size", "sort", "search_after", "track_total_hits", "source"}
+    {
+        "query",
+        "aggs",
+        "size",
+        "sort",
+        "search_after",
+        "track_total_hits",
+        "source",
+        "seq_no_primary_term",
+        "pit",
+        "docvalue_fields",
+    }
 )
 #: Aggregations that read documents outside the query: ``global`` ignores it, and the
 #: significant ones compare against a background set, by default the whole index.

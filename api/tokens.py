@@ -16,7 +16,7 @@ from typing import Any
 
 import jwt
 
-from api.tenancy import InvalidAccountError, Tenant, account_ids
+from api.tenancy import InvalidAccountError, InvalidScopeError, Tenant, account_ids, scopes_of
 
 #: Signatures checked with keys from a JWKS URL: public-key algorithms only, so a token can
 #: never pass off an HMAC made with the public key as a signature.
@@ -52,6 +52,7 @@ class TokenVerifier:
         issuer: str,
         audience: str,
         accounts_claim: str,
+        scopes_claim: str = "trailql_scopes",
         jwks_url: str | None = None,
         secret: str | None = None,
     ) -> None:
@@ -62,6 +63,7 @@ class TokenVerifier:
         self.issuer = issuer
         self.audience = audience
         self.accounts_claim = accounts_claim
+        self.scopes_claim = scopes_claim
         self._secret = secret
         self._jwks = (
             None
@@ -88,8 +90,24 @@ class TokenVerifier:
             raise SigningKeysUnavailableError(str(exc)) from None
         except jwt.PyJWTError as exc:
             raise InvalidTokenError(f"the token is not valid: {exc}") from None
-        accounts = self._accounts(claims)
-        return Tenant(name=self._name(claims), accounts=accounts, expires=_expiry(claims))
+        return Tenant(
+            name=self._name(claims),
+            accounts=self._accounts(claims),
+            scopes=self._scopes(claims),
+            expires=_expiry(claims),
+        )
+
+    def _scopes(self, claims: dict[str, Any]) -> frozenset[str]:
+        """The scopes claim: a list or a space- or comma-separated string; none is ``read``."""
+        value = claims.get(self.scopes_claim, [])
+        if isinstance(value, str):
+            value = [part for part in _SEPARATORS.split(value) if part]
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise InvalidTokenError(f"the token's {self.scopes_claim!r} claim must list scopes")
+        try:
+            return scopes_of(value)
+        except InvalidScopeError as exc:
+            raise InvalidTokenError(f"the token's {self.scopes_claim!r} claim: {exc}") from None
 
     async def _key(self, token: str) -> tuple[Any, tuple[str, ...]]:
         if self._jwks is None:

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from elasticsearch import Elasticsearch
 
@@ -36,6 +37,15 @@ def elasticsearch_connection(port: int) -> Iterator[Connection]:
     finally:
         if before is None:
             local_elasticsearch.down(port=port)
+
+
+def local_node_pid(connection: Connection) -> int | None:
+    """The process of the local node at ``connection``'s URL, when it is one of ours."""
+    url = urlsplit(connection.url.split(",")[0])
+    if url.hostname not in {"127.0.0.1", "localhost"} or url.port is None:
+        return None
+    node = local_elasticsearch.status(port=url.port)
+    return node.pid if node is not None else None
 
 
 def new_alias(purpose: str) -> str:

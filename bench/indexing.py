@@ -14,8 +14,10 @@ dropped straight after; the ratio is the median of the rounds' ratios.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from bench.ceiling import SerialisedEvent, bulk_bodies, send_bodies
@@ -43,6 +45,17 @@ class IndexingFigures:
     ratios: list[float] = field(default_factory=list)
     cli_peak_rss_mb: float = 0.0
     cli_events_per_second: float = 0.0
+    #: CPU time per event: this process end to end (reading, deriving, sending), and the
+    #: Elasticsearch node for the ceiling's same documents (None: not a local node).
+    indexer_cpu_us: list[float] = field(default_factory=list)
+    elasticsearch_cpu_us: list[float] = field(default_factory=list)
+
+    @property
+    def cpu_ratio(self) -> float | None:
+        """Indexer CPU per event ÷ Elasticsearch CPU per event (medians)."""
+        if not self.indexer_cpu_us or not self.elasticsearch_cpu_us:
+            return None
+        return median(self.indexer_cpu_us) / median(self.elasticsearch_cpu_us)
 
     @property
     def ratio(self) -> float:
@@ -65,7 +78,24 @@ class IndexingFigures:
             ],
             "cli_peak_rss_mb": round(self.cli_peak_rss_mb, 1),
             "cli_events_per_second": round(self.cli_events_per_second),
+            "indexer_cpu_us_per_event": _median_or_none(self.indexer_cpu_us),
+            "elasticsearch_cpu_us_per_event": _median_or_none(self.elasticsearch_cpu_us),
+            "cpu_ratio": None if self.cpu_ratio is None else round(self.cpu_ratio, 3),
         }
+
+
+def _median_or_none(values: list[float]) -> float | None:
+    return round(median(values), 1) if values else None
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    """A process's CPU time (user and system) so far, from /proc; None if it cannot be read."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    utime, stime = int(fields[11]), int(fields[12])  # the 14th and 15th fields of stat
+    return (utime + stime) / os.sysconf("SC_CLK_TCK")
 
 
 def _parse_and_normalise(trail: TrailFolder) -> tuple[list[SerialisedEvent], float, float]:
@@ -85,33 +115,44 @@ def _parse_and_normalise(trail: TrailFolder) -> tuple[list[SerialisedEvent], flo
     return events, len(events) / cpu, len(events) / wall
 
 
-def _end_to_end(aliases: Aliases, trail: TrailFolder) -> float:
+def _end_to_end(aliases: Aliases, trail: TrailFolder) -> tuple[float, float]:
+    """Events per second, and this process's CPU microseconds per event."""
     alias = aliases.new("e2e")
     try:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         summary = index_sources([str(trail.root)], client=aliases.client, alias=alias)
-        seconds = time.perf_counter() - started
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
         if not summary.clean or summary.indexed != trail.events:
             raise RuntimeError(f"end to end did not index every event: {summary}")
-        return trail.events / seconds
+        return trail.events / seconds, cpu / trail.events * 1e6
     finally:
         aliases.drop(alias)
 
 
-def _ceiling(aliases: Aliases, events: list[SerialisedEvent], bulk: IndexOptions) -> float:
+def _ceiling(
+    aliases: Aliases, events: list[SerialisedEvent], bulk: IndexOptions, node_pid: int | None
+) -> tuple[float, float | None]:
+    """Events per second, and the node's CPU microseconds per event (None: not ours)."""
     alias = aliases.new("ceiling")
     try:
         bodies = bulk_bodies(events, alias, bulk.max_bytes)
+        before = process_cpu_seconds(node_pid) if node_pid is not None else None
         created, seconds = send_bodies(aliases.client, alias, bodies, bulk)
-        return created / seconds
+        after = process_cpu_seconds(node_pid) if node_pid is not None else None
+        node_cpu = None if before is None or after is None else (after - before) / created * 1e6
+        return created / seconds, node_cpu
     finally:
         aliases.drop(alias)
 
 
 def measure_indexing(
-    connection: Connection, aliases: Aliases, trail: TrailFolder, rounds: int
+    connection: Connection,
+    aliases: Aliases,
+    trail: TrailFolder,
+    rounds: int,
+    node_pid: int | None = None,
 ) -> IndexingFigures:
-    """Measure 1 on one generated trail."""
+    """Measure 1 on one generated trail; ``node_pid`` is the local node's, to read its CPU."""
     print(f"  parse and normalise {trail.events:,} events …", flush=True)
     events, per_cpu_second, per_second = _parse_and_normalise(trail)
     figures = IndexingFigures(trail.events, trail.files, per_cpu_second, per_second)
@@ -120,11 +161,14 @@ def measure_indexing(
         # ABBA: each side goes first as often as the other.
         end_to_end_first = number % 4 in (0, 3)
         if end_to_end_first:
-            end_to_end = _end_to_end(aliases, trail)
-            ceiling = _ceiling(aliases, events, bulk)
+            end_to_end, indexer_cpu = _end_to_end(aliases, trail)
+            ceiling, node_cpu = _ceiling(aliases, events, bulk, node_pid)
         else:
-            ceiling = _ceiling(aliases, events, bulk)
-            end_to_end = _end_to_end(aliases, trail)
+            ceiling, node_cpu = _ceiling(aliases, events, bulk, node_pid)
+            end_to_end, indexer_cpu = _end_to_end(aliases, trail)
+        figures.indexer_cpu_us.append(indexer_cpu)
+        if node_cpu is not None:
+            figures.elasticsearch_cpu_us.append(node_cpu)
         figures.end_to_end.append(end_to_end)
         figures.ceiling.append(ceiling)
         figures.ratios.append(end_to_end / ceiling)

@@ -11,7 +11,16 @@ from pathlib import Path
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results.json"
 #: The measures of a run, in the order they run.
-MEASURES = ("indexing", "memory", "queries", "hostile", "live")
+MEASURES = (
+    "indexing",
+    "memory",
+    "queries",
+    "hostile",
+    "detections",
+    "export",
+    "integrity",
+    "live",
+)
 
 
 @dataclass(frozen=True)
@@ -26,6 +35,8 @@ class Options:
     # 3. and 5. queries and growth: latencies on the small and the large data set
     small_events: int = 20_000
     query_events: int = 100_000
+    #: Both query data sets span this many days (a year: twelve monthly indices and more).
+    query_days: int = 365
     samples: int = 300  # per query and per side, split over the rounds
     latency_rounds: int = 5
     warmup: int = 10
@@ -36,9 +47,19 @@ class Options:
     throughput_rounds: int = 2
     # 6. hostile requests
     hostile_samples: int = 3
+    # 8. detections: the pack backfilled over this many events; files timed for lag
+    detection_events: int = 1_000_000
+    lag_files: int = 40
     # 7. the peer (graphql-compose-elasticsearch), with the query measures
     peer: bool = False
-    # 8. live subscriptions: latency rounds of 10 events, subscribers, the crowd's file
+    # 9. export: trailql export's peak memory at these sizes
+    export_events: tuple[int, ...] = (10_000, 100_000)
+    # 10. integrity: verify over about 10,000 files; the continuous modes on one dense day
+    integrity_verify_events: int = 250_000
+    integrity_verify_days: int = 5
+    integrity_events: int = 100_000
+    integrity_rounds: int = 4
+    # 11. live subscriptions: latency rounds of 10 events, subscribers, the crowd's file
     live_rounds: int = 20
     live_subscribers: int = 1_000
     live_events: int = 200
@@ -81,7 +102,14 @@ def smoke_sizes(options: Options) -> Options:
         throughput_seconds=2.0,
         throughput_rounds=1,
         hostile_samples=1,
+        detection_events=2_000,
+        lag_files=3,
         peer=True,
+        export_events=(500, 2_000),
+        integrity_verify_events=2_000,
+        integrity_verify_days=1,
+        integrity_events=2_000,
+        integrity_rounds=2,
         live_rounds=3,
         live_subscribers=50,
         live_events=20,
@@ -90,8 +118,8 @@ def smoke_sizes(options: Options) -> Options:
 
 
 def full_sizes(options: Options) -> Options:
-    """``--full``: the query measures at 1,000,000 events against 100,000."""
-    return replace(options, full=True, small_events=100_000, query_events=1_000_000)
+    """``--full``: the query measures at 5,000,000 events against 100,000."""
+    return replace(options, full=True, small_events=100_000, query_events=5_000_000)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -131,6 +159,28 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         help=f"per hostile request, default {defaults.hostile_samples}",
     )
+    sizes.add_argument(
+        "--detection-events",
+        type=int,
+        help=f"backfilled by the detections measure, default {defaults.detection_events:,}",
+    )
+    sizes.add_argument("--lag-files", type=int, help=f"default {defaults.lag_files}")
+    sizes.add_argument(
+        "--integrity-verify-events",
+        type=int,
+        help=f"verify: events of the trail, default {defaults.integrity_verify_events:,}",
+    )
+    sizes.add_argument(
+        "--integrity-verify-days",
+        type=int,
+        help=f"verify: days of the trail, default {defaults.integrity_verify_days}",
+    )
+    sizes.add_argument(
+        "--integrity-events",
+        type=int,
+        help=f"continuous: events of the one-day trail, default {defaults.integrity_events:,}",
+    )
+    sizes.add_argument("--integrity-rounds", type=int, help=f"default {defaults.integrity_rounds}")
     sizes.add_argument(
         "--live-rounds", type=int, help=f"latency rounds, default {defaults.live_rounds}"
     )

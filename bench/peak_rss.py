@@ -55,7 +55,7 @@ def _high_water_kib(pid: int) -> int | None:
     return None
 
 
-class _HighWaterMark:
+class HighWaterMark:
     """Follows a process's VmHWM from a thread until the process is gone."""
 
     def __init__(self, pid: int) -> None:
@@ -90,7 +90,7 @@ def run_indexer(connection: Connection, alias: str, sources: list[Path]) -> Inde
             stdout=log,
             stderr=log,
         )
-        high_water = _HighWaterMark(child.pid)
+        high_water = HighWaterMark(child.pid)
         exit_code = child.wait()
         seconds = time.perf_counter() - started
         high_water.stop()

@@ -172,14 +172,6 @@ def _aggregations(bounds: dict[str, int]) -> dict[str, Any]:
     }
 
 
-def _month_start(moment: datetime) -> datetime:
-    return moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-
-
-def _next_month(month: datetime) -> datetime:
-    return month.replace(year=month.year + month.month // 12, month=month.month % 12 + 1)
-
-
 def search_request(alias: str, body: dict[str, Any], headers: dict[str, str]) -> Request:
     """One search of ``alias``, sent to Elasticsearch as it is."""
     return Request(
@@ -193,17 +185,16 @@ def search_request(alias: str, body: dict[str, Any], headers: dict[str, str]) ->
 def timeline_bounds(
     alias: str, headers: dict[str, str], pool: urllib3.HTTPConnectionPool
 ) -> dict[str, int]:
-    """The hourly timeline's range as TrailQL draws it without from/to: whole months.
+    """The hourly timeline's range as TrailQL draws it without from/to.
 
-    From the start of the first month that holds events to the end of the last one, in
-    epoch milliseconds (``max`` inclusive), as Elasticsearch's ``extended_bounds`` takes it.
+    From the first to the last of the events Q2's filter matches (TrailQL closes an open
+    range with their min and max), in epoch milliseconds (``max`` inclusive), as
+    Elasticsearch's ``extended_bounds`` takes it.
     """
     edges = {"first": {"min": {"field": "eventTime"}}, "last": {"max": {"field": "eventTime"}}}
-    request = search_request(alias, {"size": 0, "aggs": edges}, headers)
-    answer = orjson.loads(request.send(pool))["aggregations"]
-    first, last = (datetime.fromtimestamp(answer[name]["value"] / 1000, tz=UTC) for name in edges)
-    start, end = _month_start(first), _next_month(_month_start(last))
-    return {"min": int(start.timestamp() * 1000), "max": int(end.timestamp() * 1000) - 1}
+    body = {"size": 0, "query": _query(SOURCES_FILTER, peer=False), "aggs": edges}
+    answer = orjson.loads(search_request(alias, body, headers).send(pool))["aggregations"]
+    return {"min": int(answer["first"]["value"]), "max": int(answer["last"]["value"])}
 
 
 def _epoch_ms(text: str) -> int:

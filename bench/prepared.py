@@ -18,6 +18,7 @@ from bench.query_set import (
     BUSIEST_LOG_GROUP,
     CURSOR_PAGE,
     DEEP_PAGE,
+    NEWEST_EVENT,
     QUERY_FIELDS,
     THROUGHPUT_QUERIES,
     BenchQuery,
@@ -95,7 +96,13 @@ def _facts(
     if log_group:
         terms = _run(capture, BUSIEST_LOG_GROUP, headers)["eventStats"]["terms"]
         busiest = terms[0]["key"] if terms else None
-    return DataSetFacts(deep_cursor=cursor, deep_page=pages, busiest_log_group=busiest)
+    newest = _run(capture, NEWEST_EVENT, headers)["events"]["nodes"]
+    return DataSetFacts(
+        deep_cursor=cursor,
+        deep_page=pages,
+        busiest_log_group=busiest,
+        newest_event_time=newest[0]["eventTime"] if newest else None,
+    )
 
 
 def prepare_data_set(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 EVENT_SELECTION = """
@@ -65,6 +66,7 @@ query Cursor($after: String) {
 }
 """
 BUSIEST_LOG_GROUP = "{ eventStats { terms(field: LOG_GROUP_NAME, size: 1) { key } } }"
+NEWEST_EVENT = "{ events(first: 1) { nodes { eventTime } } }"
 
 #: The filter of the filtered page: writes in two regions by assumed roles.
 EVENTS_FILTER = {
@@ -85,6 +87,16 @@ class DataSetFacts:
     deep_cursor: str | None  # after page DEEP_PAGE (or the last full page before it)
     deep_page: int
     busiest_log_group: str | None
+    newest_event_time: str | None = None  # ISO 8601: the window queries end just after it
+
+
+def window(facts: DataSetFacts, hours: int) -> dict[str, Any]:
+    """The STATS_FILTER over the ``hours`` before the data set's newest event."""
+    if facts.newest_event_time is None:
+        return {"filter": STATS_FILTER}
+    end = datetime.fromisoformat(facts.newest_event_time) + timedelta(seconds=1)
+    start = end - timedelta(hours=hours)
+    return {"filter": {**STATS_FILTER, "from": start.isoformat(), "to": end.isoformat()}}
 
 
 @dataclass(frozen=True)
@@ -118,6 +130,18 @@ def query_set(*, with_log_group: bool) -> list[BenchQuery]:
             "eventStats (terms, nested terms, timeline)",
             EVENT_STATS,
             lambda _: {"filter": STATS_FILTER},
+        ),
+        BenchQuery(
+            "event_stats_day",
+            "eventStats, the last 24 hours",
+            EVENT_STATS,
+            lambda facts: window(facts, 24),
+        ),
+        BenchQuery(
+            "event_stats_week",
+            "eventStats, the last 7 days",
+            EVENT_STATS,
+            lambda facts: window(facts, 24 * 7),
         ),
     ]
     if with_log_group:

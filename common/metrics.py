@@ -93,3 +93,29 @@ LIVE_LATE_EVENTS = Counter(
     "subscriptions missed them): TRAILQL_LIVE_SETTLE is too short. By stream.",
     ["stream"],
 )
+FINDINGS_CREATED = Counter(
+    "trailql_findings_created_total",
+    "Findings raised (new ones only, not re-evaluations), by severity.",
+    ["severity"],
+)
+DETECTION_RUNS = Counter(
+    "trailql_detection_runs_total",
+    "Evaluations of the rules over a window of events, by outcome (ok, failed).",
+    ["outcome"],
+)
+DETECTION_SECONDS = Histogram(
+    "trailql_detection_seconds",
+    "Time to evaluate every rule over one window of events.",
+    buckets=_LATENCY_BUCKETS,
+)
+NOTIFICATIONS = Counter(
+    "trailql_notifications_total",
+    "Deliveries of new findings, by channel (webhook, sns) and outcome (delivered, failed).",
+    ["channel", "outcome"],
+)
+INTEGRITY_VERDICTS = Counter(
+    "trailql_integrity_verdicts_total",
+    "Integrity verdicts reached by the continuous indexer, by kind (log, digest, gap) and "
+    "verdict (valid, modified, missing, unlisted, not_yet_covered, signature_invalid, ...).",
+    ["kind", "verdict"],
+)

@@ -21,8 +21,11 @@ import math
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final
 
+from generator._attacks import MIN_DAYS, ground_truth_path, plant_attacks
 from generator._calendar import DEFAULT_START, default_days
+from generator._digests import SIGNATURE_SUFFIX, DigestOptions, public_key_list, signing_key
 from generator._run import GeneratedTrail, write_trail
+from generator._upload import upload
 from generator._world import ACCOUNTS, REGIONS
 
 if TYPE_CHECKING:
@@ -33,9 +36,16 @@ __all__ = [
     "DEFAULT_START",
     "MAX_RECORDS_PER_FILE",
     "REGIONS",
+    "SIGNATURE_SUFFIX",
+    "DigestOptions",
     "GeneratedTrail",
     "default_days",
     "generate",
+    "ground_truth_path",
+    "plant_attacks",
+    "public_key_list",
+    "signing_key",
+    "upload",
 ]
 
 # CloudTrail splits a busy window into several files; the default size of those files.
@@ -50,16 +60,27 @@ def generate(
     start: datetime | None = None,
     days: int | None = None,
     max_records_per_file: int = MAX_RECORDS_PER_FILE,
+    attacks: bool = False,
+    digests: DigestOptions | None = None,
 ) -> GeneratedTrail:
     """Write ``events`` CloudTrail records under ``out`` in CloudTrail's S3 key layout.
 
     ``start`` defaults to :data:`DEFAULT_START` (never the clock, so output is reproducible);
     a naive ``start`` is taken as UTC. ``days`` defaults to :func:`default_days`. A window
-    with more than ``max_records_per_file`` records is split into several files.
+    with more than ``max_records_per_file`` records is split into several files. With
+    ``digests``, an hourly chain of signed digest files per account and region too.
+
+    With ``attacks``, labelled attacks and look-alikes are planted among the events (the
+    trail then covers at least 45 days), and their ground truth written beside the folder:
+    see :func:`plant_attacks`. Not with ``digests``: the planted files would be outside them.
     """
     if events < 1:
         raise ValueError(f"events must be at least 1, not {events}")
+    if attacks and digests is not None:
+        raise ValueError("attacks are planted after the digests are signed: ask for one of them")
     span_days = default_days(events) if days is None else days
+    if attacks:
+        span_days = max(span_days, MIN_DAYS)
     if span_days < 1:
         raise ValueError(f"days must be at least 1, not {span_days}")
     if max_records_per_file < 1:
@@ -67,11 +88,15 @@ def generate(
     begin = DEFAULT_START if start is None else start
     begin = begin.replace(tzinfo=UTC) if begin.tzinfo is None else begin.astimezone(UTC)
     first_second = math.ceil(begin.timestamp())  # eventTime has whole seconds, none before start
-    return write_trail(
+    trail = write_trail(
         out,
         events=events,
         seed=seed,
         begin=first_second,
         days=span_days,
         max_records_per_file=max_records_per_file,
+        digests=digests,
     )
+    if attacks:
+        plant_attacks(out, begin=first_second, seed=seed)
+    return trail

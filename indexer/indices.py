@@ -7,7 +7,7 @@ from typing import Any
 from elasticsearch import ApiError, Elasticsearch
 
 from indexer.quarantine import quarantine_index, quarantine_mapping
-from schema import index_template, indexed_at_mapping, without_index, without_index_body
+from schema import added_mapping, index_template, without_index, without_index_body
 
 _SMALL_INDEX = {"index.number_of_shards": 1, "index.auto_expand_replicas": "0-1"}
 
@@ -15,13 +15,12 @@ _SMALL_INDEX = {"index.number_of_shards": 1, "index.auto_expand_replicas": "0-1"
 def install_template(client: Elasticsearch, alias: str) -> None:
     """Install (or update) the template every monthly index is created from.
 
-    Indices an older TrailQL created get the fields added since (the indexed time): adding a
-    field to a mapping is allowed, and an old file loaded now goes to such an index.
+    Indices made from an older template get the fields added since (the current month's
+    index goes on taking events, which must be searchable by them).
     """
     client.indices.put_index_template(name=alias, **index_template(alias))
-    client.options(ignore_status=404).indices.put_mapping(
-        index=alias, properties=indexed_at_mapping(), allow_no_indices=True
-    )
+    if client.indices.exists_alias(name=alias):
+        client.indices.put_mapping(index=alias, **added_mapping())
 
 
 def create_index(client: Elasticsearch, name: str, **body: Any) -> None:

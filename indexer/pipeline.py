@@ -18,7 +18,7 @@ for the continuous modes to send again.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import Enum
@@ -45,7 +45,7 @@ from indexer.documents import (
 )
 from indexer.indices import Indices
 from indexer.quarantine import QuarantinedRecord, quarantine_id, quarantine_index
-from indexer.reader import UnreadableRecord, loads
+from indexer.reader import Hasher, UnreadableRecord, loads
 from indexer.watermark import Watermark
 from schema import DERIVED, mistyped, without_index
 
@@ -71,6 +71,9 @@ class IndexOptions:
     max_backoff_seconds: float = 30.0
     #: eventTimes outside it are quarantined rather than indexed.
     window: TimeWindow = field(default_factory=TimeWindow)
+    #: The continuous modes call it with the first and last eventTime of each batch once it
+    #: is acknowledged (detections evaluate it); a failure of it never stops indexing.
+    on_indexed: Callable[[datetime, datetime], None] | None = None
 
     @property
     def backoff(self) -> Backoff:
@@ -96,6 +99,9 @@ class FileTally:
     deferred: list[Problem] = field(default_factory=list)
     #: Why the file could not be read to its end, if it could not.
     broken: Problem | None = None
+    #: The earliest and latest eventTime of the events sent.
+    first_event_time: datetime | None = None
+    last_event_time: datetime | None = None
 
     @property
     def not_indexed(self) -> list[Problem]:
@@ -170,9 +176,12 @@ class Pipeline:
         #: record), sent from the caller's thread once the answer is in.
         self._follow_ups: list[tuple[_Kind, BulkResult[_Sent]]] = []
 
-    def feed(self, stream: IO[bytes], tally: FileTally) -> None:
-        """Send every record of one file; answers arrive in ``tally`` as they come."""
-        for item in file_documents(stream, tally.name, self._maker):
+    def feed(self, stream: IO[bytes], tally: FileTally, content_hash: Hasher | None = None) -> None:
+        """Send every record of one file; answers arrive in ``tally`` as they come.
+
+        ``content_hash`` is fed the file's bytes, uncompressed, to check them against digests.
+        """
+        for item in file_documents(stream, tally.name, self._maker, content_hash):
             if isinstance(item, BrokenFile):
                 tally.broken = item.problem
             else:
@@ -202,6 +211,11 @@ class Pipeline:
             self._quarantine(tally, item)
             return
         where = f"{tally.name}: record {item.position}"
+        if item.event_time is not None:
+            if tally.first_event_time is None or item.event_time < tally.first_event_time:
+                tally.first_event_time = item.event_time
+            if tally.last_event_time is None or item.event_time > tally.last_event_time:
+                tally.last_event_time = item.event_time
         sent = _Sent(_Kind.EVENT, tally, where, item.position, replaces=replaces)
         self._writer.add(item.index, item.event_id, item.source, sent)
 

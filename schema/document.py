@@ -116,8 +116,11 @@ def document_id(event_id: str) -> str:
     return DERIVED_ID_PREFIX + hashlib.sha256(encoded).hexdigest()
 
 
-def event_document(record: object) -> EventDocument:
-    """Check one record and derive its searchable fields."""
+def event_document(record: object, log_file: str | None = None) -> EventDocument:
+    """Check one record and derive its searchable fields; ``log_file``: the file it came from.
+
+    The file is named as it was read: an ``s3://bucket/key`` URI or a path.
+    """
     if not isinstance(record, dict):
         raise InvalidRecordError(
             f"a record must be a JSON object, not {_json_type(record)}", "not_an_object"
@@ -131,12 +134,15 @@ def event_document(record: object) -> EventDocument:
             "search fields (it would be lost from the stored record)",
             "reserved_field",
         )
-    source = {**record, DERIVED: derived_fields(record)}
+    derived = derived_fields(record)
+    if log_file is not None:
+        derived["logFile"] = log_file
+    source = {**record, DERIVED: derived}
     return EventDocument(event_id, event_time, source, record_json)
 
 
 def derived_fields(record: dict[str, Any]) -> dict[str, Any]:
-    """The fields TrailQL derives from a record for searching (all but the indexed time).
+    """The fields TrailQL derives from a record for searching, but its file and indexed time.
 
     What the indexer stores under ``trailql``; a live subscription derives them again from
     the stored record to match new events in-process (``api.matching``).

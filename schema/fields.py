@@ -179,3 +179,14 @@ EVENT_FIELDS: tuple[Field, ...] = (
         ),
     ),
 )
+
+
+def field_path(*names: str) -> str:
+    """The path of a field of the CloudTrail record, such as ``userIdentity``, ``type``."""
+    fields: tuple[Field, ...] = EVENT_FIELDS
+    for name in names:
+        found = next((field for field in fields if field.name == name), None)
+        if found is None:
+            raise LookupError(f"{'.'.join(names)} is not a field of the event (schema/fields.py)")
+        fields = found.children
+    return ".".join(names)

@@ -12,14 +12,14 @@ of one document only, and the stored ``_source`` must stay the record exactly as
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from schema.document import DERIVED, INDEXED_AT, OPAQUE_FIELDS
-from schema.fields import EVENT_FIELDS, KEYWORD_IGNORE_ABOVE, Field, Kind
+from schema.fields import EVENT_FIELDS, KEYWORD_IGNORE_ABOVE, Field, Kind, field_path
 
 #: Bumped whenever the mapping changes, so an installed template can be told apart.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 #: Flattened fields accept this depth; ``schema.document.searchable`` cuts deeper below it.
 FLATTENED_DEPTH_LIMIT = 20
@@ -61,6 +61,9 @@ def _derived_mapping() -> dict[str, Any]:
         "sourceIp": {"type": "ip"},
         "logGroupName": _keyword(),
         "text": {"type": "text"},  # free-text search over names, messages, parameter values
+        # The trail file the event was read from (s3://bucket/key, or a path): its integrity
+        # verdict is in the state index, by the same name.
+        "logFile": _keyword(),
         # When the indexer sent the event to Elasticsearch (epoch milliseconds): what live
         # subscriptions follow, so an old file loaded now is new to them.
         INDEXED_AT: {"type": "date", "format": "epoch_millis"},
@@ -69,15 +72,17 @@ def _derived_mapping() -> dict[str, Any]:
     return {"type": "object", "dynamic": False, "properties": properties}
 
 
-def indexed_at_mapping() -> dict[str, Any]:
-    """What adds ``trailql.indexedAt`` to an index made before it existed (``put_mapping``).
+def added_mapping() -> dict[str, Any]:
+    """What SCHEMA_VERSIONs 4 and 5 add, to put onto the indices made before them.
 
+    Fields can be added to an existing mapping (never changed), and nothing else changes.
     Loading an old file now writes to the month it belongs to, which may have been created
-    by an older TrailQL: without the field there, its events would never reach a live
+    by an older TrailQL: without ``indexedAt`` there, its events would never reach a live
     subscription.
     """
-    indexed_at = _derived_mapping()["properties"][INDEXED_AT]
-    return {DERIVED: {"properties": {INDEXED_AT: indexed_at}}}
+    derived = _derived_mapping()["properties"]
+    added = {name: derived[name] for name in ("logFile", INDEXED_AT)}
+    return {"properties": {DERIVED: {"properties": added}}}
 
 
 def event_mapping(unindexed: str | None = None) -> dict[str, Any]:
@@ -113,6 +118,10 @@ _INDEX_SETTINGS: dict[str, Any] = {
     # A malformed secondary value (say, a creationDate that is not a date) is skipped
     # instead of losing the whole event.
     "index.mapping.ignore_malformed": True,
+    # Stored newest first, in the API's own order: a page of the newest events is read from
+    # the top of each segment and stops there, however many events the index holds.
+    "index.sort.field": [field_path("eventTime"), field_path("eventID")],
+    "index.sort.order": ["desc", "desc"],
 }
 
 
@@ -136,6 +145,17 @@ def monthly_index(alias: str, event_time: datetime) -> str:
     The year has four digits whatever it is (``%Y`` gives ``1`` for the year 1 on Linux).
     """
     return f"{alias}-{event_time.year:04d}.{event_time.month:02d}"
+
+
+def month_of_index(alias: str, name: str) -> datetime | None:
+    """The first instant of the month a monthly index of ``alias`` holds; None for another."""
+    prefix = f"{alias}-"
+    year, dot, month = name.removeprefix(prefix).partition(".")
+    if not name.startswith(prefix) or not dot or not (year.isdigit() and month.isdigit()):
+        return None
+    if len(year) != 4 or len(month) != 2 or not 1 <= int(month) <= 12:  # noqa: PLR2004
+        return None
+    return datetime(int(year), int(month), 1, tzinfo=UTC)
 
 
 def without_index(alias: str, unindexed: str) -> str:

@@ -8,19 +8,8 @@ field list or the derived mapping fails the import, instead of matching nothing 
 from __future__ import annotations
 
 from schema.document import DERIVED
-from schema.fields import EVENT_FIELDS, Field
+from schema.fields import field_path
 from schema.mapping import event_mapping
-
-
-def field_path(*names: str) -> str:
-    """The path of a field of the CloudTrail record, such as ``userIdentity``, ``type``."""
-    fields: tuple[Field, ...] = EVENT_FIELDS
-    for name in names:
-        found = next((field for field in fields if field.name == name), None)
-        if found is None:
-            raise LookupError(f"{'.'.join(names)} is not a field of the event (schema/fields.py)")
-        fields = found.children
-    return ".".join(names)
 
 
 def derived_path(name: str) -> str:
@@ -59,3 +48,4 @@ SEARCH_TEXT = derived_path("text")
 REQUEST_PARAMETERS = derived_path("requestParameters")
 RESPONSE_ELEMENTS = derived_path("responseElements")
 INDEXED_AT = derived_path("indexedAt")
+LOG_FILE = derived_path("logFile")

@@ -148,18 +148,18 @@ class GeneratedApi:
 def generated_api(
     es: Elasticsearch, es_connection: Connection, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Callable[..., GeneratedApi]]:
-    """``generated_api(events=…, seed=…)``: the API over generated data, made once per run.
+    """``generated_api(events=…, seed=…, days=…)``: the API over generated data, made once.
 
     Every test that asks for the same data shares one alias, indexed once; all of them are
     dropped at the end of the run.
     """
-    made: dict[tuple[int, int], GeneratedApi] = {}
+    made: dict[tuple[int, int, int | None], GeneratedApi] = {}
     with ExitStack() as cleanup:
 
-        def make(*, events: int, seed: int) -> GeneratedApi:
-            if (events, seed) not in made:
+        def make(*, events: int, seed: int, days: int | None = None) -> GeneratedApi:
+            if (events, seed, days) not in made:
                 folder = tmp_path_factory.mktemp(f"generated-{events}-{seed}")
-                generate(folder, events=events, seed=seed)
+                generate(folder, events=events, seed=seed, days=days)
                 alias = f"trailql-generated-{events}-{seed}-{uuid.uuid4().hex[:6]}"
                 cleanup.callback(drop_alias, es, alias)
                 summary = index_sources([str(folder)], client=es, alias=alias)
@@ -168,7 +168,7 @@ def generated_api(
                 records = [
                     r for path in sorted(folder.rglob("*.json.gz")) for r in records_of(path)
                 ]
-                made[events, seed] = GeneratedApi(client, alias, records)
-            return made[events, seed]
+                made[events, seed, days] = GeneratedApi(client, alias, records)
+            return made[events, seed, days]
 
         yield make

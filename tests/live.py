@@ -10,11 +10,13 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from api import graphiql
 from api.app import create_app
 from bench.api_server import in_thread
 from common.elastic import Connection
@@ -51,3 +53,30 @@ def run_node(script: str, url: str) -> Any:
     )
     assert done.returncode == 0, f"{script} failed:\n{done.stderr}"
     return json.loads(done.stdout)
+
+
+def _time_and_id(record: dict[str, Any]) -> tuple[datetime, str]:
+    return datetime.fromisoformat(record["eventTime"]), record["eventID"]
+
+
+def check_graphiql_session(seen: dict[str, Any], graphql_url: str, expected: list[Any]) -> None:
+    """What tests/browser/graphiql.mjs saw: the example query run, nothing fetched elsewhere."""
+    assert seen["status"] == 200
+    assert seen["title"] == "TrailQL · GraphiQL"
+    assert seen["query"] == graphiql.EXAMPLE_QUERY
+    assert seen["answered"] is True, seen["resultShown"]
+    assert f'"totalCount": {len(expected)}' in seen["resultShown"]
+    events = json.loads(seen["result"])["data"]["events"]
+    assert events["totalCount"] == len(expected)
+    assert events["pageInfo"]["hasNextPage"] is False
+    newest_first = sorted(expected, key=_time_and_id, reverse=True)
+    assert [n["eventName"] for n in events["nodes"]] == [r["eventName"] for r in newest_first]
+    assert [n["requestParameters"] for n in events["nodes"]] == [
+        r.get("requestParameters") for r in newest_first
+    ]
+    origin = graphql_url.removesuffix("/graphql")
+    assets = {f"{origin}/graphiql/{name}" for name in [*graphiql.ASSETS, graphiql.START_SCRIPT]}
+    assert assets <= set(seen["requests"])
+    assert seen["external"] == []
+    assert all(url.startswith(f"{origin}/") for url in seen["requests"]), seen["requests"]
+    assert seen["consoleErrors"] == []

@@ -12,11 +12,20 @@ import os
 import sys
 from collections.abc import Sequence
 from datetime import date
+from importlib import metadata
 from pathlib import Path
+from typing import NoReturn
 
-from trailql.output import EXIT_ERROR, EXIT_INCOMPLETE, EXIT_OK, error
+from trailql.output import EXIT_ERROR, EXIT_INCOMPLETE, EXIT_OK, error, stderr
 
 __all__ = ["EXIT_ERROR", "EXIT_INCOMPLETE", "EXIT_OK", "main"]
+
+
+def _version() -> str:
+    try:
+        return metadata.version("trailql")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 def _day(text: str) -> date:
@@ -26,10 +35,90 @@ def _day(text: str) -> date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a day (YYYY-MM-DD)") from None
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a mistake told in one line and a pointer to --help, not the usage."""
+
+    def error(self, message: str) -> NoReturn:
+        """Say what is wrong with the arguments, and exit 2."""
+        self.exit(EXIT_ERROR, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _add_export(commands: argparse._SubParsersAction[_Parser]) -> None:
+    export = commands.add_parser(
+        "export", help="write every event a filter matches to stdout (NDJSON or CSV)"
+    )
+    export.add_argument(
+        "--filter", metavar="JSON", help='an EventFilter as JSON: {"eventName": ["DeleteLogGroup"]}'
+    )
+    export.add_argument("--format", choices=("ndjson", "csv"), default="ndjson", help="(ndjson)")
+    export.add_argument(
+        "--fields", metavar="A,B.C", help="only these fields (dotted paths); CSV's columns"
+    )
+    export.add_argument("--api-key", help="the API key whose accounts to export (TRAILQL_API_KEY)")
+    export.add_argument("--token", help="or a JWT bearer token (TRAILQL_TOKEN)")
+
+
+def _add_generate_detect_and_verify(commands: argparse._SubParsersAction[_Parser]) -> None:
+    """``trailql generate``, ``trailql detect`` and ``trailql verify``."""
+    generate = commands.add_parser("generate", help="write synthetic trail files for demos")
+    generate.add_argument(
+        "out", metavar="OUT", help="folder to write into, or s3://bucket/prefix to upload to"
+    )
+    generate.add_argument("--events", type=int, default=10_000, help="how many events")
+    generate.add_argument("--seed", type=int, default=1, help="same seed, same files")
+    generate.add_argument(
+        "--digests", action="store_true", help="also an hourly chain of signed digest files"
+    )
+    generate.add_argument(
+        "--attacks",
+        action="store_true",
+        help="also plant labelled attacks and look-alikes; write ground-truth.json beside them",
+    )
+    generate.add_argument(
+        "--signing-key",
+        type=Path,
+        metavar="KEY",
+        help="--digests: RSA private key (PEM) to sign with; made if the file does not exist",
+    )
+    generate.add_argument(
+        "--public-keys-out",
+        type=Path,
+        metavar="FILE",
+        help="--digests: where to write the key list for verify --public-keys "
+        "(default: KEY with .public-keys.json)",
+    )
+
+    detect = commands.add_parser(
+        "detect", help="evaluate the detection rules over stored events (a backfill)"
+    )
+    detect.add_argument("--from", dest="start", help="first eventTime (ISO 8601; default: all)")
+    detect.add_argument("--to", dest="end", help="eventTime to stop before (default: now)")
+
+    verify = commands.add_parser(
+        "verify", help="check log files and digests against CloudTrail's signed digests"
+    )
+    verify.add_argument("sources", nargs="+", metavar="SOURCE", help="folder or s3://bucket/prefix")
+    verify.add_argument("--since", type=_day, help="first day folder to read (YYYY-MM-DD, UTC)")
+    verify.add_argument("--until", type=_day, help="last day folder to read (YYYY-MM-DD, UTC)")
+    verify.add_argument(
+        "--public-keys",
+        type=Path,
+        action="append",
+        metavar="FILE",
+        help="CloudTrail's public keys as `aws cloudtrail list-public-keys` prints them "
+        "(repeat for several regions); default: ask CloudTrail",
+    )
+    verify.add_argument("--json", action="store_true", help="one JSON object on standard output")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="trailql",
         description="Who did what to your CloudWatch Logs, from where, and when.",
+    )
+    parser.add_argument("--version", action="version", version=f"trailql {_version()}")
+    parser.add_argument(
+        "--debug", action="store_true", help="show the traceback of any failure, too"
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -78,11 +167,21 @@ def _parser() -> argparse.ArgumentParser:
         "--wait-seconds", type=int, default=20, metavar="S", help="SQS: long-poll wait, 0-20 (20)"
     )
     index.add_argument("--metrics-port", type=int, metavar="PORT", help="serve Prometheus metrics")
+    index.add_argument(
+        "--public-keys",
+        type=Path,
+        action="append",
+        metavar="FILE",
+        help="CloudTrail's public keys (`aws cloudtrail list-public-keys` output) to check "
+        "digests with; default: ask CloudTrail",
+    )
+    index.add_argument(
+        "--no-integrity",
+        action="store_true",
+        help="continuous modes: skip digest files and do not check integrity",
+    )
 
-    generate = commands.add_parser("generate", help="write synthetic trail files for demos")
-    generate.add_argument("out", type=Path, metavar="OUT", help="folder to write into")
-    generate.add_argument("--events", type=int, default=10_000, help="how many events")
-    generate.add_argument("--seed", type=int, default=1, help="same seed, same files")
+    _add_generate_detect_and_verify(commands)
 
     serve = commands.add_parser("serve", help="serve the GraphQL API")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
@@ -93,6 +192,11 @@ def _parser() -> argparse.ArgumentParser:
         default=os.cpu_count() or 1,
         help="processes serving the API (default: one per core)",
     )
+    serve.add_argument(
+        "--log-format",
+        choices=("auto", "json", "text"),
+        help="auto: readable lines at a terminal, JSON lines elsewhere (TRAILQL_LOG_FORMAT)",
+    )
 
     keys = commands.add_parser("keys", help="mint API keys for the API")
     key_actions = keys.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -100,6 +204,12 @@ def _parser() -> argparse.ArgumentParser:
     mint.add_argument("name", help="who the key is for, shown in logs (letters, digits, ._@-)")
     mint.add_argument(
         "accounts", nargs="+", metavar="ACCOUNT", help="AWS account IDs it may see, or '*' for all"
+    )
+    mint.add_argument(
+        "--scope",
+        action="append",
+        choices=["read", "triage"],
+        help="what the key may do: read (the default), triage (change findings' status)",
     )
     expiry = mint.add_mutually_exclusive_group()
     expiry.add_argument("--days", type=int, help="expire the key this many days from now")
@@ -119,6 +229,7 @@ def _parser() -> argparse.ArgumentParser:
     for action in (listing, replay):
         action.add_argument("--reason", help="only records quarantined for this reason")
 
+    _add_export(commands)
     commands.add_parser("schema", help="print the GraphQL schema (SDL)")
     return parser
 
@@ -126,19 +237,27 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; the return value is the process's exit code.
 
-    The command's module is imported only now, so ``--help`` does not load the API.
+    The command's module is imported only now, so ``--help`` does not load the API. What a
+    user can cause is said in a line or two with its own exit code (trailql/failures.py);
+    ``--debug`` adds the traceback, which is otherwise shown only for a failure of ours.
     """
     arguments = _parser().parse_args(argv)
-    command = importlib.import_module(f"trailql.commands.{arguments.command}")
-    from pydantic import ValidationError  # noqa: PLC0415  loaded with the command, as above
-
-    from common.elastic import NoElasticsearchError  # noqa: PLC0415
-    from trailql.local_elasticsearch import LocalElasticsearchError  # noqa: PLC0415
-
     try:
+        command = importlib.import_module(f"trailql.commands.{arguments.command}")
         code: int = command.run(arguments)
-    except (NoElasticsearchError, LocalElasticsearchError, ValidationError) as exc:
-        return error(exc)
+    except KeyboardInterrupt:
+        return EXIT_INCOMPLETE
+    except Exception as exc:  # noqa: BLE001  the entry point: every failure is told, once
+        from trailql.failures import explain  # noqa: PLC0415  the client, loaded only now
+
+        failure = explain(exc)
+        if failure is None:
+            stderr.print_exception()
+            return error(f"a bug in TrailQL ({type(exc).__name__}); the traceback is above")
+        if arguments.debug:
+            stderr.print_exception()
+        error(failure.message)
+        return failure.exit_code
     return code
 
 

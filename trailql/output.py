@@ -16,7 +16,12 @@ stderr = Console(stderr=True, highlight=False)
 
 EXIT_OK = 0
 EXIT_INCOMPLETE = 1  # ran, but something was not indexed
-EXIT_ERROR = 2  # could not run: bad arguments, no Elasticsearch
+EXIT_ERROR = 2  # could not run: bad arguments or settings, no Elasticsearch configured
+EXIT_UNREACHABLE = 3  # Elasticsearch does not answer
+EXIT_REFUSED = 4  # Elasticsearch refused the credentials, or a privilege
+EXIT_NOT_FOUND = 5  # the alias (or index) asked for does not exist
+EXIT_PORT_BUSY = 6  # the port to serve on is taken
+EXIT_BUG = 70  # a failure of ours: the traceback says where (EX_SOFTWARE)
 
 
 class Problem(Protocol):

@@ -12,7 +12,6 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,15 @@ from api.app import create_app
 from bench.api_server import in_thread
 from common.elastic import Connection
 from indexer.run import IndexSummary, index_sources
-from tests.live import CHROMIUM, INSTALL, ROOT, require_node_package, run_node, serving
+from tests.live import (
+    CHROMIUM,
+    INSTALL,
+    ROOT,
+    check_graphiql_session,
+    require_node_package,
+    run_node,
+    serving,
+)
 from tests.samples import read_sample_records
 
 
@@ -35,10 +42,6 @@ def graphql_url(
 ) -> Iterator[str]:
     with serving(es_connection, samples_alias[0]) as url:
         yield url
-
-
-def _time_and_id(record: dict[str, Any]) -> tuple[datetime, str]:
-    return datetime.fromisoformat(record["eventTime"]), record["eventID"]
 
 
 def _logs_records() -> list[dict[str, Any]]:
@@ -54,26 +57,7 @@ def test_graphiql_runs_the_example_query_in_chromium_with_no_request_elsewhere(g
     assert len(expected) == 6
 
     seen = run_node("graphiql.mjs", graphql_url)
-
-    assert seen["status"] == 200
-    assert seen["title"] == "TrailQL · GraphiQL"
-    assert seen["query"] == graphiql.EXAMPLE_QUERY
-    assert seen["answered"] is True, seen["resultShown"]
-    assert f'"totalCount": {len(expected)}' in seen["resultShown"]
-    events = json.loads(seen["result"])["data"]["events"]
-    assert events["totalCount"] == len(expected)
-    assert events["pageInfo"]["hasNextPage"] is False
-    newest_first = sorted(expected, key=_time_and_id, reverse=True)
-    assert [n["eventName"] for n in events["nodes"]] == [r["eventName"] for r in newest_first]
-    assert [n["requestParameters"] for n in events["nodes"]] == [
-        r.get("requestParameters") for r in newest_first
-    ]
-    origin = graphql_url.removesuffix("/graphql")
-    assets = {f"{origin}/graphiql/{name}" for name in [*graphiql.ASSETS, graphiql.START_SCRIPT]}
-    assert assets <= set(seen["requests"])
-    assert seen["external"] == []
-    assert all(url.startswith(f"{origin}/") for url in seen["requests"]), seen["requests"]
-    assert seen["consoleErrors"] == []
+    check_graphiql_session(seen, graphql_url, expected)
 
 
 def test_graphiql_runs_eventsadded_and_shows_the_events_of_a_file_as_it_is_indexed(
@@ -124,7 +108,7 @@ def test_graphiql_runs_eventsadded_and_shows_the_events_of_a_file_as_it_is_index
 
 
 def test_the_page_refers_only_to_this_server(samples_api: TestClient):
-    assert not graphiql.missing_assets(), INSTALL
+    assert not graphiql.missing_assets()
     response = samples_api.get("/graphql", headers={"Accept": "text/html"})
     assert response.status_code == 200
     assert response.headers["content-type"] == "text/html; charset=utf-8"
@@ -136,12 +120,12 @@ def test_the_page_refers_only_to_this_server(samples_api: TestClient):
         assert f'"graphiql/{name}"' in response.text
 
 
-def test_the_assets_are_the_installed_files(samples_api: TestClient):
-    assert not graphiql.missing_assets(), INSTALL
-    for name, relative in graphiql.ASSETS.items():
+def test_the_assets_are_the_packaged_files(samples_api: TestClient):
+    assert not graphiql.missing_assets()
+    for name in graphiql.ASSETS:
         response = samples_api.get(f"/graphiql/{name}")
         assert response.status_code == 200, name
-        assert response.content == (graphiql.node_modules() / relative).read_bytes()
+        assert response.content == (ROOT / "api" / "static" / "graphiql" / name).read_bytes()
         assert response.headers["cache-control"] == "no-cache"
         expected_type = "text/css" if name.endswith(".css") else "text/javascript"
         assert response.headers["content-type"].split(";")[0] == expected_type
@@ -154,28 +138,29 @@ def test_the_assets_are_the_installed_files(samples_api: TestClient):
     "path",
     [
         "/graphiql/package.json",
+        "/graphiql/LICENSE.react",
         "/graphiql/graphiql.min.js.map",
         "/graphiql/..%2Fpackage.json",
         "/graphiql/react%2Fpackage.json",
         "/graphiql/",
     ],
 )
-def test_nothing_else_is_served_from_node_modules(samples_api: TestClient, path):
+def test_nothing_else_is_served_from_the_asset_folder(samples_api: TestClient, path):
     assert samples_api.get(path).status_code == 404
 
 
-def test_without_node_modules_the_page_says_how_to_install(
+def test_a_broken_installation_says_how_to_repair_it(
     samples_api: TestClient, tmp_path, monkeypatch
 ):
-    monkeypatch.setenv("TRAILQL_GRAPHIQL_NODE_MODULES", str(tmp_path / "node_modules"))
+    monkeypatch.setattr(graphiql, "ASSET_DIRECTORY", tmp_path / "graphiql")
     response = samples_api.get("/graphql", headers={"Accept": "text/html"})
     assert response.status_code == 503
     assert "GraphiQL is not installed" in response.text
-    assert "<code>scripts/install</code>" in response.text
-    assert "<code>npm ci</code>" in response.text
-    assert str(tmp_path / "node_modules" / "graphiql" / "graphiql.min.js") in response.text
+    assert "<code>pip install trailql</code>" in response.text
+    assert "<code>scripts/vendor-graphiql</code>" in response.text
+    assert str(tmp_path / "graphiql" / "graphiql.min.js") in response.text
     asset = samples_api.get("/graphiql/graphiql.min.js")
     assert asset.status_code == 404
-    assert asset.text == "graphiql.min.js is not installed: run scripts/install (npm ci)"
+    assert asset.text == "graphiql.min.js is missing from this installation: reinstall TrailQL"
     answer = samples_api.post("/graphql", json={"query": "{ __typename }"})
     assert answer.json()["data"] == {"__typename": "Query"}

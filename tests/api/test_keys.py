@@ -92,7 +92,7 @@ def test_lines_from_the_environment_and_a_file_together(tmp_path):
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("sigma", "TRAILQL_API_KEYS, line 1: expected NAME:SHA256:ACCOUNTS[:EXPIRES]"),
+        ("sigma", "TRAILQL_API_KEYS, line 1: expected NAME:SHA256:ACCOUNTS[:SCOPES][:EXPIRES]"),
         (
             f"sigma:{DIGEST.upper()}:{SIGMA}",
             "TRAILQL_API_KEYS, line 1: the hash must be 64 lowercase hex digits (SHA-256)",
@@ -104,7 +104,7 @@ def test_lines_from_the_environment_and_a_file_together(tmp_path):
         ),
         (
             f"sigma:{DIGEST}:{SIGMA}:soon",
-            "TRAILQL_API_KEYS, line 1: 'soon' is not an ISO 8601 date or time",
+            "TRAILQL_API_KEYS, line 1: 'soon' is not a scope (read, triage)",
         ),
         (
             f"ops:{'b' * 64}:*;sigma:{DIGEST}:{SIGMA};sigma:{'c' * 64}:{SIGMA}",

@@ -9,8 +9,8 @@ from typing import Any
 import boto3
 import pytest
 
+from common.indices import state_index
 from generator import generate
-from indexer.state import state_index
 from tests.indexer.continuous import (
     REGION,
     TrailObject,

@@ -3,32 +3,41 @@
 from __future__ import annotations
 
 import argparse
+from contextlib import ExitStack
+from dataclasses import replace
 
-from elasticsearch import ApiError, TransportError
 from rich.table import Table
 
 from common.elastic import sync_client
+from common.layout import DayRange
 from common.settings import IndexSettings
-from indexer.bulk import ElasticsearchUnavailableError
+from detections import DetectionSettings, RuleError
+from detections.continuous import ContinuousDetector, configured
 from indexer.documents import TimeWindow
 from indexer.follow import FollowOptions
+from indexer.integrity import IntegrityOptions
 from indexer.pipeline import IndexOptions
 from indexer.run import IndexSummary, index_sources
 from indexer.s3 import is_s3_uri
 from indexer.service import run_continuous
 from indexer.settings import IndexerSettings
-from indexer.sources import DayRange, SourceError
+from indexer.sources import SourceError
 from indexer.sqs import MAX_WAIT_SECONDS
 from indexer.worker import WorkerOptions
+from integrity import PublicKeyError
 from trailql.connection import resolve_connection
 from trailql.output import EXIT_INCOMPLETE, EXIT_OK, error, problems, stderr
 
 
-def index_options(**bulk: int) -> IndexOptions:
+def index_options(*, max_bytes: int | None = None, concurrency: int | None = None) -> IndexOptions:
     """How records are indexed: the bulk sizes asked for, the time window configured."""
     settings = IndexerSettings()
-    window = TimeWindow(settings.earliest_event_time, settings.max_future)
-    return IndexOptions(**bulk, window=window)
+    options = IndexOptions(window=TimeWindow(settings.earliest_event_time, settings.max_future))
+    if max_bytes is not None:
+        options = replace(options, max_bytes=max_bytes)
+    if concurrency is not None:
+        options = replace(options, concurrency=concurrency)
+    return options
 
 
 def continuous_mode(
@@ -40,6 +49,9 @@ def continuous_mode(
         ValueError: the options do not go together; the message says how.
     """
     sources: list[str] = arguments.sources
+    integrity = IntegrityOptions(
+        enabled=not arguments.no_integrity, public_keys=tuple(arguments.public_keys or ())
+    )
     if arguments.sqs_queue_url is not None:
         if sources or arguments.follow:
             raise ValueError("--sqs-queue-url takes no SOURCE and no --follow")
@@ -52,6 +64,7 @@ def continuous_mode(
             visibility_timeout=arguments.visibility_timeout,
             retry_delay_seconds=arguments.retry_delay,
             load=options,
+            integrity=integrity,
         )
     if arguments.follow:
         if not sources or not all(is_s3_uri(source) for source in sources):
@@ -60,12 +73,21 @@ def continuous_mode(
             raise ValueError("--poll-interval must be more than 0 seconds")
         days = DayRange(arguments.since, arguments.until)
         return FollowOptions(
-            tuple(sources), days=days, poll_seconds=arguments.poll_interval, load=options
+            tuple(sources),
+            days=days,
+            poll_seconds=arguments.poll_interval,
+            load=options,
+            integrity=integrity,
         )
     if not sources:
         raise ValueError("name at least one SOURCE, or --sqs-queue-url")
-    if arguments.metrics_port is not None:
-        raise ValueError("--metrics-port is for the continuous modes (--sqs-queue-url, --follow)")
+    for given, option in (
+        (arguments.metrics_port is not None, "--metrics-port"),
+        (bool(arguments.public_keys), "--public-keys"),
+        (arguments.no_integrity, "--no-integrity"),
+    ):
+        if given:
+            raise ValueError(f"{option} is for the continuous modes (--sqs-queue-url, --follow)")
     return None
 
 
@@ -82,7 +104,18 @@ def run(arguments: argparse.Namespace) -> int:
     client = sync_client(resolve_connection())
     try:
         if mode is not None:
-            run_continuous(mode, client=client, alias=alias, metrics_port=arguments.metrics_port)
+            with ExitStack() as stack:
+                settings = DetectionSettings()
+                if settings.detections:
+                    try:
+                        setup = configured(client, alias, settings)
+                    except (RuleError, ValueError) as exc:
+                        return error(f"detections: {exc}")
+                    detector = stack.enter_context(ContinuousDetector(client, alias, setup))
+                    mode = replace(mode, load=replace(mode.load, on_indexed=detector.submit))
+                run_continuous(
+                    mode, client=client, alias=alias, metrics_port=arguments.metrics_port
+                )
             return EXIT_OK
         with stderr.status("indexing…") as status:
             summary = index_sources(
@@ -93,11 +126,7 @@ def run(arguments: argparse.Namespace) -> int:
                 options=options,
                 on_file=lambda name: status.update(f"indexing {name}"),
             )
-    except (TransportError, ElasticsearchUnavailableError) as exc:
-        return error(f"Elasticsearch is unavailable: {exc}")
-    except ApiError as exc:  # refused outright: credentials, privileges, a closed index
-        return error(f"Elasticsearch refused: {exc}")
-    except SourceError as exc:
+    except (SourceError, PublicKeyError) as exc:
         return error(exc)
     finally:
         client.close()

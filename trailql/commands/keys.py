@@ -13,7 +13,11 @@ def run(arguments: argparse.Namespace) -> int:
     """Print the key, then its hash line, on standard output; what to do with them on stderr."""
     try:
         key, line = mint(
-            arguments.name, arguments.accounts, days=arguments.days, expires=arguments.expires
+            arguments.name,
+            arguments.accounts,
+            days=arguments.days,
+            expires=arguments.expires,
+            scopes=arguments.scope or (),
         )
     except KeyConfigError as exc:
         return error(exc)

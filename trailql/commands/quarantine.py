@@ -7,17 +7,15 @@ import sys
 from collections.abc import Iterable
 
 import orjson
-from elasticsearch import TransportError
 from rich.table import Table
 
 from common.elastic import sync_client
 from common.settings import IndexSettings
-from indexer.bulk import ElasticsearchUnavailableError
 from indexer.quarantine import QuarantinedRecord, quarantine_index, quarantined
 from indexer.replay import replay_quarantine
 from trailql.commands.index import index_options
 from trailql.connection import resolve_connection
-from trailql.output import EXIT_INCOMPLETE, EXIT_OK, error, problems, stderr
+from trailql.output import EXIT_INCOMPLETE, EXIT_OK, problems, stderr
 
 
 def run(arguments: argparse.Namespace) -> int:
@@ -32,8 +30,6 @@ def run(arguments: argparse.Namespace) -> int:
             summary = replay_quarantine(
                 client, alias, options=index_options(), reason=arguments.reason
             )
-    except (TransportError, ElasticsearchUnavailableError) as exc:
-        return error(f"Elasticsearch is unavailable: {exc}")
     finally:
         client.close()
     table = Table(title=f"Replayed from {quarantine_index(alias)}", show_header=False)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import os
+import socket
 import tempfile
 from typing import Any
 
@@ -14,23 +16,44 @@ from api.app import create_app
 from api.auth import AuthConfigError
 from api.logs import configure_logging
 from api.metrics import MULTIPROCESS_DIRECTORY
+from api.persisted import PersistedQueryConfigError
 from api.rate_limit import RateConfigError
 from api.settings import ApiSettings
 from common.settings import IndexSettings
 from trailql.connection import resolve_connection
+from trailql.failures import PortBusyError
 from trailql.output import EXIT_OK, error
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Say at once, in a line, that the port is taken, rather than in uvicorn's log later."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise PortBusyError(
+                    f"port {port} on {host} is in use (another server is there); choose "
+                    "another with --port"
+                ) from None
+            raise
 
 
 def run(arguments: argparse.Namespace) -> int:
     """Serve until stopped; exit 2 when the settings cannot work."""
     if arguments.workers < 1:
         return error("--workers must be 1 or more")
-    configure_logging()  # every line on stderr is JSON: ours, and uvicorn's through the root
+    _check_port_free(arguments.host, arguments.port)
+    if arguments.log_format is not None:
+        os.environ["TRAILQL_LOG_FORMAT"] = arguments.log_format  # workers read it too
     settings = ApiSettings()
+    # Every line on stderr, ours and uvicorn's through the root: text at a terminal, else JSON.
+    configure_logging(log_format=settings.log_format)
     connection = resolve_connection()
     try:
         app = create_app(connection, IndexSettings().index, settings)  # checks the settings
-    except (AuthConfigError, RateConfigError) as exc:
+    except (AuthConfigError, RateConfigError, PersistedQueryConfigError) as exc:
         return error(exc)
     url = f"http://{arguments.host}:{arguments.port}/graphql"
     logging.getLogger("trailql.api").info(

@@ -1,0 +1,118 @@
+"""Pages of events read a few months at a time, newest (or oldest) first.
+
+Events live one month to an index. Searching the whole alias for the newest 100 events
+makes every monthly index find and sort its own newest 100, so a page costs more with every
+month of retention. A page instead asks for the month the order starts in first, then the
+next two, four, ... months, each search limited to its months by an eventTime range (so
+Elasticsearch skips the other indices without opening them), and stops as soon as the page is
+full: a first page usually costs one search of one month, whatever the retention.
+
+The months come from the names of the indices behind the alias, remembered for a minute. The
+first search's range is open towards the order's start, so a month created since is still
+read; an index that is not a month (the indices of events with a field left unindexed) is read
+by whichever search's range holds its events.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import MAXYEAR, UTC, datetime
+from typing import Any
+
+from elasticsearch import AsyncElasticsearch, NotFoundError
+
+from schema.mapping import month_of_index
+
+#: How long the months behind an alias are trusted before they are read again.
+MONTHS_FRESH_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class Slice:
+    """One search's share of the timeline: eventTime from ``start`` (inclusive) to ``end``."""
+
+    start: datetime | None
+    end: datetime | None
+
+    def range_query(self, field_name: str) -> dict[str, Any] | None:
+        """The range filter for this slice, or None when it is the whole timeline."""
+        bounds: dict[str, str] = {}
+        if self.start is not None:
+            bounds["gte"] = self.start.isoformat()
+        if self.end is not None:
+            bounds["lt"] = self.end.isoformat()
+        return {"range": {field_name: bounds}} if bounds else None
+
+
+@dataclass
+class Months:
+    """The first instant of each month with an index behind each alias, kept a minute."""
+
+    _known: dict[str, tuple[float, list[datetime]]] = field(default_factory=dict)
+
+    async def of(self, elasticsearch: AsyncElasticsearch, alias: str) -> list[datetime]:
+        """The months behind ``alias``, oldest first."""
+        now = time.monotonic()
+        known = self._known.get(alias)
+        if known is not None and now - known[0] < MONTHS_FRESH_SECONDS:
+            return known[1]
+        try:
+            names = list(await elasticsearch.indices.get_alias(name=alias))
+        except NotFoundError:
+            names = []
+        months = sorted(
+            {month for name in names if (month := month_of_index(alias, name)) is not None}
+        )
+        self._known[alias] = (now, months)
+        return months
+
+
+def slices(
+    months: list[datetime], *, newest_first: bool, resume_at: datetime | None
+) -> list[Slice]:
+    """The searches a page may need, in the order they are made; together, the whole timeline.
+
+    Each slice reaches to where the one before it stopped, so an event outside every known
+    month (in an index that is not a month) is still in exactly one slice. ``resume_at`` is
+    the eventTime of the cursor a page starts after, if any: the first slice starts at its
+    month, and months on the far side of it are not read.
+    """
+    ordered = list(reversed(months)) if newest_first else list(months)
+    edge: datetime | None = None  # where the previous slice stopped
+    if resume_at is not None:
+        cursor_month = _month_start(resume_at)
+        if newest_first:
+            ordered = [start for start in ordered if start <= cursor_month]
+            edge = _next(cursor_month)
+        else:
+            ordered = [start for start in ordered if start >= cursor_month]
+            edge = cursor_month
+    result: list[Slice] = []
+    taken, batch = 0, 1
+    while True:
+        group = ordered[taken : taken + batch]
+        taken += batch
+        last = taken >= len(ordered)
+        if newest_first:
+            start = None if last else group[-1]
+            result.append(Slice(start, edge))
+            edge = start
+        else:
+            end = None if last else _next(group[-1])
+            result.append(Slice(edge, end))
+            edge = end
+        if last:
+            return result
+        batch *= 2
+
+
+def _month_start(moment: datetime) -> datetime:
+    return datetime(moment.year, moment.month, 1, tzinfo=UTC)
+
+
+def _next(month: datetime) -> datetime | None:
+    """The month after ``month``; None after the last month a datetime can hold."""
+    if month.month == 12 and month.year == MAXYEAR:  # noqa: PLR2004
+        return None
+    return month.replace(year=month.year + month.month // 12, month=month.month % 12 + 1)

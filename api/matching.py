@@ -51,28 +51,34 @@ class UnsupportedQueryError(ValueError):
     """A query (or part of one) that cannot be matched here exactly as Elasticsearch would."""
 
 
-def _mapped_types() -> tuple[dict[str, str], frozenset[str]]:
-    """Every indexed path's type, and the ``flattened`` roots, from the mapping itself."""
-    types: dict[str, str] = {}
-    flattened: set[str] = set()
-    stack: list[tuple[str, dict[str, Any]]] = [("", event_mapping()["properties"])]
-    while stack:
-        prefix, properties = stack.pop()
-        for name, mapping in properties.items():
-            path = f"{prefix}{name}"
-            kind = mapping.get("type", "object")
-            if "properties" in mapping:
-                stack.append((f"{path}.", mapping["properties"]))
-            elif kind == "flattened":
-                flattened.add(path)
-            elif kind != "object":
-                types[path] = kind
-                for sub_name, sub in mapping.get("fields", {}).items():
-                    types[f"{path}.{sub_name}"] = sub["type"]
-    return types, frozenset(flattened)
+class MappedFields:
+    """Every indexed path's type, and the ``flattened`` roots, read from a mapping itself."""
+
+    __slots__ = ("flattened", "types")
+
+    def __init__(self, properties: dict[str, Any]) -> None:
+        types: dict[str, str] = {}
+        flattened: set[str] = set()
+        stack: list[tuple[str, dict[str, Any]]] = [("", properties)]
+        while stack:
+            prefix, level = stack.pop()
+            for name, mapping in level.items():
+                path = f"{prefix}{name}"
+                kind = mapping.get("type", "object")
+                if "properties" in mapping:
+                    stack.append((f"{path}.", mapping["properties"]))
+                elif kind == "flattened":
+                    flattened.add(path)
+                elif kind != "object":
+                    types[path] = kind
+                    for sub_name, sub in mapping.get("fields", {}).items():
+                        types[f"{path}.{sub_name}"] = sub["type"]
+        self.types = types
+        self.flattened = frozenset(flattened)
 
 
-_TYPES, _FLATTENED = _mapped_types()
+#: The fields of an event, as the events' mapping indexes them (the default).
+EVENT_FIELDS = MappedFields(event_mapping()["properties"])
 
 
 class IndexedEvent:
@@ -238,13 +244,13 @@ def _ip_range(value: Any) -> tuple[int, int]:
 class _Field:
     """How one queried field's values are read and compared."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, fields: MappedFields) -> None:
         self.path = path
-        self.kind = _TYPES.get(path)
+        self.kind = fields.types.get(path)
         self.root: str | None = None
         self.key = ""
         if self.kind is None:
-            root = next((r for r in _FLATTENED if path.startswith(f"{r}.")), None)
+            root = next((r for r in fields.flattened if path.startswith(f"{r}.")), None)
             if root is None:
                 raise UnsupportedQueryError(f"{path!r} is not a field of the mapping")
             self.kind, self.root, self.key = "flattened", root, path[len(root) + 1 :]
@@ -283,8 +289,11 @@ _CONVERSIONS: dict[str, Callable[[Any], Any]] = {
 }
 
 
-def compile_query(query: dict[str, Any]) -> Predicate:
-    """The predicate matching exactly the events ``query`` matches in Elasticsearch.
+def compile_query(query: dict[str, Any], fields: MappedFields = EVENT_FIELDS) -> Predicate:
+    """The predicate matching exactly the documents ``query`` matches in Elasticsearch.
+
+    ``fields``: how the documents' mapping indexes them (events' unless told: findings'
+    for ``findingsAdded``).
 
     Raises:
         UnsupportedQueryError: the query uses a clause or a field this module cannot match.
@@ -296,18 +305,18 @@ def compile_query(query: dict[str, Any]) -> Predicate:
     compiler = _COMPILERS.get(kind)
     if compiler is None:
         raise UnsupportedQueryError(f"{kind!r} queries are not matched here")
-    return compiler(body)
+    return compiler(body, fields)
 
 
-def _match_all(body: Any) -> Predicate:
-    del body
+def _match_all(body: Any, fields: MappedFields) -> Predicate:
+    del body, fields
     return lambda _: True
 
 
-def _bool(body: dict[str, Any]) -> Predicate:
-    required = [compile_query(q) for key in ("must", "filter") for q in _clauses(body, key)]
-    excluded = [compile_query(q) for q in _clauses(body, "must_not")]
-    optional = [compile_query(q) for q in _clauses(body, "should")]
+def _bool(body: dict[str, Any], fields: MappedFields) -> Predicate:
+    required = [compile_query(q, fields) for key in ("must", "filter") for q in _clauses(body, key)]
+    excluded = [compile_query(q, fields) for q in _clauses(body, "must_not")]
+    optional = [compile_query(q, fields) for q in _clauses(body, "should")]
     unknown = set(body) - {"must", "filter", "must_not", "should", "minimum_should_match"}
     if unknown:
         raise UnsupportedQueryError(f"bool queries with {sorted(unknown)} are not matched here")
@@ -341,14 +350,14 @@ def _only(body: dict[str, Any]) -> tuple[str, Any]:
     return path, value
 
 
-def _term(body: dict[str, Any]) -> Predicate:
+def _term(body: dict[str, Any], fields: MappedFields) -> Predicate:
     path, value = _only(body)
-    return _terms({path: [value]})
+    return _terms({path: [value]}, fields)
 
 
-def _terms(body: dict[str, Any]) -> Predicate:
+def _terms(body: dict[str, Any], fields: MappedFields) -> Predicate:
     path, values = _only(body)
-    field = _Field(path)
+    field = _Field(path, fields)
     if field.kind == "ip":
         ranges = [_ip_range(value) for value in values]
         return lambda event: any(
@@ -358,9 +367,9 @@ def _terms(body: dict[str, Any]) -> Predicate:
     return lambda event: not wanted.isdisjoint(field.terms(event))
 
 
-def _range(body: dict[str, Any]) -> Predicate:
+def _range(body: dict[str, Any], fields: MappedFields) -> Predicate:
     path, bounds = _only(body)
-    field = _Field(path)
+    field = _Field(path, fields)
     if field.kind != "date" or set(bounds) - {"gte", "gt", "lte", "lt"}:
         raise UnsupportedQueryError(f"range {body!r} is not matched here")
     low = field.query_value(bounds["gte"]) if "gte" in bounds else None
@@ -379,21 +388,21 @@ def _range(body: dict[str, Any]) -> Predicate:
     return lambda event: any(within(millis) for millis in field.terms(event))
 
 
-def _exists(body: dict[str, Any]) -> Predicate:
-    field = _Field(body["field"])
+def _exists(body: dict[str, Any], fields: MappedFields) -> Predicate:
+    field = _Field(body["field"], fields)
     return lambda event: bool(field.terms(event))
 
 
-def _prefix(body: dict[str, Any]) -> Predicate:
+def _prefix(body: dict[str, Any], fields: MappedFields) -> Predicate:
     path, value = _only(body)
-    field = _Field(path)
+    field = _Field(path, fields)
     prefix = field.query_value(value)
     return lambda event: any(term.startswith(prefix) for term in field.terms(event))
 
 
-def _wildcard(body: dict[str, Any]) -> Predicate:
+def _wildcard(body: dict[str, Any], fields: MappedFields) -> Predicate:
     path, value = _only(body)
-    field = _Field(path)
+    field = _Field(path, fields)
     options = value if isinstance(value, dict) else {"value": value}
     pattern = _wildcard_pattern(str(options["value"]), bool(options.get("case_insensitive")))
     return lambda event: any(pattern.fullmatch(term) for term in field.terms(event))
@@ -421,16 +430,16 @@ def _wildcard_pattern(pattern: str, case_insensitive: bool) -> re.Pattern[str]: 
     return re.compile("".join(parts), re.DOTALL)
 
 
-def _simple_query_string(body: dict[str, Any]) -> Predicate:
-    fields = body.get("fields") or []
+def _simple_query_string(body: dict[str, Any], fields: MappedFields) -> Predicate:
+    searched = body.get("fields") or []
     known = {"query", "fields", "default_operator"}
-    if len(fields) != 1 or set(body) - known or _TYPES.get(fields[0]) != "text":
+    if len(searched) != 1 or set(body) - known or fields.types.get(searched[0]) != "text":
         raise UnsupportedQueryError(f"simple_query_string {body!r} is not matched here")
     query: Query = parse(str(body["query"]), default_operator=body.get("default_operator", "or"))
     return lambda event: query.matches(event.text)
 
 
-_COMPILERS: dict[str, Callable[[Any], Predicate]] = {
+_COMPILERS: dict[str, Callable[[Any, MappedFields], Predicate]] = {
     "match_all": _match_all,
     "bool": _bool,
     "term": _term,
@@ -443,7 +452,9 @@ _COMPILERS: dict[str, Callable[[Any], Predicate]] = {
 }
 
 __all__ = [
+    "EVENT_FIELDS",
     "IndexedEvent",
+    "MappedFields",
     "Predicate",
     "UnsupportedQueryError",
     "UnsupportedSearchError",

@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
+from api import live_events, live_findings
 from api.auth import authenticator_from
 from api.auth_middleware import Authentication
 from api.body_limit import BodyLimit
@@ -28,7 +29,6 @@ from api.export import export_route
 from api.graphiql import graphiql_assets
 from api.limits import Limits
 from api.live import FeedSettings, LiveHub
-from api.live_events import STREAM, events_feed
 from api.logs import configure_logging
 from api.metrics import metrics
 from api.persisted import Manifest, PersistedQueries
@@ -108,9 +108,9 @@ def limits_from(settings: ApiSettings) -> Limits:
 
 
 def live_hub(elasticsearch: AsyncElasticsearch, alias: str, settings: ApiSettings) -> LiveHub:
-    """The process's live feeds (one per stream) and its subscription limits.
+    """The process's live feeds (one per stream: events, findings) and its subscription limits.
 
-    Findings (issue 10) add their feed here, beside the events'.
+    The limits count subscriptions of both streams together.
     """
     feed_settings = FeedSettings(
         interval=settings.live_poll_interval,
@@ -119,7 +119,10 @@ def live_hub(elasticsearch: AsyncElasticsearch, alias: str, settings: ApiSetting
         grace=settings.live_slow_grace,
     )
     return LiveHub(
-        {STREAM: events_feed(elasticsearch, alias, feed_settings)},
+        {
+            live_events.STREAM: live_events.events_feed(elasticsearch, alias, feed_settings),
+            live_findings.STREAM: live_findings.findings_feed(elasticsearch, alias, feed_settings),
+        },
         per_connection=settings.live_max_subscriptions_per_connection,
         per_credential=settings.live_max_subscriptions_per_credential,
     )

@@ -42,7 +42,10 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
+from itertools import count
 from typing import Any, Protocol
+
+from elasticsearch import ApiError, TransportError
 
 from common.metrics import (
     LIVE_EVENTS_PUSHED,
@@ -51,7 +54,7 @@ from common.metrics import (
     LIVE_POLL_SECONDS,
     LIVE_SUBSCRIPTIONS,
 )
-from common.retry import transient
+from common.retry import Backoff, transient
 
 logger = logging.getLogger("trailql.api.live")
 
@@ -447,6 +450,48 @@ class Feed:
 
 #: Catching up: the items after a position up to another (inclusive), a page at a time.
 CatchUp = Callable[[Position, Position], Awaitable[list[Item]]]
+
+_CATCH_UP_BACKOFF = Backoff(0.25, 5.0)
+
+
+async def catch_up_page(
+    search: Search,
+    query: dict[str, Any],
+    *,
+    time_field: str,
+    id_field: str,
+    after: Position,
+    upto: Position,
+) -> list[Item]:
+    """The next page of items ``query`` matches after ``after``, up to ``upto``.
+
+    ``search`` confines it to the subscriber's tenant. Elasticsearch unavailable for a moment
+    (an index just created starting its shards) is waited out: the subscription is not ended
+    for it.
+    """
+    bounds = {"gte": after[0], "lte": upto[0], "format": "epoch_millis"}
+    confined = {"bool": {"filter": [query, {"range": {time_field: bounds}}]}}
+    for attempt in count():
+        try:
+            response = await search(
+                query=confined,
+                sort=[{time_field: "asc"}, {id_field: "asc"}],
+                search_after=list(after),
+                size=PAGE_SIZE,
+                track_total_hits=False,
+            )
+            break
+        except (ApiError, TransportError) as exc:
+            if not transient(exc):
+                raise
+            await asyncio.sleep(_CATCH_UP_BACKOFF.delay(attempt))
+    items = []
+    for hit in response["hits"]["hits"]:
+        position: Position = (int(hit["sort"][0]), str(hit["sort"][1]))
+        if position > upto:
+            break
+        items.append(Item(position, hit["_source"], None))
+    return items
 
 
 class LiveStream:

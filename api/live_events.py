@@ -10,36 +10,33 @@ matched in-process from the very query Elasticsearch would run (``api.matching``
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from itertools import count
 from typing import Annotated, Any
 
 import orjson
 import strawberry
-from elasticsearch import ApiError, AsyncElasticsearch, TransportError
+from elasticsearch import AsyncElasticsearch
 
 from api.context import Context
 from api.errors import ErrorCode, user_error
 from api.execution import SHARED_RESULTS
-from api.filters import EventFilter, filter_query
+from api.filters import EventFilter, filter_query, needs_file_lookup
 from api.limits import FieldCost
 from api.live import (
-    PAGE_SIZE,
     Feed,
     FeedSettings,
     Item,
     LiveStream,
     Position,
     TooManySubscriptionsError,
+    catch_up_page,
 )
 from api.matching import IndexedEvent, UnsupportedSearchError, compile_query
 from api.pagination import EVENT_POSITION, Edge, encode_cursor, resume_after
 from api.tenancy import EVERY_ACCOUNT
 from api.types import Event
-from common.retry import Backoff, transient
 from common.writers import HEARTBEAT, PENDING_SINCE, STALE_AFTER_MS, writers_index
 from schema import paths, unindexed_field
 
@@ -47,9 +44,6 @@ from schema import paths, unindexed_field
 STREAM = "events"
 #: The kind of cursor ``eventsAdded`` issues: positions in the order of indexing.
 ADDED_ORDER = "added"
-
-_ORDER = [{paths.INDEXED_AT: "asc"}, {paths.EVENT_ID: "asc"}]
-_CATCH_UP_BACKOFF = Backoff(0.25, 5.0)
 
 
 def events_feed(elasticsearch: AsyncElasticsearch, alias: str, settings: FeedSettings) -> Feed:
@@ -120,38 +114,19 @@ def _edge(item: Item) -> Edge[Any]:
 async def _catch_up(
     context: Context, query: dict[str, Any], after: Position, upto: Position
 ) -> list[Item]:
-    """The next page of matching events after ``after``, up to ``upto``, from Elasticsearch.
-
-    Elasticsearch unavailable for a moment (an index just created starting its shards) is
-    waited out: the subscription is not ended for it.
-    """
-    bounds = {"gte": after[0], "lte": upto[0], "format": "epoch_millis"}
-    confined = {"bool": {"filter": [query, {"range": {paths.INDEXED_AT: bounds}}]}}
-    # A long-lived context: no tally of searches; and retries are this loop's.
+    """The next page of matching events after ``after``, up to ``upto``, from Elasticsearch."""
+    # A long-lived context: no tally of searches; and retries are catch_up_page's.
     once = dataclasses.replace(
         context, elasticsearch=context.elasticsearch.options(max_retries=0), search_took_ms=[]
     )
-    for attempt in count():
-        try:
-            response = await once.search(
-                query=confined,
-                sort=_ORDER,
-                search_after=list(after),
-                size=PAGE_SIZE,
-                track_total_hits=False,
-            )
-            break
-        except (ApiError, TransportError) as exc:
-            if not transient(exc):
-                raise
-            await asyncio.sleep(_CATCH_UP_BACKOFF.delay(attempt))
-    items = []
-    for hit in response["hits"]["hits"]:
-        position: Position = (int(hit["sort"][0]), str(hit["sort"][1]))
-        if position > upto:
-            break
-        items.append(Item(position, hit["_source"], None))
-    return items
+    return await catch_up_page(
+        once.search,
+        query,
+        time_field=paths.INDEXED_AT,
+        id_field=paths.EVENT_ID,
+        after=after,
+        upto=upto,
+    )
 
 
 async def _events_added(
@@ -173,6 +148,15 @@ async def _events_added(
     context = info.context
     if context.live is None or context.connection is None:
         raise user_error(ErrorCode.BAD_REQUEST, "subscriptions are served over WebSocket.")
+    if needs_file_lookup(filter):
+        # A file's verdict lives in the state index and can change after its events arrive
+        # (its digest comes later): matching as events arrive cannot know it.
+        raise user_error(
+            ErrorCode.BAD_USER_INPUT,
+            "`logFileIntegrity`: eventsAdded cannot match a trail file's integrity verdict as "
+            "events arrive (a file's digest may come later); leave it out, and ask `events` "
+            "or `integrity` for it.",
+        )
     query = filter_query(filter, context.limits)
     try:
         predicate = compile_query(context.tenant.restrict(query))

@@ -6,7 +6,7 @@ import strawberry
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
-from api import events, findings, integrity, live_events, log_groups, stats
+from api import events, findings, integrity, live_events, live_findings, log_groups, stats
 from api.limits import FieldCost
 from api.types import read_key
 
@@ -24,7 +24,9 @@ Query = merge_types(
 #: The one mutation: triage of findings (POST only, see api/view.py).
 Mutation = merge_types("Mutation", (findings.FindingMutations,))
 #: Pushed over WebSocket (api/websocket.py): new events, new findings.
-Subscription = merge_types("Subscription", (live_events.EventSubscriptions,))
+Subscription = merge_types(
+    "Subscription", (live_events.EventSubscriptions, live_findings.FindingSubscriptions)
+)
 
 
 def _gathered(*areas: dict[str, FieldCost]) -> dict[str, FieldCost]:
@@ -44,6 +46,7 @@ FIELD_COSTS = _gathered(
     findings.FIELD_COSTS,
     integrity.FIELD_COSTS,
     live_events.FIELD_COSTS,
+    live_findings.FIELD_COSTS,
 )
 
 #: Checks, limits, error codes and metrics are the executor's (api/execution.py), not

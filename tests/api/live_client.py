@@ -29,6 +29,9 @@ HANG_GUARD = 90.0
 
 EVENTS_ADDED = """subscription($filter: EventFilter, $after: String) {
   eventsAdded(filter: $filter, after: $after) { cursor node { eventID recipientAccountId } } }"""
+FINDINGS_ADDED = """subscription($filter: FindingFilter, $after: String) {
+  findingsAdded(filter: $filter, after: $after) {
+    cursor node { id summary accountId status rule { id severity } } } }"""
 
 
 @dataclass
@@ -41,6 +44,11 @@ class Received:
     @property
     def ids(self) -> list[str]:
         return [edge["node"]["eventID"] for edge in self.edges]
+
+    @property
+    def summaries(self) -> list[str]:
+        """What each finding received says (findingsAdded)."""
+        return [edge["node"]["summary"] for edge in self.edges]
 
     @property
     def last_cursor(self) -> str:
@@ -90,7 +98,8 @@ class Client:
                 if payload.get("errors"):
                     operation.errors.extend(payload["errors"])
                 if payload.get("data"):
-                    operation.edges.append(payload["data"]["eventsAdded"])
+                    [edge] = payload["data"].values()  # eventsAdded or findingsAdded
+                    operation.edges.append(edge)
             elif message["type"] == "error":
                 payload = message["payload"]
                 operation.errors.extend(payload if isinstance(payload, list) else [payload])

@@ -17,8 +17,10 @@ import websockets
 from websockets.exceptions import InvalidStatus
 from websockets.typing import Origin, Subprotocol
 
+from api.live_events import ADDED_ORDER
+from api.pagination import encode_cursor
 from tests.api.credentials import AUDIENCE, ISSUER, api_key, rsa_key, token
-from tests.api.live_client import EVENTS_ADDED, LEGACY, TRANSPORT, Client, connect
+from tests.api.live_client import EVENTS_ADDED, FINDINGS_ADDED, LEGACY, TRANSPORT, Client, connect
 from tests.api.test_live import serving, until_subscribed
 
 SIGMA = "123837392027"
@@ -195,6 +197,35 @@ ALIASES = "subscription { eventsAdded { " + " ".join(f"c{i}: cursor" for i in ra
             "BAD_USER_INPUT",
         ),
         ({"query": EVENTS_ADDED, "variables": {"filter": {"from": "yesterday"}}}, "BAD_USER_INPUT"),
+        (
+            {"query": EVENTS_ADDED, "variables": {"filter": {"logFileIntegrity": ["MODIFIED"]}}},
+            "BAD_USER_INPUT",
+        ),
+        (
+            {
+                "query": EVENTS_ADDED,
+                "variables": {"filter": {"or": [{"not": {"logFileIntegrity": []}}]}},
+            },
+            "BAD_USER_INPUT",
+        ),
+        (
+            {"query": FINDINGS_ADDED, "variables": {"filter": {"accountId": ["x"] * 2_000}}},
+            "BAD_USER_INPUT",
+        ),
+        (
+            {"query": FINDINGS_ADDED, "variables": {"filter": {"principal": ["x" * 5_000]}}},
+            "BAD_USER_INPUT",
+        ),
+        ({"query": FINDINGS_ADDED, "variables": {"filter": {"to": "soon"}}}, "BAD_USER_INPUT"),
+        (
+            {"query": FINDINGS_ADDED, "variables": {"filter": {"severity": ["DIRE"]}}},
+            "BAD_USER_INPUT",
+        ),
+        ({"query": FINDINGS_ADDED, "variables": {"after": "not-a-cursor"}}, "INVALID_CURSOR"),
+        (
+            {"query": "subscription { findingsAdded { node { events { record } } } }"},
+            "QUERY_TOO_COSTLY",
+        ),
     ],
     ids=[
         "too costly",
@@ -206,6 +237,14 @@ ALIASES = "subscription { eventsAdded { " + " ".join(f"c{i}: cursor" for i in ra
         "a list too long",
         "a text too long",
         "not a time",
+        "logFileIntegrity",
+        "logFileIntegrity deep inside",
+        "findings: a list too long",
+        "findings: a text too long",
+        "findings: not a time",
+        "findings: not a severity",
+        "findings: a cursor this API did not issue",
+        "findings: too costly",
     ],
 )
 def test_a_subscription_over_a_limit_or_wrong_is_refused_with_its_code(
@@ -225,6 +264,47 @@ def test_a_cursor_from_events_is_not_a_cursor_of_eventsadded(secured, keys, samp
     subscription = {"query": EVENTS_ADDED, "variables": {"after": cursor}}
     [answer] = asyncio.run(_errors(served.url, {"X-API-Key": keys["good"]}, subscription))
     assert _code(answer) == "INVALID_CURSOR"
+
+
+def test_eventsadded_says_why_it_refuses_logfileintegrity(secured, keys):
+    served, _ = secured
+    subscription = {"query": EVENTS_ADDED, "variables": {"filter": {"logFileIntegrity": ["VALID"]}}}
+    [answer] = asyncio.run(_errors(served.url, {"X-API-Key": keys["good"]}, subscription))
+    assert _code(answer) == "BAD_USER_INPUT"
+    assert answer["payload"][0]["message"].startswith(
+        "`logFileIntegrity`: eventsAdded cannot match a trail file's integrity verdict"
+    )
+
+
+def test_a_cursor_of_eventsadded_is_not_a_cursor_of_findingsadded(secured, keys):
+    served, _ = secured
+    cursor = encode_cursor(ADDED_ORDER, [1_700_000_000_000, "an-event"])
+    subscription = {"query": FINDINGS_ADDED, "variables": {"after": cursor}}
+    [answer] = asyncio.run(_errors(served.url, {"X-API-Key": keys["good"]}, subscription))
+    assert _code(answer) == "INVALID_CURSOR"
+
+
+def test_subscriptions_of_both_streams_count_against_one_limit(secured, keys):
+    served, _ = secured
+    events = {"query": EVENTS_ADDED}
+    findings = {"query": FINDINGS_ADDED, "variables": {"filter": {"severity": ["HIGH"]}}}
+
+    async def scenario() -> dict[str, Any]:
+        async with connect(served.url) as client:
+            await client.init({"X-API-Key": keys["good"]})
+            await client.send({"id": "1", "type": "subscribe", "payload": events})
+            await until_subscribed(served, 1)
+            await client.send({"id": "2", "type": "subscribe", "payload": findings})
+            async with asyncio.timeout(30):  # a hang guard
+                while served.app.state.live.feeds["findings"].subscribers < 1:  # noqa: ASYNC110
+                    await asyncio.sleep(0.02)
+            await client.send({"id": "3", "type": "subscribe", "payload": findings})
+            return await client.receive()
+
+    refused = asyncio.run(scenario())
+    assert refused["id"] == "3"
+    assert _code(refused) == "RATE_LIMITED"
+    assert "at most 2 subscriptions per connection" in refused["payload"][0]["message"]
 
 
 def test_subscriptions_per_connection_and_per_credential_are_limited(secured, keys):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -43,7 +44,7 @@ from detections.findings import RuleRef
 from indexer.run import index_sources
 from tests.api.credentials import api_key
 from tests.api.live_client import FINDINGS_ADDED, Received, connect
-from tests.api.test_live import Served, serving
+from tests.api.test_live import Served, served_metrics, serving
 from tests.helpers import drop_alias
 
 ALPHA = "234567890123"
@@ -106,6 +107,16 @@ async def until_subscribed(served: Served, count: int) -> None:
             await asyncio.sleep(0.02)
 
 
+def pushed_findings(served: Served) -> tuple[float, float]:
+    """/metrics: findings pushed so far, and findings subscriptions open now."""
+    text = served_metrics(served)
+    values = []
+    for name in ("trailql_live_events_pushed_total", "trailql_live_subscriptions"):
+        match = re.search(rf'^{name}{{stream="findings"}} (\S+)$', text, re.MULTILINE)
+        values.append(float(match.group(1)) if match else 0.0)
+    return values[0], values[1]
+
+
 def arrived(operation: str, summary: str) -> Callable[[dict[str, Received]], bool]:
     return lambda received: summary in received.get(operation, Received()).summaries
 
@@ -143,6 +154,7 @@ def test_each_tenant_receives_exactly_the_new_findings_its_filter_matches_once(
             await alpha.subscribe("all", FINDINGS_ADDED)
             await beta.subscribe("all", FINDINGS_ADDED)
             await until_subscribed(served, 3)
+            metrics.append(await asyncio.to_thread(pushed_findings, served))
             raised, alpha_last, beta_last = await asyncio.to_thread(raise_all)
             seen_by_alpha = await alpha.collect(
                 lambda r: (
@@ -152,6 +164,7 @@ def test_each_tenant_receives_exactly_the_new_findings_its_filter_matches_once(
                 {},
             )
             seen_by_beta = await beta.collect(arrived("all", beta_last.summary), {})
+            metrics.append(await asyncio.to_thread(pushed_findings, served))
         expected.update(
             serious={r.summary for r in raised if r.account == ALPHA and r.severity in
                      ("high", "critical")} | {alpha_last.summary},
@@ -161,6 +174,7 @@ def test_each_tenant_receives_exactly_the_new_findings_its_filter_matches_once(
         return seen_by_alpha["serious"], seen_by_alpha["all"], seen_by_beta["all"]
 
     expected: dict[str, set[str]] = {}
+    metrics: list[tuple[float, float]] = []
     with serving(
         es_connection, alias, auth_disabled=False, api_keys=f"{alpha_line};{beta_line}"
     ) as served:
@@ -173,6 +187,9 @@ def test_each_tenant_receives_exactly_the_new_findings_its_filter_matches_once(
     assert len(expected["beta"]) == 11
     assert {edge["node"]["rule"]["severity"] for edge in serious_seen.edges} == {"HIGH", "CRITICAL"}
     assert {edge["node"]["accountId"] for edge in beta_seen.edges} == set(BETA)
+    (pushed_before, open_before), (pushed_after, open_after) = metrics
+    assert open_before == open_after == 3
+    assert pushed_after - pushed_before == 4 + 7 + 11
 
 
 def test_a_client_that_reconnects_with_its_last_cursor_gets_exactly_the_findings_it_missed(

@@ -16,6 +16,7 @@ from elasticsearch import AsyncElasticsearch
 
 from api.errors import TimeBudgetExceededError
 from api.limits import Limits
+from api.live import LiveConnection, LiveHub
 from api.request_log import RequestRecord
 from api.slices import Months
 from api.tenancy import ACCOUNT_FIELD as ACCOUNT_FIELD_OF_EVENTS
@@ -52,6 +53,12 @@ class Context:
     #: The months behind the alias, shared by every request of the process.
     months: Months = field(default_factory=Months)
     search_took_ms: list[int] = field(default_factory=list)
+    #: The live feeds of this process (subscriptions read them).
+    live: LiveHub | None = None
+    #: The WebSocket connection a subscription runs on; None over HTTP.
+    connection: LiveConnection | None = None
+    #: What the client sent with connection_init (Strawberry sets it): its credential.
+    connection_params: dict[str, Any] | None = None
     #: What resolvers batch within one request (api/integrity.py's data loaders), by name.
     loaders: dict[str, Any] = field(default_factory=dict)
 

@@ -280,6 +280,36 @@ def _integrity_rows(results: dict[str, Any]) -> list[Row]:
     ]
 
 
+def _live_rows(results: dict[str, Any]) -> list[Row]:
+    live = results["live"]
+    return [
+        _judged(
+            results,
+            "live_latency_p50_s",
+            "11. live: trailql index returned -> event arrived, p50",
+            f"p95 {live['latency_p95_s']:.2f} s over {live['latency_samples']} events",
+        ),
+        _judged(
+            results,
+            "live_searches_ratio",
+            f"   searches/s, {live['subscribers']:,} subscribers ÷ 1",
+            f"{live['searches_per_second_many']:.1f} against {live['searches_per_second_one']:.1f}",
+        ),
+        (
+            f"   {live['subscribers']:,} subscribers",
+            f"{live['delivered_events_per_second']:,}",
+            (
+                f"events/s delivered ({live['events']} events to each; p50 "
+                f"{live['crowd_latency_p50_s']:.2f} s after trailql index returned); "
+                f"{live['kib_per_idle_subscriber']:,.0f} KiB per idle subscriber "
+                f"({live['rss_mb_one']:.0f} -> {live['rss_mb_many']:.0f} MB)"
+            ),
+            "",
+            "",
+        ),
+    ]
+
+
 def _capacity_rows(results: dict[str, Any]) -> list[Row]:
     capacity = results["capacity"]
     layout = (
@@ -331,6 +361,7 @@ _SECTIONS = (
     ("hostile", _hostile_rows),
     ("peer", _peer_rows),
     ("integrity", _integrity_rows),
+    ("live", _live_rows),
     ("capacity", _capacity_rows),
 )
 

@@ -9,6 +9,7 @@ from its answer.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,6 +20,7 @@ import orjson
 from indexer.reader import Hasher, TrailFileError, UnreadableRecord, read_records
 from schema import (
     DERIVED,
+    INDEXED_AT,
     EventDocument,
     InvalidRecordError,
     event_document,
@@ -29,6 +31,28 @@ from schema import (
 CLOUDTRAIL_LAUNCH = datetime(2013, 11, 1, tzinfo=UTC)
 
 _DERIVED_KEY = orjson.dumps(DERIVED)
+
+#: Where a serialised document's indexed time goes: the value of ``trailql.indexedAt``,
+#: written when the document is sent (:func:`stamped`). A NUL byte, which no JSON text holds
+#: raw (orjson and the standard library escape it inside strings), so nothing else is ever
+#: taken for it.
+INDEXED_AT_SLOT = b"\x00"
+_INDEXED_AT_MEMBER = b',"%s":%s}' % (INDEXED_AT.encode(), INDEXED_AT_SLOT)
+
+
+def stamped(payload: bytes, indexed_at_ms: int) -> bytes:
+    """``payload`` (documents, or a whole ``_bulk`` body) with the indexed time written in.
+
+    The indexer stamps each request as it sends it, every attempt anew, so an event's
+    indexed time is at most one request's duration before Elasticsearch stores it: what a
+    live subscription's settling time has to cover (``api.live``).
+    """
+    return payload.replace(INDEXED_AT_SLOT, b"%d" % indexed_at_ms)
+
+
+def indexed_now(payload: bytes) -> bytes:
+    """``payload`` stamped with the time now, in epoch milliseconds."""
+    return stamped(payload, time.time_ns() // 1_000_000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,18 +251,28 @@ def serialise(event: EventDocument) -> bytes:
 
     The record was written already (see :attr:`EventDocument.record_json`): only the
     search fields are added, exactly as ``orjson.dumps({**record, "trailql": ...})``
-    would write them. The standard library writes what orjson cannot.
+    would write them, ending with the slot for the indexed time (:data:`INDEXED_AT_SLOT`).
+    The standard library writes what orjson cannot.
 
     Raises:
         UnstorableRecordError: the record holds text that is not Unicode (bytes that were
             not UTF-8, a lone surrogate escape), which no JSON Elasticsearch stores can hold.
     """
-    if event.record_json is not None:
-        derived = orjson.dumps(event.source[DERIVED])
-        return b"%s,%s:%s}" % (event.record_json[:-1], _DERIVED_KEY, derived)
+    record_json = event.record_json
+    if record_json is None:
+        record_json = _json({key: value for key, value in event.source.items() if key != DERIVED})
+    derived = _json(event.source[DERIVED])[:-1] + _INDEXED_AT_MEMBER
+    return b"%s,%s:%s}" % (record_json[:-1], _DERIVED_KEY, derived)
+
+
+def _json(value: object) -> bytes:
+    """Orjson's JSON; the standard library's for integers beyond 64 bits, which orjson refuses."""
     try:
-        # Integers beyond 64 bits, which orjson refuses; the standard library writes them.
-        return json.dumps(event.source, ensure_ascii=False).encode()
+        return orjson.dumps(value)
+    except orjson.JSONEncodeError:
+        pass
+    try:
+        return json.dumps(value, ensure_ascii=False).encode()
     except UnicodeEncodeError:
         raise UnstorableRecordError(
             "the record holds text that is not valid Unicode (bytes that are not UTF-8, "

@@ -41,10 +41,12 @@ from indexer.documents import (
     TimeWindow,
     bad_record,
     file_documents,
+    stamped,
 )
 from indexer.indices import Indices
 from indexer.quarantine import QuarantinedRecord, quarantine_id, quarantine_index
 from indexer.reader import Hasher, UnreadableRecord, loads
+from indexer.watermark import Watermark
 from schema import DERIVED, IndexLayout, mistyped, without_index
 
 #: Bulk retries of a one-shot run, which has nothing else to wait out an outage with.
@@ -160,6 +162,9 @@ class Pipeline:
         self._maker = DocumentMaker(alias, options.window)
         self._indices = Indices(client, alias, options.layout)
         retries = options.max_retries if options.max_retries is not None else default_retries
+        #: Stamps each request with the indexed time, and tells live subscriptions what is
+        #: still on its way (indexer/watermark.py).
+        self._watermark = Watermark(client, alias)
         self._writer = BulkWriter[_Sent](
             client,
             self._on_result,
@@ -167,6 +172,7 @@ class Pipeline:
             concurrency=options.concurrency,
             max_retries=retries,
             backoff=options.backoff,
+            stamper=self._watermark,
         )
         #: Actions an answer calls for (quarantining a refused event, removing a replayed
         #: record), sent from the caller's thread once the answer is in.
@@ -287,7 +293,7 @@ class Pipeline:
         Looked into only now, as it costs as much as deriving the search fields of a record.
         """
         sent, action = result.action.tag, result.action
-        record = loads(action.document)
+        record = loads(stamped(action.document, 0))  # the indexed time is the indexer's
         if isinstance(record, dict):
             record.pop(DERIVED, None)  # what the indexer added, not the record
         wrong = mistyped(record) if isinstance(record, dict) else {}
@@ -309,6 +315,7 @@ class Pipeline:
             self._quarantine(sent.tally, bad)
 
     def __enter__(self) -> Self:
+        self._watermark.__enter__()
         self._writer.__enter__()
         return self
 
@@ -318,9 +325,12 @@ class Pipeline:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        if exc_type is None:
-            self._writer.flush()
-            while self._follow_ups:
-                self._drain()
+        try:
+            if exc_type is None:
                 self._writer.flush()
-        self._writer.__exit__(exc_type, exc, traceback)
+                while self._follow_ups:
+                    self._drain()
+                    self._writer.flush()
+            self._writer.__exit__(exc_type, exc, traceback)
+        finally:
+            self._watermark.__exit__(exc_type, exc, traceback)

@@ -2,9 +2,11 @@
 
 from schema.document import (
     DERIVED,
+    INDEXED_AT,
     MAX_ID_BYTES,
     EventDocument,
     InvalidRecordError,
+    derived_fields,
     document_id,
     event_document,
     failed,
@@ -22,6 +24,7 @@ from schema.mapping import (
     event_mapping,
     index_template,
     monthly_index,
+    unindexed_field,
     without_index,
     without_index_body,
 )
@@ -29,6 +32,7 @@ from schema.mapping import (
 __all__ = [
     "DERIVED",
     "EVENT_FIELDS",
+    "INDEXED_AT",
     "KEYWORD_IGNORE_ABOVE",
     "MAX_ID_BYTES",
     "SCHEMA_VERSION",
@@ -39,6 +43,7 @@ __all__ = [
     "Kind",
     "added_mapping",
     "custom_template",
+    "derived_fields",
     "document_id",
     "event_document",
     "event_mapping",
@@ -49,6 +54,7 @@ __all__ = [
     "mistyped",
     "monthly_index",
     "principal_name",
+    "unindexed_field",
     "without_index",
     "without_index_body",
 ]

@@ -24,6 +24,9 @@ import orjson
 from schema.fields import EVENT_FIELDS, KEYWORD_IGNORE_ABOVE, Field, Kind
 
 DERIVED = "trailql"
+#: The derived field that says when the indexer sent the event: not derived from the record,
+#: so :func:`event_document` leaves it out and the indexer writes it as it sends.
+INDEXED_AT = "indexedAt"
 
 #: Elasticsearch refuses an ``_id`` longer than this many bytes (UTF-8).
 MAX_ID_BYTES = 512
@@ -131,6 +134,19 @@ def event_document(record: object, log_file: str | None = None) -> EventDocument
             "search fields (it would be lost from the stored record)",
             "reserved_field",
         )
+    derived = derived_fields(record)
+    if log_file is not None:
+        derived["logFile"] = log_file
+    source = {**record, DERIVED: derived}
+    return EventDocument(event_id, event_time, source, record_json)
+
+
+def derived_fields(record: dict[str, Any]) -> dict[str, Any]:
+    """The fields TrailQL derives from a record for searching, but its file and indexed time.
+
+    What the indexer stores under ``trailql``; a live subscription derives them again from
+    the stored record to match new events in-process (``api.matching``).
+    """
     derived: dict[str, Any] = {}
     principal = principal_name(record.get("userIdentity"))
     if principal is not None:
@@ -146,10 +162,7 @@ def event_document(record: object, log_file: str | None = None) -> EventDocument
         if copy is not None:
             derived[name] = copy
     derived["text"] = search_text(record, [principal or "", *log_groups])
-    if log_file is not None:
-        derived["logFile"] = log_file
-    source = {**record, DERIVED: derived}
-    return EventDocument(event_id, event_time, source, record_json)
+    return derived
 
 
 def _record_json(record: dict[str, Any]) -> bytes | None:

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from schema.document import DERIVED, OPAQUE_FIELDS
+from schema.document import DERIVED, INDEXED_AT, OPAQUE_FIELDS
 from schema.fields import EVENT_FIELDS, KEYWORD_IGNORE_ABOVE, Field, Kind, field_path
 
 #: Bumped whenever the mapping changes, so an installed template can be told apart.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 #: Flattened fields accept this depth; ``schema.document.searchable`` cuts deeper below it.
 FLATTENED_DEPTH_LIMIT = 20
@@ -65,18 +65,25 @@ def _derived_mapping() -> dict[str, Any]:
         # The trail file the event was read from (s3://bucket/key, or a path): its integrity
         # verdict is in the state index, by the same name.
         "logFile": _keyword(),
+        # When the indexer sent the event to Elasticsearch (epoch milliseconds): what live
+        # subscriptions follow, so an old file loaded now is new to them.
+        INDEXED_AT: {"type": "date", "format": "epoch_millis"},
     }
     properties.update(dict.fromkeys(OPAQUE_FIELDS, flattened))
     return {"type": "object", "dynamic": False, "properties": properties}
 
 
 def added_mapping() -> dict[str, Any]:
-    """What SCHEMA_VERSION 4 adds, to put onto the indices made before it.
+    """What SCHEMA_VERSIONs 4 and 5 add, to put onto the indices made before them.
 
     Fields can be added to an existing mapping (never changed), and nothing else changes.
+    Loading an old file now writes to the month it belongs to, which may have been created
+    by an older TrailQL: without ``indexedAt`` there, its events would never reach a live
+    subscription.
     """
     derived = _derived_mapping()["properties"]
-    return {"properties": {DERIVED: {"properties": {"logFile": derived["logFile"]}}}}
+    added = {name: derived[name] for name in ("logFile", INDEXED_AT)}
+    return {"properties": {DERIVED: {"properties": added}}}
 
 
 def event_mapping(unindexed: str | None = None) -> dict[str, Any]:
@@ -186,6 +193,15 @@ def without_index(alias: str, unindexed: str) -> str:
     Named outside the ``<alias>-*`` pattern, which would give it the events template.
     """
     return f"{alias}_without_{unindexed.lower()}"
+
+
+def unindexed_field(alias: str, index: str) -> str | None:
+    """The field an index behind ``alias`` leaves unindexed (see :func:`without_index`)."""
+    prefix = f"{alias}_without_"
+    if not index.startswith(prefix):
+        return None
+    lowered = index.removeprefix(prefix)
+    return next((f.name for f in EVENT_FIELDS if f.name.lower() == lowered), None)
 
 
 def without_index_body(

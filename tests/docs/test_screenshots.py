@@ -9,6 +9,7 @@ so the pictures always match the product.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -44,7 +45,7 @@ def test_every_screenshot_the_docs_show_is_taken_here():
     shown = set()
     for page in PAGES.rglob("*.md"):
         text = page.read_text(encoding="utf-8")
-        shown |= {Path(part.split(")")[0]).stem for part in text.split("images/screenshots/")[1:]}
+        shown |= set(re.findall(r"\]\([./]*images/screenshots/([^)/]+)\.png\)", text))
     assert shown == set(NAMES)
 
 

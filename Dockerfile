@@ -20,6 +20,7 @@ COPY generator generator
 COPY common common
 COPY detections detections
 COPY indexer indexer
+COPY integrity integrity
 COPY schema schema
 COPY trailql trailql
 # GraphiQL's files ship inside the package (api/static/graphiql): no Node.js stage.

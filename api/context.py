@@ -1,7 +1,9 @@
 """What every resolver gets: the cluster, the alias, the tenant, and a record of the searches.
 
-Every search of events goes through :meth:`Context.search`, which confines it to the tenant's
-accounts: no resolver can forget, or search Elasticsearch another way.
+Every search of events goes through :meth:`Context.search`, of findings through
+:meth:`Context.search_findings`, and of the trail files' integrity (the indexer's state index)
+through :meth:`Context.search_files`; each confines it to the tenant's accounts: no resolver
+can forget, or search Elasticsearch another way.
 """
 
 from __future__ import annotations
@@ -18,11 +20,15 @@ from api.request_log import RequestRecord
 from api.slices import Months
 from api.tenancy import ACCOUNT_FIELD as ACCOUNT_FIELD_OF_EVENTS
 from api.tenancy import Tenant, check_confined
+from common.indices import state_index
 from common.metrics import ELASTICSEARCH_REQUEST_SECONDS
 from detections.findings import findings_index
 
 #: The field of a finding that says whose it is, as recipientAccountId says of an event.
 FINDING_ACCOUNT_FIELD = "accountId"
+
+#: The account a trail file belongs to, in the state index (indexer/state.py's mapping).
+STATE_ACCOUNT = "account"
 
 _OUT_OF_TIME = (
     "the search ran past the request's time budget and was stopped; narrow the filter or "
@@ -46,18 +52,28 @@ class Context:
     #: The months behind the alias, shared by every request of the process.
     months: Months = field(default_factory=Months)
     search_took_ms: list[int] = field(default_factory=list)
+    #: What resolvers batch within one request (api/integrity.py's data loaders), by name.
+    loaders: dict[str, Any] = field(default_factory=dict)
 
     async def search(self, **request: Any) -> Any:
         """Search the events alias, confined to the tenant's accounts.
 
-        A missing alias is an empty result, not an error. A request that could reach past
-        its query (see :func:`api.tenancy.check_confined`) is refused as a bug.
+        A missing alias is an empty result, not an error; a missing shard is an error, never
+        a partial answer. A request that could reach past its query (see
+        :func:`api.tenancy.check_confined`) is refused as a bug.
         """
         return await self._search(self.alias, ACCOUNT_FIELD_OF_EVENTS, request)
 
     async def search_findings(self, **request: Any) -> Any:
         """Search the findings index, confined to the tenant's accounts as events are."""
         return await self._search(findings_index(self.alias), FINDING_ACCOUNT_FIELD, request)
+
+    async def search_files(self, **request: Any) -> Any:
+        """Search the trail files' integrity (the state index), confined to the tenant's accounts.
+
+        A file of no known account (not in CloudTrail's layout) is no tenant's.
+        """
+        return await self._search(state_index(self.alias), STATE_ACCOUNT, request)
 
     async def _search(self, index: str, account_field: str, request: dict[str, Any]) -> Any:
         check_confined(request)
@@ -76,7 +92,11 @@ class Context:
         )
         started = time.perf_counter()
         try:
-            response = await self.elasticsearch.search(**target, **request)
+            # A shard with no copy left (a node lost, no replica) fails the whole search
+            # (503, UPSTREAM_UNAVAILABLE): an answer from the other shards would be wrong.
+            response = await self.elasticsearch.search(
+                **target, allow_partial_search_results=False, **request
+            )
         finally:
             elapsed = time.perf_counter() - started
             ELASTICSEARCH_REQUEST_SECONDS.labels(kind="search").observe(elapsed)

@@ -11,7 +11,7 @@ import strawberry
 
 from api.context import Context
 from api.errors import ErrorCode, user_error
-from api.filters import EventFilter, filter_query
+from api.filters import EventFilter, event_query
 from api.limits import FieldCost
 from api.pagination import (
     DEFAULT_PAGE_SIZE,
@@ -158,7 +158,7 @@ async def find_events(
     cursor = before if backwards else after
     position = resume_after(cursor, direction, EVENT_POSITION)
     search_order = {"asc": "desc", "desc": "asc"}[direction] if backwards else direction
-    query = filter_query(event_filter, context.limits)
+    query = await event_query(context, event_filter)
     counting = (
         asyncio.ensure_future(context.search(query=query, size=0, track_total_hits=True))
         if selects(info, "totalCount")

@@ -35,7 +35,7 @@ from strawberry.types.arguments import convert_argument
 
 from api.context import Context
 from api.errors import ErrorCode, refusal_response
-from api.filters import EventFilter, filter_query
+from api.filters import EventFilter, filter_query, needs_file_lookup
 from api.inputs import check_variables
 from api.limits import Limits
 from api.pagination import event_sort
@@ -124,6 +124,11 @@ def filter_from(value: object, limits: Limits) -> dict[str, Any]:
     event_filter = convert_argument(
         coerced, EventFilter, schema.schema_converter.scalar_registry, schema.config
     )
+    if needs_file_lookup(event_filter):  # type: ignore[arg-type]
+        raise ExportRequestError(
+            "logFileIntegrity is not available in an export: ask the events query for them, "
+            "or export by time and account."
+        )
     try:
         return filter_query(event_filter, limits)  # type: ignore[arg-type]
     except GraphQLError as exc:

@@ -17,7 +17,9 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 
+from api.context import Context
 from api.errors import ErrorCode, user_error
+from api.integrity import FileIntegrity, files_with_verdicts
 from api.limits import Limits
 from common.times import utc
 from schema.document import SEARCHABLE_DEPTH
@@ -33,6 +35,7 @@ from schema.paths import (
     EVENT_TYPE,
     ISSUER_ARN,
     ISSUER_NAME,
+    LOG_FILE,
     LOG_GROUP_NAME,
     MANAGEMENT_EVENT,
     PRINCIPAL,
@@ -156,6 +159,16 @@ class EventFilter:
         default=None,
         description="Events naming any of these log groups (by name or ARN in the request).",
     )
+    log_file_integrity: list[FileIntegrity] | None = strawberry.field(
+        default=None,
+        description=(
+            "Events read from trail files with any of these integrity verdicts, as the "
+            "continuous indexer found them: [VALID] for events from files CloudTrail's signed "
+            "digests vouch for. At most 10,000 files may match: narrow with from/to, "
+            "recipientAccountId or awsRegion beside it. Events of files with no verdict "
+            "(loaded by a one-off `trailql index`) match none."
+        ),
+    )
     search: str | None = strawberry.field(
         default=None,
         description=(
@@ -176,11 +189,77 @@ class EventFilter:
     )
 
 
-def filter_query(event_filter: EventFilter | None, limits: Limits) -> dict[str, Any]:
-    """The Elasticsearch query for a filter (``match_all`` for none), within ``limits``."""
+#: Distinct ``logFileIntegrity`` conditions one filter may hold: each costs a search.
+MAX_INTEGRITY_CONDITIONS = 8
+
+#: The trail files each ``logFileIntegrity`` condition names, by the filter level holding it.
+FileLists = dict[int, list[str]]
+
+
+def filter_query(
+    event_filter: EventFilter | None, limits: Limits, files: FileLists | None = None
+) -> dict[str, Any]:
+    """The Elasticsearch query for a filter (``match_all`` for none), within ``limits``.
+
+    A filter with ``logFileIntegrity`` needs the files it names, which :func:`event_query`
+    looks up first.
+    """
     if event_filter is None:
         return {"match_all": {}}
-    return _QueryBuilder(limits).query(event_filter, 0)
+    return _QueryBuilder(limits, files or {}).query(event_filter, 0)
+
+
+async def event_query(context: Context, event_filter: EventFilter | None) -> dict[str, Any]:
+    """The query for a filter, the files of its ``logFileIntegrity`` conditions looked up."""
+    if event_filter is None:
+        return {"match_all": {}}
+    levels = [f for f in _levels(event_filter, 0) if f.log_file_integrity is not None]
+    files: FileLists = {}
+    looked_up: dict[tuple[Any, ...], list[str]] = {}
+    for level in levels:
+        key = (
+            tuple(sorted(v.value for v in level.log_file_integrity or [])),
+            level.from_,
+            level.to,
+            tuple(level.recipient_account_id or ()),
+            tuple(level.aws_region or ()),
+        )
+        if key not in looked_up:
+            if len(looked_up) >= MAX_INTEGRITY_CONDITIONS:
+                raise user_error(
+                    ErrorCode.BAD_USER_INPUT,
+                    f"a filter may hold at most {MAX_INTEGRITY_CONDITIONS} different "
+                    "`logFileIntegrity` conditions.",
+                )
+            looked_up[key] = await files_with_verdicts(
+                context,
+                list(level.log_file_integrity or []),
+                since=level.from_,
+                until=level.to,
+                accounts=level.recipient_account_id,
+                regions=level.aws_region,
+            )
+        files[id(level)] = looked_up[key]
+    return filter_query(event_filter, context.limits, files)
+
+
+def needs_file_lookup(event_filter: EventFilter | None) -> bool:
+    """Whether some level of the filter has ``logFileIntegrity`` (see :func:`event_query`)."""
+    if event_filter is None:
+        return False
+    return any(f.log_file_integrity is not None for f in _levels(event_filter, 0))
+
+
+def _levels(event_filter: EventFilter, depth: int) -> list[EventFilter]:
+    """Every level of a filter, as deep as filters may nest (the builder refuses deeper)."""
+    if depth > _MAX_NESTING:
+        return []
+    found = [event_filter]
+    for inner in [*(event_filter.and_ or []), *(event_filter.or_ or [])]:
+        found += _levels(inner, depth + 1)
+    if event_filter.not_ is not None:
+        found += _levels(event_filter.not_, depth + 1)
+    return found
 
 
 def _over(found: str, limit: int, setting: str) -> GraphQLError:
@@ -196,9 +275,19 @@ def _shown(text: str) -> str:
 class _QueryBuilder:
     """One filter's query, counting its clauses against the limits as it goes."""
 
-    def __init__(self, limits: Limits) -> None:
+    def __init__(self, limits: Limits, files: FileLists) -> None:
         self._limits = limits
+        self._files = files
         self._clauses = 0
+
+    def _log_files(self, event_filter: EventFilter) -> dict[str, Any] | None:
+        if event_filter.log_file_integrity is None:
+            return None
+        files = self._files.get(id(event_filter))
+        if files is None:
+            raise ValueError("logFileIntegrity needs its files looked up: use event_query")
+        self._count(1)
+        return {"terms": {LOG_FILE: files}}
 
     def _count(self, clauses: int) -> None:
         self._clauses += clauses
@@ -267,6 +356,7 @@ class _QueryBuilder:
             self._any_of("resourceArn", RESOURCE_ARN, f.resource_arn),
             self._any_of("logGroupName", LOG_GROUP_NAME, f.log_group_name),
             _search(None if f.search is None else self._text("search", f.search, pattern=True)),
+            self._log_files(f),
         ]
         for block, conditions in (
             ("requestParameters", f.request_parameters),

@@ -11,7 +11,7 @@ from typing import Any
 import strawberry
 
 from api.context import Context
-from api.filters import EventFilter, filter_query
+from api.filters import EventFilter, event_query
 from api.log_group_changes import LogGroupChange, change_from_event, history_calls_query
 from api.pagination import (
     EVENT_POSITION,
@@ -62,7 +62,7 @@ async def find_history(
     query = {
         "bool": {
             "filter": [
-                filter_query(event_filter, context.limits),
+                await event_query(context, event_filter),
                 names_group_query(name),
                 history_calls_query(),
             ]

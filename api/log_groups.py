@@ -14,7 +14,7 @@ from typing import Any
 import strawberry
 
 from api.context import Context
-from api.filters import EventFilter, filter_query
+from api.filters import EventFilter, event_query
 from api.limits import FieldCost
 from api.log_group_changes import (
     CHANGE_DEFINITION,
@@ -218,7 +218,7 @@ async def find_log_groups(
             "cardinality": {"field": _NAME_FIELD, "precision_threshold": COUNT_PRECISION}
         }
     response = await context.search(
-        query=filter_query(event_filter, context.limits),
+        query=await event_query(context, event_filter),
         size=0,
         track_total_hits=False,
         aggs=aggregations,
@@ -254,7 +254,7 @@ async def find_log_group(
     """One group's summary (its history is resolved on demand), or None if no event names it."""
     query = {
         "bool": {
-            "filter": [filter_query(event_filter, context.limits), {"term": {_NAME_FIELD: name}}]
+            "filter": [await event_query(context, event_filter), {"term": {_NAME_FIELD: name}}]
         }
     }
     response = await context.search(

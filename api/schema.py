@@ -6,7 +6,7 @@ import strawberry
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
-from api import events, findings, log_groups, stats
+from api import events, findings, integrity, log_groups, stats
 from api.limits import FieldCost
 from api.types import read_key
 
@@ -18,6 +18,7 @@ Query = merge_types(
         stats.StatsQueries,
         log_groups.LogGroupQueries,
         findings.FindingQueries,
+        integrity.IntegrityQueries,
     ),
 )
 #: The one mutation: triage of findings (POST only, see api/view.py).
@@ -35,7 +36,11 @@ def _gathered(*areas: dict[str, FieldCost]) -> dict[str, FieldCost]:
 
 #: What every field costs, as each area declares it.
 FIELD_COSTS = _gathered(
-    events.FIELD_COSTS, stats.FIELD_COSTS, log_groups.FIELD_COSTS, findings.FIELD_COSTS
+    events.FIELD_COSTS,
+    stats.FIELD_COSTS,
+    log_groups.FIELD_COSTS,
+    findings.FIELD_COSTS,
+    integrity.FIELD_COSTS,
 )
 
 #: Checks, limits, error codes and metrics are the executor's (api/execution.py), not

@@ -21,7 +21,7 @@ from strawberry.types.nodes import SelectedField, Selection
 from api.completion import PlannedType, Reader, plan_type
 from api.context import Context
 from api.errors import ErrorCode, user_error
-from api.filters import EventFilter, failure_query, filter_query
+from api.filters import EventFilter, event_query, failure_query
 from api.limits import FieldCost
 from api.selection import selected_fields
 from common.times import utc
@@ -510,7 +510,7 @@ async def _event_time_bounds(
 ) -> tuple[datetime, datetime] | None:
     """The earliest and latest eventTime among the events matching the filter."""
     response = await context.search(
-        query=filter_query(event_filter, context.limits),
+        query=await event_query(context, event_filter),
         size=0,
         track_total_hits=False,
         aggs={
@@ -544,7 +544,7 @@ async def event_stats(
     span = await time_span(info.context, filter) if _has_timeline(selections) else None
     aggregations = stats_aggregations(selections, span)
     request: dict[str, Any] = {
-        "query": filter_query(filter, info.context.limits),
+        "query": await event_query(info.context, filter),
         "size": 0,
         "track_total_hits": True,
     }

@@ -70,6 +70,7 @@ class Tenant:
 
         The original query stays in ``must``, so its scoring is untouched; the accounts are a
         ``filter``, which neither scores nor can be undone by anything inside ``query``.
+        ``field`` holds the account (of an event by default; ``account`` in the state index).
         """
         query = query if query is not None else {"match_all": {}}
         if self.accounts is None:
@@ -99,6 +100,7 @@ SEARCH_KEYS = frozenset(
         "source",
         "seq_no_primary_term",
         "pit",
+        "docvalue_fields",
     }
 )
 #: Aggregations that read documents outside the query: ``global`` ignores it, and the

@@ -17,6 +17,7 @@ from strawberry.tools import create_type
 from strawberry.types.field import StrawberryField
 
 from api.completion import PlannedType, Reader, key, plan_type
+from api.integrity import event_log_file
 from schema import EVENT_FIELDS, Field, Kind, principal_name
 from schema.document import parse_event_time
 
@@ -124,10 +125,19 @@ _RECORD = named_field(
     ),
 )
 
+_LOG_FILE = named_field(
+    "logFile",
+    resolver=event_log_file,
+    description=(
+        "The trail file the event was read from, and that file's integrity verdict. Null "
+        "for events indexed before TrailQL recorded files. Derived by TrailQL."
+    ),
+)
+
 #: Built at run time from the field table; typed Any because no static type describes it.
 Event: Any = create_type(
     "Event",
-    [_strawberry_field(field) for field in EVENT_FIELDS] + [_PRINCIPAL, _RECORD],
+    [_strawberry_field(field) for field in EVENT_FIELDS] + [_PRINCIPAL, _RECORD, _LOG_FILE],
     description="One CloudTrail event: a call to an AWS API, as CloudTrail recorded it.",
 )
 
@@ -163,6 +173,7 @@ RECORD_KEYS: dict[str, tuple[str, ...] | None] = {
     **{field.name: (field.name,) for field in EVENT_FIELDS},
     "principal": ("userIdentity",),
     "record": None,
+    "logFile": ("eventID",),  # looked up by eventID (api/integrity.py)
     "__typename": (),
 }
 

@@ -11,7 +11,16 @@ from pathlib import Path
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results.json"
 #: The measures of a run, in the order they run.
-MEASURES = ("indexing", "memory", "queries", "hostile", "detections", "export")
+MEASURES = (
+    "indexing",
+    "memory",
+    "queries",
+    "hostile",
+    "detections",
+    "export",
+    "integrity",
+    "capacity",
+)
 
 
 @dataclass(frozen=True)
@@ -45,6 +54,14 @@ class Options:
     peer: bool = False
     # 9. export: trailql export's peak memory at these sizes
     export_events: tuple[int, ...] = (10_000, 100_000)
+    # 10. integrity: verify over about 10,000 files; the continuous modes on one dense day
+    integrity_verify_events: int = 250_000
+    integrity_verify_days: int = 5
+    integrity_events: int = 100_000
+    integrity_rounds: int = 4
+    # 12. capacity: bytes per event, events per second, query latency at this size
+    capacity_events: int = 100_000
+    capacity_samples: int = 30
     # the run
     #: The measures to run (empty: all of them).
     only: tuple[str, ...] = ()
@@ -87,6 +104,12 @@ def smoke_sizes(options: Options) -> Options:
         lag_files=3,
         peer=True,
         export_events=(500, 2_000),
+        integrity_verify_events=2_000,
+        integrity_verify_days=1,
+        integrity_events=2_000,
+        integrity_rounds=2,
+        capacity_events=2_000,
+        capacity_samples=3,
     )
 
 
@@ -138,6 +161,28 @@ def _parser() -> argparse.ArgumentParser:
         help=f"backfilled by the detections measure, default {defaults.detection_events:,}",
     )
     sizes.add_argument("--lag-files", type=int, help=f"default {defaults.lag_files}")
+    sizes.add_argument(
+        "--integrity-verify-events",
+        type=int,
+        help=f"verify: events of the trail, default {defaults.integrity_verify_events:,}",
+    )
+    sizes.add_argument(
+        "--integrity-verify-days",
+        type=int,
+        help=f"verify: days of the trail, default {defaults.integrity_verify_days}",
+    )
+    sizes.add_argument(
+        "--integrity-events",
+        type=int,
+        help=f"continuous: events of the one-day trail, default {defaults.integrity_events:,}",
+    )
+    sizes.add_argument("--integrity-rounds", type=int, help=f"default {defaults.integrity_rounds}")
+    sizes.add_argument("--capacity-events", type=int, help=f"default {defaults.capacity_events:,}")
+    sizes.add_argument(
+        "--capacity-samples",
+        type=int,
+        help=f"per question, default {defaults.capacity_samples}",
+    )
     run = parser.add_argument_group("the run")
     run.add_argument(
         "--only",

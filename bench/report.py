@@ -254,6 +254,73 @@ def _peer_rows(results: dict[str, Any]) -> list[Row]:
     return rows
 
 
+def _integrity_rows(results: dict[str, Any]) -> list[Row]:
+    figures = results["integrity"]
+    rounds = len(figures["rounds"])
+    title = (
+        f"10. trailql verify ({figures['verify_files']:,} files, "
+        f"{figures['verify_stored_mb']:,} MB stored)"
+    )
+    speeds = (
+        f"{figures['verify_stored_mb_per_second']:,} MB/s stored, "
+        f"{figures['verify_uncompressed_mb_per_second']:,} MB/s uncompressed, "
+        f"{figures['verify_seconds']} s"
+    )
+    return [
+        (title, f"{figures['verify_files_per_second']:,} files/s", speeds, "", ""),
+        _judged(
+            results,
+            "integrity_slowdown",
+            f"   continuous loading, integrity on vs off ({figures['continuous_files']:,} files, "
+            f"{figures['continuous_digests']:,} digests)",
+            f"on {figures['continuous_on_events_per_second']:,}/s, off "
+            f"{figures['continuous_off_events_per_second']:,}/s (medians of {rounds} rounds, "
+            "S3 served by moto)",
+        ),
+    ]
+
+
+def _capacity_rows(results: dict[str, Any]) -> list[Row]:
+    capacity = results["capacity"]
+    layout = (
+        f"{capacity['events']:,} events, {capacity['data_nodes']} data nodes, "
+        f"{capacity['shards']} shards, {capacity['replicas'] + 1} copies of each"
+    )
+    rows: list[Row] = [
+        (
+            "12. capacity: events/s per data node",
+            f"{capacity['events_per_second_per_data_node']:,}",
+            f"{capacity['events_per_second']:,} events/s in all ({layout})",
+            "",
+            "",
+        ),
+        (
+            "   bytes on disk per event, merged",
+            f"{capacity['merged_primary_bytes_per_event']:,.0f}",
+            (
+                f"primaries; every copy {capacity['merged_total_bytes_per_event']:,.0f}, before "
+                f"the merge {capacity['primary_bytes_per_event']:,.0f} ("
+                f"{capacity['segments']} → {capacity['merged_segments']} segments); the trail "
+                f"files {capacity['gzip_bytes_per_event']:,.0f} gzip, "
+                f"{capacity['json_bytes_per_event']:,.0f} JSON"
+            ),
+            "",
+            "",
+        ),
+    ]
+    rows.extend(
+        (
+            f"   {name}, p50 ms",
+            f"{figures['p50_ms']:.1f}",
+            f"p95 {figures['p95_ms']:.1f} ms, through the API, at {capacity['events']:,} events",
+            "",
+            "",
+        )
+        for name, figures in capacity["latency"].items()
+    )
+    return rows
+
+
 #: Each section of the table and the key it needs in the results (a run may skip some).
 _SECTIONS = (
     ("indexing", _indexing_rows),
@@ -263,6 +330,8 @@ _SECTIONS = (
     ("queries", _growth_rows),
     ("hostile", _hostile_rows),
     ("peer", _peer_rows),
+    ("integrity", _integrity_rows),
+    ("capacity", _capacity_rows),
 )
 
 

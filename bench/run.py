@@ -3,7 +3,8 @@
 1. indexing (:mod:`bench.indexing`), 2. memory (:mod:`bench.memory`), 3. and 5. query
 latencies on two data sets (:mod:`bench.latency`), 4. throughput (:mod:`bench.throughput`),
 6. hostile requests (:mod:`bench.hostile`) and, with ``--peer``, 7. the peer
-(:mod:`bench.peer`); 8. export's memory (:mod:`bench.export`).
+(:mod:`bench.peer`); 8. detections, 9. export's memory (:mod:`bench.export`), 10. integrity
+(:mod:`bench.integrity`) and 12. capacity (:mod:`bench.capacity`).
 The table is printed and the figures written to ``--output`` (bench/results.json).
 """
 
@@ -21,6 +22,7 @@ import orjson
 
 from bench.api_auth import bench_key
 from bench.api_server import Served, serving
+from bench.capacity import measure_capacity
 from bench.client import connection_pool
 from bench.cluster import Aliases, bench_cluster, elasticsearch_connection, local_node_pid
 from bench.datasets import big_file, trail_folder
@@ -28,6 +30,7 @@ from bench.detections import measure_detections
 from bench.export import measure_export
 from bench.hostile import measure_hostile
 from bench.indexing import measure_indexing
+from bench.integrity import measure_integrity
 from bench.latency import measure_latencies
 from bench.machine import machine
 from bench.memory import measure_memory
@@ -117,7 +120,7 @@ def _queries(
         pools = {
             "api_large": connection_pool(served["large"].url),
             "api_small": connection_pool(served["small"].url),
-            "elasticsearch": connection_pool(connection.url),
+            "elasticsearch": connection_pool(connection.hosts[0]),
         }
         print("3. and 5. query latencies, GraphQL and raw, large and small", flush=True)
         latencies = measure_latencies(
@@ -133,7 +136,7 @@ def _queries(
         throughput = measure_throughput(
             large,
             served["large"].url,
-            connection.url,
+            connection.hosts[0],
             clients=options.clients,
             requests=options.throughput_requests,
             seconds=options.throughput_seconds,
@@ -265,6 +268,32 @@ def run(options: Options) -> dict[str, Any]:
             results["export_peak_rss_growth_mb"] = round(
                 runs[-1].peak_rss_mb - runs[0].peak_rss_mb, 1
             )
+        if options.runs("integrity"):
+            print("10. integrity: trailql verify, and the continuous modes on and off", flush=True)
+            integrity = measure_integrity(
+                aliases,
+                options.workdir,
+                verify_events=options.integrity_verify_events,
+                verify_days=options.integrity_verify_days,
+                continuous_events=options.integrity_events,
+                rounds=options.integrity_rounds,
+                seed=options.seed,
+            )
+            results["integrity"] = integrity.as_dict()
+            results["integrity_slowdown"] = round(integrity.slowdown, 3)
+        if options.runs("capacity"):
+            print(f"12. capacity: {options.capacity_events:,} events on disk and asked", flush=True)
+            folder = trail_folder(
+                options.workdir, events=options.capacity_events, seed=options.seed
+            )
+            capacity = measure_capacity(
+                connection,
+                aliases,
+                folder,
+                samples=options.capacity_samples,
+                settle=0.0 if options.smoke else 11.0,  # see bench.capacity._store
+            )
+            results["capacity"] = capacity.as_dict()
     results["targets"] = {
         target.key: {
             "label": target.label,

@@ -69,6 +69,9 @@ TARGETS = (
     Target("peer_q3_p50_ratio", "filtered page (Q3) p50, TrailQL ÷ peer", 0.80, at_least=False),
     Target("peer_q1_throughput_ratio", "Q1 throughput, TrailQL ÷ peer", 1.25, at_least=True),
     Target("peer_q2_throughput_ratio", "Q2 throughput, TrailQL ÷ peer", 1.25, at_least=True),
+    Target(
+        "integrity_slowdown", "continuous indexing slowed by integrity checks", 0.10, at_least=False
+    ),
 )
 
 #: The queries whose work does not depend on the store's size: their growth is judged.

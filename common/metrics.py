@@ -78,3 +78,9 @@ NOTIFICATIONS = Counter(
     "Deliveries of new findings, by channel (webhook, sns) and outcome (delivered, failed).",
     ["channel", "outcome"],
 )
+INTEGRITY_VERDICTS = Counter(
+    "trailql_integrity_verdicts_total",
+    "Integrity verdicts reached by the continuous indexer, by kind (log, digest, gap) and "
+    "verdict (valid, modified, missing, unlisted, not_yet_covered, signature_invalid, ...).",
+    ["kind", "verdict"],
+)

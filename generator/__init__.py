@@ -23,7 +23,9 @@ from typing import TYPE_CHECKING, Final
 
 from generator._attacks import MIN_DAYS, ground_truth_path, plant_attacks
 from generator._calendar import DEFAULT_START, default_days
+from generator._digests import SIGNATURE_SUFFIX, DigestOptions, public_key_list, signing_key
 from generator._run import GeneratedTrail, write_trail
+from generator._upload import upload
 from generator._world import ACCOUNTS, REGIONS
 
 if TYPE_CHECKING:
@@ -34,11 +36,16 @@ __all__ = [
     "DEFAULT_START",
     "MAX_RECORDS_PER_FILE",
     "REGIONS",
+    "SIGNATURE_SUFFIX",
+    "DigestOptions",
     "GeneratedTrail",
     "default_days",
     "generate",
     "ground_truth_path",
     "plant_attacks",
+    "public_key_list",
+    "signing_key",
+    "upload",
 ]
 
 # CloudTrail splits a busy window into several files; the default size of those files.
@@ -54,19 +61,23 @@ def generate(
     days: int | None = None,
     max_records_per_file: int = MAX_RECORDS_PER_FILE,
     attacks: bool = False,
+    digests: DigestOptions | None = None,
 ) -> GeneratedTrail:
     """Write ``events`` CloudTrail records under ``out`` in CloudTrail's S3 key layout.
 
     ``start`` defaults to :data:`DEFAULT_START` (never the clock, so output is reproducible);
     a naive ``start`` is taken as UTC. ``days`` defaults to :func:`default_days`. A window
-    with more than ``max_records_per_file`` records is split into several files.
+    with more than ``max_records_per_file`` records is split into several files. With
+    ``digests``, an hourly chain of signed digest files per account and region too.
 
     With ``attacks``, labelled attacks and look-alikes are planted among the events (the
     trail then covers at least 45 days), and their ground truth written beside the folder:
-    see :func:`plant_attacks`.
+    see :func:`plant_attacks`. Not with ``digests``: the planted files would be outside them.
     """
     if events < 1:
         raise ValueError(f"events must be at least 1, not {events}")
+    if attacks and digests is not None:
+        raise ValueError("attacks are planted after the digests are signed: ask for one of them")
     span_days = default_days(events) if days is None else days
     if attacks:
         span_days = max(span_days, MIN_DAYS)
@@ -84,6 +95,7 @@ def generate(
         begin=first_second,
         days=span_days,
         max_records_per_file=max_records_per_file,
+        digests=digests,
     )
     if attacks:
         plant_attacks(out, begin=first_second, seed=seed)

@@ -15,6 +15,7 @@ from generator._calendar import DAY_SECONDS, WINDOW_SECONDS, activity
 from generator._calls import CallChooser
 from generator._cast import Cast
 from generator._dice import Dice
+from generator._digests import DigestOptions, write_digests
 from generator._records import record
 from generator._requests import request_parameters
 from generator._responses import apply
@@ -37,10 +38,20 @@ class GeneratedTrail:
     events: int
     first_event_time: datetime
     last_event_time: datetime
+    #: With digests: how many were written, and the public key list that verifies them.
+    digests: int = 0
+    public_keys: dict[str, Any] | None = None
 
 
 def write_trail(
-    out: Path, *, events: int, seed: int, begin: int, days: int, max_records_per_file: int
+    out: Path,
+    *,
+    events: int,
+    seed: int,
+    begin: int,
+    days: int,
+    max_records_per_file: int,
+    digests: DigestOptions | None = None,
 ) -> GeneratedTrail:
     """Write ``events`` records from epoch second ``begin`` for ``days`` days under ``out``."""
     return _Run(
@@ -50,6 +61,7 @@ def write_trail(
         begin=begin,
         days=days,
         max_records_per_file=max_records_per_file,
+        digests=digests,
     ).run()
 
 
@@ -65,7 +77,10 @@ class _Run:
         begin: int,
         days: int,
         max_records_per_file: int,
+        digests: DigestOptions | None = None,
     ) -> None:
+        self.out = out
+        self.digests = digests
         self.events = events
         self.begin = begin
         self.end = begin + days * DAY_SECONDS
@@ -79,7 +94,13 @@ class _Run:
             for region in REGIONS
         ]
         self.chooser = CallChooser(self.dice, cast)
-        self.writer = TrailWriter(out, self.dice, max_records=max_records_per_file)
+        self.writer = TrailWriter(
+            out,
+            self.dice,
+            max_records=max_records_per_file,
+            keep=digests is not None,
+            paused=digests.paused if digests is not None else None,
+        )
 
     def run(self) -> GeneratedTrail:
         """Share the events out among the windows by their weight, then make each window."""
@@ -104,11 +125,18 @@ class _Run:
             self._window(window_start, event_seconds)
             first_second = event_seconds[0] if first_second < 0 else first_second
             last_second = event_seconds[-1]
+        written = None
+        if self.digests is not None:
+            written = write_digests(
+                self.out, self.writer.written, self.digests, first=self.begin, last=self.end
+            )
         return GeneratedTrail(
             files=self.writer.files,
-            events=self.emitted,
+            events=self.emitted - self.writer.dropped,
             first_event_time=datetime.fromtimestamp(first_second, UTC),
             last_event_time=datetime.fromtimestamp(last_second, UTC),
+            digests=written.digests if written else 0,
+            public_keys=written.public_keys if written else None,
         )
 
     def _inside_run(self, window_start: int) -> tuple[int, int]:

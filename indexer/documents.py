@@ -16,7 +16,7 @@ from typing import IO
 
 import orjson
 
-from indexer.reader import TrailFileError, UnreadableRecord, read_records
+from indexer.reader import Hasher, TrailFileError, UnreadableRecord, read_records
 from schema import (
     DERIVED,
     EventDocument,
@@ -162,7 +162,7 @@ class DocumentMaker:
     ) -> Document | BadRecord:
         """The document for record number ``position`` of ``file``, or why there is none."""
         try:
-            event = event_document(record)
+            event = event_document(record, file)
         except InvalidRecordError as exc:
             return self._bad(record, file, position, exc.reason, str(exc))
         refused = self._window.refuses(event.event_time, now)
@@ -201,16 +201,17 @@ def bad_record(record: object, where: str, position: int, reason: str, detail: s
 
 
 def file_documents(
-    stream: IO[bytes], name: str, maker: DocumentMaker
+    stream: IO[bytes], name: str, maker: DocumentMaker, content_hash: Hasher | None = None
 ) -> Iterator[Document | BadRecord | BrokenFile]:
     """Each record of ``stream`` as a document or a bad record; a broken file ends it.
 
-    Everything the indexer does short of sending: reading, checking, deriving, serialising.
+    Everything the indexer does short of sending: reading, checking, deriving, serialising;
+    ``content_hash`` is fed the file's uncompressed bytes.
     """
     position = 0
     now = datetime.now(UTC)
     try:
-        for position, record in enumerate(read_records(stream), start=1):
+        for position, record in enumerate(read_records(stream, content_hash), start=1):
             if isinstance(record, UnreadableRecord):
                 raw = RawRecord.of_bytes(record.raw)
                 yield BadRecord(Problem(name, record.reason), "not_json", raw, position)

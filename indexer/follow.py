@@ -18,12 +18,14 @@ from dataclasses import dataclass, field
 import boto3
 from elasticsearch import Elasticsearch
 
+from common.layout import DayRange
+from indexer.integrity import IntegrityOptions, is_digest
 from indexer.load import ObjectLoader, ready_loader
 from indexer.notifications import S3Object
 from indexer.pipeline import IndexOptions
 from indexer.report import Report
 from indexer.s3 import s3_objects
-from indexer.sources import DayRange, SkippedFile, SourceError
+from indexer.sources import SkippedFile, SourceError
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,7 @@ class FollowOptions:
     chunk_files: int = 100
     chunk_bytes: int = 2 * 1024 * 1024
     load: IndexOptions = field(default_factory=IndexOptions)
+    integrity: IntegrityOptions = field(default_factory=IntegrityOptions)
 
 
 def follow(
@@ -56,7 +59,9 @@ def follow(
             report, not something to wait out. Later listing failures are logged and retried.
     """
     s3 = boto3.session.Session().client("s3")
-    loader = ready_loader(client, alias, stop=stop, report=report, options=options.load)
+    loader = ready_loader(
+        client, alias, stop=stop, report=report, options=options.load, integrity=options.integrity
+    )
     if loader is None:
         return
     loaded: set[tuple[str, str | None]] = set()
@@ -64,10 +69,11 @@ def follow(
     first = True
     while not stop.is_set():
         try:
+            digests = options.integrity.enabled
             listed = [
                 found
                 for source in options.sources
-                for found in s3_objects(s3, source, options.days)
+                for found in s3_objects(s3, source, options.days, digests=digests)
                 if not isinstance(found, SkippedFile)
             ]
         except SourceError as exc:
@@ -75,15 +81,21 @@ def follow(
                 raise
             report.log("error", "cannot list; trying again at the next poll", error=str(exc))
         else:
-            pending = [obj for obj in listed if (obj.uri, obj.etag) not in loaded]
+            # Digests first: the files they list are then judged as soon as they are loaded.
+            pending = sorted(
+                (obj for obj in listed if (obj.uri, obj.etag) not in loaded),
+                key=lambda obj: not is_digest(obj),
+            )
             report.log("debug", "polled", listed=len(listed), new=len(pending))
-            _load(loader, _chunks(pending, options), loaded, stop=stop, report=report)
+            known = {obj.uri for obj in listed}
+            _load(loader, chunked(pending, options), loaded, known, stop=stop, report=report)
         first = False
         stop.wait(options.poll_seconds)
     report.log("info", "follower stopped")
 
 
-def _chunks(pending: Sequence[S3Object], options: FollowOptions) -> list[list[S3Object]]:
+def chunked(pending: Sequence[S3Object], options: FollowOptions) -> list[list[S3Object]]:
+    """Objects in the chunks one poll loads them in (``chunk_files``, ``chunk_bytes``)."""
     chunks: list[list[S3Object]] = [[]]
     size = 0
     for obj in pending:
@@ -101,6 +113,7 @@ def _load(
     loader: ObjectLoader,
     chunks: list[list[S3Object]],
     loaded: set[tuple[str, str | None]],
+    known: set[str],
     *,
     stop: threading.Event,
     report: Report,
@@ -110,7 +123,7 @@ def _load(
         report.remaining(remaining)
         if stop.is_set():
             return
-        outcomes = loader.load(chunk)
+        outcomes = loader.load(chunk, known)
         loaded.update((obj.uri, obj.etag) for obj in chunk if outcomes[obj.uri].finished)
         remaining -= len(chunk)
     report.remaining(0)

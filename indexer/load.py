@@ -5,6 +5,10 @@ skip what holds no events, skip what the state index already records, download (
 in parallel), send every record through one :class:`~indexer.bulk.BulkWriter` tagged with its
 file, wait for every acknowledgement, and only then record the file in the state index.
 
+With integrity checking on (the default), each file's bytes are hashed as they are read and
+the hash recorded with it, and digest files, instead of being skipped, are checked by
+:class:`~indexer.integrity.IntegrityTracker` once the batch's log files are in.
+
 When Elasticsearch stops answering, the batch is not given up: the loader waits, backing off,
 until it answers again and sends the unfinished files again. ``create`` with the eventID as
 ``_id`` makes the second sending of a record harmless (it answers "already present").
@@ -12,8 +16,10 @@ until it answers again and sends the unfinished files again. ``create`` with the
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from enum import Enum
 from functools import partial
@@ -28,11 +34,12 @@ from common.retry import Backoff, transient
 from indexer.availability import prepare_indices, wait_for_elasticsearch
 from indexer.bulk import ElasticsearchUnavailableError
 from indexer.fetch import Prefetch, download
+from indexer.integrity import IntegrityOptions, IntegrityTracker, is_digest
 from indexer.notifications import S3Object
 from indexer.pipeline import CONTINUOUS_RETRIES, FileTally, IndexOptions, Pipeline
 from indexer.report import Report
 from indexer.sources import not_events_reason
-from indexer.state import LoadedFile, StateIndex
+from indexer.state import LoadedFile, StateIndex, Versions
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -71,6 +78,8 @@ class _FileLoad:
     etag: str | None
     size: int | None
     tally: FileTally
+    #: Hex SHA-256 of its uncompressed bytes, when integrity is checked.
+    sha256: str | None = None
 
     @property
     def problems(self) -> list[str]:
@@ -105,23 +114,40 @@ def ready_loader(
     stop: threading.Event,
     report: Report,
     options: IndexOptions,
+    integrity: IntegrityOptions | None = None,
 ) -> ObjectLoader | None:
     """A loader for a continuous mode, once the indices it writes to are in place.
 
     Installs the events template and creates the state index, waiting for Elasticsearch
     (containers start in any order); None when asked to stop before it answers.
+
+    Raises:
+        integrity.PublicKeyError: a public key file cannot be read.
     """
+    checks = integrity or IntegrityOptions()
+    keys = checks.key_source() if checks.enabled else None
     state = StateIndex(client, alias)
-    if not prepare_indices(client, alias, state, stop=stop, report=report, backoff=options.backoff):
+    prepared = prepare_indices(
+        client,
+        alias,
+        state,
+        stop=stop,
+        report=report,
+        backoff=options.backoff,
+        layout=options.layout,
+    )
+    if not prepared:
         return None
+    s3 = boto3.session.Session().client("s3")
     return ObjectLoader(
         client=client,
-        s3=boto3.session.Session().client("s3"),
+        s3=s3,
         alias=alias,
         state=state,
         report=report,
         stop=stop,
         options=options,
+        integrity=None if keys is None else IntegrityTracker(state, s3, keys, report),
     )
 
 
@@ -138,6 +164,7 @@ class ObjectLoader:
         report: Report,
         stop: threading.Event,
         options: IndexOptions,
+        integrity: IntegrityTracker | None = None,
     ) -> None:
         self._client = client
         self._s3 = s3
@@ -146,12 +173,23 @@ class ObjectLoader:
         self._report = report
         self._stop = stop
         self._options = options
+        self._integrity = integrity
 
-    def load(self, objects: Sequence[S3Object]) -> dict[str, ObjectOutcome]:
-        """Each object's outcome by URI; returns early only when asked to stop during a wait."""
+    def load(
+        self, objects: Sequence[S3Object], known: AbstractSet[str] | None = None
+    ) -> dict[str, ObjectOutcome]:
+        """Each object's outcome by URI; returns early only when asked to stop during a wait.
+
+        ``known``: every URI in the bucket, when the caller has just listed it (a digest's
+        files are then known to exist or not without asking S3 about each).
+        """
         outcomes: dict[str, ObjectOutcome] = {}
         todo: dict[str, S3Object] = {}
+        digests: dict[str, S3Object] = {}
         for obj in objects:
+            if self._integrity is not None and is_digest(obj) and not obj.key.endswith("/"):
+                digests[obj.uri] = obj
+                continue
             reason = _skip_reason(obj.key)
             if reason is not None and obj.uri not in outcomes:
                 outcomes[obj.uri] = ObjectOutcome(Kind.SKIPPED, reason)
@@ -160,28 +198,68 @@ class ObjectLoader:
             elif reason is None:
                 todo[obj.uri] = obj
         failures = 0
-        while todo:
+        while todo or digests:
             try:
-                self._attempt(list(todo.values()), outcomes)
+                if todo:
+                    self._attempt(list(todo.values()), outcomes)
+                    todo = {}
+                if digests:
+                    self._check_digests(list(digests.values()), outcomes, known)
+                    digests = {}
             except _UnavailableError as exc:
                 todo = {uri: obj for uri, obj in todo.items() if uri not in outcomes}
+                digests = {uri: obj for uri, obj in digests.items() if uri not in outcomes}
                 self._report.log(
                     "warning",
                     "Elasticsearch is unavailable; waiting for it before going on",
                     error=str(exc),
-                    files=len(todo),
+                    files=len(todo) + len(digests),
                 )
                 if not self._wait_for_elasticsearch(failures):
-                    outcomes.update(dict.fromkeys(todo, ObjectOutcome(Kind.INTERRUPTED)))
+                    pending = [*todo, *digests]
+                    outcomes.update(dict.fromkeys(pending, ObjectOutcome(Kind.INTERRUPTED)))
                     return outcomes
                 failures += 1
-            else:
-                break
         return outcomes
 
-    def _attempt(self, todo: list[S3Object], outcomes: dict[str, ObjectOutcome]) -> None:
+    def _check_digests(
+        self,
+        digests: list[S3Object],
+        outcomes: dict[str, ObjectOutcome],
+        known: AbstractSet[str] | None,
+    ) -> None:
+        """Digests checked by the integrity hook; recorded done (or failed, to try again)."""
+        assert self._integrity is not None  # only called with integrity checked
         try:
-            done_before = self._state.loaded(todo)
+            done_before = self._state.loaded(digests)
+            pending = [obj for obj in digests if obj.uri not in done_before]
+            checked = self._integrity.digests(pending, known)
+        except ElasticsearchUnavailableError as exc:
+            raise _UnavailableError(str(exc)) from exc
+        except (ApiError, TransportError) as exc:
+            if not transient(exc):
+                raise
+            raise _UnavailableError(str(exc)) from exc
+        for uri in done_before:
+            outcomes[uri] = ObjectOutcome(Kind.ALREADY_LOADED)
+            INDEXER_FILES.labels(outcome="already_loaded").inc()
+            self._report.file_done(uri, outcome="already loaded", events=0)
+        for obj in pending:
+            result = checked[obj.uri]
+            if result.failed is not None:
+                outcomes[obj.uri] = ObjectOutcome(Kind.FAILED, result.failed)
+                INDEXER_FILES.labels(outcome="failed").inc()
+                self._report.file_done(obj.uri, outcome="failed", events=0, error=result.failed)
+            else:
+                outcomes[obj.uri] = ObjectOutcome(Kind.LOADED)
+                INDEXER_FILES.labels(outcome="read").inc()
+                verdict = result.verdict.value if result.verdict else None
+                self._report.file_done(obj.uri, outcome="checked", events=0, integrity=verdict)
+
+    def _attempt(self, todo: list[S3Object], outcomes: dict[str, ObjectOutcome]) -> None:
+        versions: Versions | None = {} if self._integrity is not None else None
+        try:
+            done_before = self._state.loaded(todo, versions)
             for uri in done_before:
                 outcomes[uri] = ObjectOutcome(Kind.ALREADY_LOADED)
                 INDEXER_FILES.labels(outcome="already_loaded").inc()
@@ -189,7 +267,14 @@ class ObjectLoader:
             pending = [obj for obj in todo if obj.uri not in done_before]
             loads = self._send(pending, outcomes)
             complete = [load for load in loads if not load.tally.deferred]
-            self._state.record(load.done() for load in complete)
+            if self._integrity is None:
+                self._state.record(load.done() for load in complete)
+            else:
+                fields = self._integrity.log_fields(
+                    [(load.object, load.sha256) for load in complete]
+                )
+                changes = self._state.record((load.done() for load in complete), fields, versions)
+                self._integrity.changed(changes)
         except ElasticsearchUnavailableError as exc:
             raise _UnavailableError(str(exc)) from exc
         except (ApiError, TransportError) as exc:
@@ -225,8 +310,11 @@ class ObjectLoader:
                     continue
                 load = _FileLoad(obj, fetched.etag, fetched.size, FileTally(obj.uri))
                 loads.append(load)
+                content_hash = hashlib.sha256() if self._integrity is not None else None
                 with fetched.body as stream:
-                    pipeline.feed(stream, load.tally)
+                    pipeline.feed(stream, load.tally, content_hash)
+                if content_hash is not None:
+                    load.sha256 = content_hash.hexdigest()
         return loads
 
     def _indexed(self, complete: list[_FileLoad]) -> None:

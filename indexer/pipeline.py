@@ -44,8 +44,8 @@ from indexer.documents import (
 )
 from indexer.indices import Indices
 from indexer.quarantine import QuarantinedRecord, quarantine_id, quarantine_index
-from indexer.reader import UnreadableRecord, loads
-from schema import DERIVED, mistyped, without_index
+from indexer.reader import Hasher, UnreadableRecord, loads
+from schema import DERIVED, IndexLayout, mistyped, without_index
 
 #: Bulk retries of a one-shot run, which has nothing else to wait out an outage with.
 ONE_SHOT_RETRIES = 8
@@ -69,6 +69,8 @@ class IndexOptions:
     max_backoff_seconds: float = 30.0
     #: eventTimes outside it are quarantined rather than indexed.
     window: TimeWindow = field(default_factory=TimeWindow)
+    #: Shards and replicas of the monthly indices the template creates from now on.
+    layout: IndexLayout = field(default_factory=IndexLayout)
     #: The continuous modes call it with the first and last eventTime of each batch once it
     #: is acknowledged (detections evaluate it); a failure of it never stops indexing.
     on_indexed: Callable[[datetime, datetime], None] | None = None
@@ -156,7 +158,7 @@ class Pipeline:
     ) -> None:
         self._alias = alias
         self._maker = DocumentMaker(alias, options.window)
-        self._indices = Indices(client, alias)
+        self._indices = Indices(client, alias, options.layout)
         retries = options.max_retries if options.max_retries is not None else default_retries
         self._writer = BulkWriter[_Sent](
             client,
@@ -170,9 +172,12 @@ class Pipeline:
         #: record), sent from the caller's thread once the answer is in.
         self._follow_ups: list[tuple[_Kind, BulkResult[_Sent]]] = []
 
-    def feed(self, stream: IO[bytes], tally: FileTally) -> None:
-        """Send every record of one file; answers arrive in ``tally`` as they come."""
-        for item in file_documents(stream, tally.name, self._maker):
+    def feed(self, stream: IO[bytes], tally: FileTally, content_hash: Hasher | None = None) -> None:
+        """Send every record of one file; answers arrive in ``tally`` as they come.
+
+        ``content_hash`` is fed the file's bytes, uncompressed, to check them against digests.
+        """
+        for item in file_documents(stream, tally.name, self._maker, content_hash):
             if isinstance(item, BrokenFile):
                 tally.broken = item.problem
             else:

@@ -14,13 +14,14 @@ orjson goes. NaN and Infinity, which are not JSON, are not.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 import ijson
 import orjson
@@ -47,11 +48,16 @@ class UnreadableRecord:
     raw: bytes = b""
 
 
-def read_records(trail_file: IO[bytes]) -> Iterator[Any]:
-    """Yield each record of a seekable binary file, then raise if the file is damaged."""
+def read_records(trail_file: IO[bytes], content_hash: Hasher | None = None) -> Iterator[Any]:
+    """Yield each record of a seekable binary file, then raise if the file is damaged.
+
+    ``content_hash`` is fed every byte of the file once uncompressed (as CloudTrail's digests
+    hash them), read to its end even past what parsing needs.
+    """
     magic = trail_file.read(2)
     trail_file.seek(0)
-    stream: IO[bytes] | _Gunzip = _Gunzip(trail_file) if magic == _GZIP_MAGIC else trail_file
+    unpacked: IO[bytes] | _Gunzip = _Gunzip(trail_file) if magic == _GZIP_MAGIC else trail_file
+    stream = unpacked if content_hash is None else _Hashing(unpacked, content_hash)
     chunks: list[bytes] = []
     size = 0
     try:
@@ -69,6 +75,31 @@ def read_records(trail_file: IO[bytes]) -> Iterator[Any]:
         yield from _parse_whole(head)
     else:
         yield from _parse_stream(io.BufferedReader(_ChainedReader(head, stream)))
+        if content_hash is not None:  # whatever follows the records (a newline, spaces)
+            with contextlib.suppress(*_DECOMPRESSION_ERRORS):
+                while stream.read(_READ_CHUNK):
+                    pass
+
+
+class Hasher(Protocol):
+    """What ``hashlib`` hashes offer that reading needs."""
+
+    def update(self, data: bytes, /) -> None:
+        """Take more bytes."""
+        ...
+
+
+class _Hashing:
+    """A stream whose every byte read is fed to a hash."""
+
+    def __init__(self, stream: IO[bytes] | _Gunzip, content_hash: Hasher) -> None:
+        self._stream = stream
+        self._hash = content_hash
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self._stream.read(size)
+        self._hash.update(chunk)
+        return chunk
 
 
 def _parse_whole(data: bytes) -> Iterator[Any]:
@@ -186,7 +217,7 @@ def _salvage(data: bytes) -> Iterator[Any]:
 class _ChainedReader(io.RawIOBase):
     """The bytes already read, then the rest of the stream: lets a peeked file be streamed."""
 
-    def __init__(self, head: bytes, rest: IO[bytes] | _Gunzip) -> None:
+    def __init__(self, head: bytes, rest: IO[bytes] | _Gunzip | _Hashing) -> None:
         self._head = memoryview(head)
         self._rest = rest
 

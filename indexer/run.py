@@ -14,12 +14,13 @@ from pathlib import Path
 
 from elasticsearch import Elasticsearch
 
+from common.layout import DayRange
 from common.metrics import INDEXER_EVENTS, INDEXER_FILES
 from indexer.documents import BadRecord, Document, DocumentMaker, Problem, file_documents
 from indexer.indices import install_template
 from indexer.pipeline import ONE_SHOT_RETRIES, FileTally, IndexOptions, Pipeline
 from indexer.s3 import is_s3_uri, s3_files
-from indexer.sources import DayRange, SkippedFile, SourceError, TrailFile, local_files
+from indexer.sources import SkippedFile, SourceError, TrailFile, local_files
 
 
 @dataclass
@@ -87,7 +88,7 @@ def index_sources(
 ) -> IndexSummary:
     """Index every record in ``sources`` into the monthly indices behind ``alias``."""
     summary = IndexSummary()
-    install_template(client, alias)
+    install_template(client, alias, options.layout)
     tallies: list[FileTally] = []
     with Pipeline(client, alias, options, default_retries=ONE_SHOT_RETRIES) as pipeline:
         for trail_file in trail_files(sources, days, summary):

@@ -21,22 +21,24 @@ from urllib.parse import urlparse
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from common.layout import DayRange, is_trail_file_name
 from indexer.notifications import S3Object, normalise_etag
 from indexer.reader import WHOLE_FILE_LIMIT
 from indexer.sources import (
-    DayRange,
     SkippedFile,
     SourceError,
     TrailFile,
-    is_trail_file_name,
     not_events_reason,
 )
+from integrity import is_digest_key
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_s3.type_defs import ObjectTypeDef
 
-_REGION_FOLDER = re.compile(r"(?:^|/)CloudTrail/[^/]+/((?:\d{4}/)?(?:\d{2}/)?(?:\d{2}/)?)$")
+_REGION_FOLDER = re.compile(
+    r"(?:^|/)CloudTrail(?:-Digest)?/[^/]+/((?:\d{4}/)?(?:\d{2}/)?(?:\d{2}/)?)$"
+)
 
 
 def is_s3_uri(source: str) -> bool:
@@ -54,8 +56,13 @@ def s3_files(uri: str, days: DayRange) -> Iterator[TrailFile | SkippedFile]:
             yield TrailFile(found.uri, _opener(client, found.bucket, found.key))
 
 
-def s3_objects(client: S3Client, uri: str, days: DayRange) -> Iterator[S3Object | SkippedFile]:
-    """Like :func:`s3_files`, as objects with their ETag and size (for the state index)."""
+def s3_objects(
+    client: S3Client, uri: str, days: DayRange, *, digests: bool = False
+) -> Iterator[S3Object | SkippedFile]:
+    """Like :func:`s3_files`, as objects with their ETag and size (for the state index).
+
+    With ``digests``, digest files are listed too, as objects (their integrity is checked).
+    """
     parsed = urlparse(uri)
     bucket, prefix = parsed.netloc, parsed.path.lstrip("/")
     if not bucket:
@@ -64,11 +71,11 @@ def s3_objects(client: S3Client, uri: str, days: DayRange) -> Iterator[S3Object 
         items = (
             _all_items(client, bucket, prefix)
             if days == DayRange()
-            else (_items_in_days(client, bucket, prefix, days))
+            else (_items_in_days(client, bucket, prefix, days, digests=digests))
         )
         for item in items:
             key = item["Key"]
-            reason = not_events_reason(key)
+            reason = None if digests and is_digest_key(key) else not_events_reason(key)
             if reason is not None:
                 yield SkippedFile(f"s3://{bucket}/{key}", reason)
             elif is_trail_file_name(key) and days.admits(key):
@@ -101,7 +108,7 @@ def _all_items(client: S3Client, bucket: str, prefix: str) -> Iterator[ObjectTyp
 
 
 def _items_in_days(
-    client: S3Client, bucket: str, prefix: str, days: DayRange
+    client: S3Client, bucket: str, prefix: str, days: DayRange, *, digests: bool = False
 ) -> Iterator[ObjectTypeDef]:
     """Walk folder by folder, entering only date folders that overlap ``days``."""
     date_part = _REGION_FOLDER.search(prefix)
@@ -113,10 +120,10 @@ def _items_in_days(
         yield from page.get("Contents", [])
         for common in page.get("CommonPrefixes", []):
             child = common["Prefix"]
-            if not_events_reason(child) is not None:
+            if not_events_reason(child) is not None and not (digests and is_digest_key(child)):
                 continue  # digest and Insights folders: years of files that hold no events
             if _date_folder_overlaps(child, days):
-                yield from _items_in_days(client, bucket, child, days)
+                yield from _items_in_days(client, bucket, child, days, digests=digests)
 
 
 def _date_folder_overlaps(folder: str, days: DayRange) -> bool:

@@ -3,23 +3,18 @@
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 from typing import IO
 
-#: File names a folder or prefix walk reads. A file named on the command line is read whatever
-#: its name; walking a folder skips READMEs, licences and the like.
-TRAIL_FILE_SUFFIXES = (".json", ".json.gz", ".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz")
+from common.layout import DayRange, is_trail_file_name
 
 _NOT_EVENTS = {
     "CloudTrail-Digest": "a CloudTrail digest file (integrity hashes, not events)",
     "CloudTrail-Insight": "a CloudTrail Insights file (anomaly summaries, not API calls)",
 }
-_DAY_FOLDER = re.compile(r"(?:^|/)CloudTrail/[^/]+/(\d{4})/(\d{2})/(\d{2})/")
 
 
 class SourceError(Exception):
@@ -42,41 +37,12 @@ class SkippedFile:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
-class DayRange:
-    """``--since``/``--until``: inclusive UTC days selecting CloudTrail's day folders."""
-
-    since: date | None = None
-    until: date | None = None
-
-    def overlaps(self, first: date, last: date) -> bool:
-        """Whether any day from ``first`` to ``last`` is in range."""
-        return (self.since is None or last >= self.since) and (
-            self.until is None or first <= self.until
-        )
-
-    def admits(self, key: str) -> bool:
-        """Whether a path in CloudTrail's layout falls in range; other paths always do."""
-        if self.since is None and self.until is None:
-            return True
-        match = _DAY_FOLDER.search(key)
-        if match is None:
-            return True
-        day = date(int(match[1]), int(match[2]), int(match[3]))
-        return self.overlaps(day, day)
-
-
 def not_events_reason(name: str) -> str | None:
     """Why a file CloudTrail delivers beside the log files holds no events, if it is one."""
     for marker, reason in _NOT_EVENTS.items():
         if marker in name:
             return reason
     return None
-
-
-def is_trail_file_name(name: str) -> bool:
-    """Whether a walk should read a file of this name."""
-    return name.lower().endswith(TRAIL_FILE_SUFFIXES)
 
 
 def local_files(source: Path, days: DayRange) -> Iterator[TrailFile | SkippedFile]:

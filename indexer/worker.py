@@ -1,11 +1,12 @@
 """``trailql index --sqs-queue-url``: load the trail files SQS messages announce, as they come.
 
 A message is deleted only once every file it announces is loaded (every record acknowledged by
-Elasticsearch and the file recorded in the state index), or holds no events (digests, Insights,
-``s3:TestEvent``). Otherwise it is left on the queue to come back after ``retry_delay``; after
-``max_receives`` receives the worker gives up on it and says so, and the queue's redrive policy
-moves it to the dead-letter queue. A body that is not a notification at all is treated the
-same way: the dead-letter queue keeps it for someone to read, where deleting it would not.
+Elasticsearch and the file recorded in the state index), checked (a digest, with integrity
+checking on), or holds no events (Insights, ``s3:TestEvent``). Otherwise it is left on the
+queue to come back after ``retry_delay``; after ``max_receives`` receives the worker gives up
+on it and says so, and the queue's redrive policy moves it to the dead-letter queue. A body
+that is not a notification at all is treated the same way: the dead-letter queue keeps it for
+someone to read, where deleting it would not.
 
 Several workers may share a queue: SQS hands each message to one at a time, the heartbeat keeps
 it so while it loads, and a message that comes back anyway (a worker killed mid-file) finds its
@@ -23,6 +24,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from elasticsearch import Elasticsearch
 
 from common.metrics import INDEXER_FILES, SQS_OLDEST_MESSAGE_AGE_SECONDS
+from indexer.integrity import IntegrityOptions
 from indexer.load import Kind, ObjectLoader, ready_loader
 from indexer.notifications import Announcement, NotANotificationError, parse_message
 from indexer.pipeline import IndexOptions
@@ -51,6 +53,7 @@ class WorkerOptions:
     #: Messages gathered (ten per receive) into one batch of loading.
     max_messages: int = 50
     load: IndexOptions = field(default_factory=IndexOptions)
+    integrity: IntegrityOptions = field(default_factory=IntegrityOptions)
 
 
 def run_worker(
@@ -67,7 +70,9 @@ def run_worker(
         SourceError: the queue cannot be read at all (a wrong URL, no permission).
     """
     queue = Queue(sqs_client(options.queue_url), options.queue_url)
-    loader = ready_loader(client, alias, stop=stop, report=report, options=options.load)
+    loader = ready_loader(
+        client, alias, stop=stop, report=report, options=options.load, integrity=options.integrity
+    )
     if loader is None:
         return
     try:

@@ -16,6 +16,9 @@ from schema.document import (
 from schema.fields import EVENT_FIELDS, KEYWORD_IGNORE_ABOVE, Field, Kind
 from schema.mapping import (
     SCHEMA_VERSION,
+    IndexLayout,
+    added_mapping,
+    custom_template,
     event_mapping,
     index_template,
     monthly_index,
@@ -31,8 +34,11 @@ __all__ = [
     "SCHEMA_VERSION",
     "EventDocument",
     "Field",
+    "IndexLayout",
     "InvalidRecordError",
     "Kind",
+    "added_mapping",
+    "custom_template",
     "document_id",
     "event_document",
     "event_mapping",

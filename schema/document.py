@@ -113,8 +113,11 @@ def document_id(event_id: str) -> str:
     return DERIVED_ID_PREFIX + hashlib.sha256(encoded).hexdigest()
 
 
-def event_document(record: object) -> EventDocument:
-    """Check one record and derive its searchable fields."""
+def event_document(record: object, log_file: str | None = None) -> EventDocument:
+    """Check one record and derive its searchable fields; ``log_file``: the file it came from.
+
+    The file is named as it was read: an ``s3://bucket/key`` URI or a path.
+    """
     if not isinstance(record, dict):
         raise InvalidRecordError(
             f"a record must be a JSON object, not {_json_type(record)}", "not_an_object"
@@ -143,6 +146,8 @@ def event_document(record: object) -> EventDocument:
         if copy is not None:
             derived[name] = copy
     derived["text"] = search_text(record, [principal or "", *log_groups])
+    if log_file is not None:
+        derived["logFile"] = log_file
     source = {**record, DERIVED: derived}
     return EventDocument(event_id, event_time, source, record_json)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import ExitStack
 from typing import Any
 
 import pytest
@@ -37,12 +38,17 @@ CLIENT_CODES = {code.value for code in ErrorCode} - {"INTERNAL", "UPSTREAM_UNAVA
 def served(
     es_connection: Connection, samples_alias: tuple[str, IndexSummary], keys
 ) -> Iterator[str]:
-    """The API as ``trailql serve`` runs it, configured through the environment."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("TRAILQL_AUTH_DISABLED", "false")
-        patch.setenv("TRAILQL_API_KEYS", keys.lines)
-        with serving(es_connection, samples_alias[0]) as url:
-            yield url
+    """The API as ``trailql serve`` runs it, configured through the environment.
+
+    The environment is changed only while the server starts: the module's other tests get
+    the suite's own (authentication off).
+    """
+    with ExitStack() as stack:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("TRAILQL_AUTH_DISABLED", "false")
+            patch.setenv("TRAILQL_API_KEYS", keys.lines)
+            url = stack.enter_context(serving(es_connection, samples_alias[0]))
+        yield url
 
 
 def _fuzz(operation: Any, headers: dict[str, str], statuses: Counter[int]) -> None:
@@ -82,6 +88,7 @@ def test_no_fuzzed_query_is_a_server_error(served, keys):
         "Query.finding",
         "Query.findingStats",
         "Query.findings",
+        "Query.integrity",
         "Query.logGroup",
         "Query.logGroups",
         "Query.rules",

@@ -19,13 +19,13 @@ import pytest
 from pydantic import SecretStr
 
 from bench.api_server import free_port
+from common.indices import state_index
 from common.retry import Backoff
 from detections import DetectionSettings, findings_index, load_rules
 from detections.continuous import ContinuousDetector, configured
 from indexer.follow import FollowOptions, follow
 from indexer.pipeline import IndexOptions
 from indexer.report import JsonLinesReport
-from indexer.state import state_index
 from tests.indexer.continuous import wait_until
 
 SECRET = "a-webhook-secret-of-some-length"  # noqa: S105  a test's own

@@ -206,3 +206,18 @@ def worker_environment(connection: Connection, alias: str, aws_endpoint: str) ->
 def json_lines(text: str) -> list[dict[str, Any]]:
     """Every line of a JSON-lines log (each must be one object)."""
     return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def recorded_files(es: Elasticsearch, alias: str) -> int:
+    """Log files the state index records as loaded (not the digests it records as checked)."""
+    name = f"{alias}_state"
+    if not es.indices.exists(index=name):
+        return 0
+    es.indices.refresh(index=name)
+    query = {
+        "bool": {
+            "filter": [{"exists": {"field": "done_at"}}],
+            "must_not": [{"term": {"kind": "digest"}}],
+        }
+    }
+    return int(es.count(index=name, query=query)["count"])

@@ -16,7 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from indexer.state import state_index
+from common.indices import state_index
 from tests.indexer.continuous import (
     all_ids,
     count,

@@ -33,7 +33,6 @@ from indexer.pipeline import IndexOptions
 from indexer.quarantine import quarantine_index
 from indexer.report import JsonLinesReport
 from indexer.run import index_sources
-from indexer.state import state_index
 from indexer.worker import WorkerOptions, run_worker
 from schema import EVENT_FIELDS, Kind
 from tests.api.credentials import api_key
@@ -42,6 +41,7 @@ from tests.indexer.continuous import (
     json_lines,
     make_queue,
     queue_counts,
+    recorded_files,
     s3_event,
     wait_until,
 )
@@ -210,13 +210,6 @@ def corpus_bucket(aws, names) -> tuple[Any, Any, str]:
     return s3, sqs, names
 
 
-def _recorded(es, alias: str) -> int:
-    if not es.indices.exists(index=state_index(alias)):
-        return 0
-    es.indices.refresh(index=state_index(alias))
-    return int(es.count(index=state_index(alias))["count"])
-
-
 def test_follow_loads_the_corpus_and_goes_on(es, stateful_alias, corpus_bucket):
     alias = stateful_alias
     s3, _, bucket = corpus_bucket
@@ -230,11 +223,13 @@ def test_follow_loads_the_corpus_and_goes_on(es, stateful_alias, corpus_bucket):
     )
     follower.start()
     try:
-        wait_until(lambda: _recorded(es, alias) == len(CASES), timeout=180, what="the corpus")
+        wait_until(lambda: recorded_files(es, alias) == len(CASES), timeout=180, what="the corpus")
         # Still polling: a file added now is loaded too.
         late = json.dumps({"Records": [good("late-arrival")]}).encode()
         s3.put_object(Bucket=bucket, Key=FOLDER + "late.json", Body=late)
-        wait_until(lambda: _recorded(es, alias) == len(CASES) + 1, timeout=60, what="a late file")
+        wait_until(
+            lambda: recorded_files(es, alias) == len(CASES) + 1, timeout=60, what="a late file"
+        )
     finally:
         stop.set()
         follower.join(timeout=120)
@@ -282,7 +277,7 @@ def test_the_sqs_worker_loads_the_corpus_deletes_every_message_and_goes_on(
         late = json.dumps({"Records": [good("late-message")]}).encode()
         s3.put_object(Bucket=bucket, Key=FOLDER + "late.json", Body=late)
         sqs.send_message(QueueUrl=queue, MessageBody=s3_event(bucket, FOLDER + "late.json"))
-        wait_until(lambda: _recorded(es, alias) == len(CASES) + 1, timeout=60, what="late")
+        wait_until(lambda: recorded_files(es, alias) == len(CASES) + 1, timeout=60, what="late")
         wait_until(lambda: queue_counts(sqs, queue) == (0, 0), timeout=60, what="its delete")
     finally:
         stop.set()
@@ -319,7 +314,7 @@ def test_a_poison_record_cannot_stall_a_continuous_worker(es, stateful_alias, aw
     )
     worker.start()
     try:
-        wait_until(lambda: _recorded(es, alias) == 2, timeout=60, what="both files")
+        wait_until(lambda: recorded_files(es, alias) == 2, timeout=60, what="both files")
         wait_until(lambda: queue_counts(sqs, queue) == (0, 0), timeout=60, what="the deletes")
     finally:
         stop.set()

@@ -19,9 +19,9 @@ from collections import Counter
 import pytest
 
 from common.elastic import Connection, sync_client
+from common.indices import state_index
 from indexer.pipeline import IndexOptions
 from indexer.report import JsonLinesReport
-from indexer.state import state_index
 from indexer.worker import WorkerOptions, run_worker
 from tests.helpers import drop_alias
 from tests.indexer.continuous import (

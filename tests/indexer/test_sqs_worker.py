@@ -4,7 +4,8 @@ Three workers drain one queue announcing 40 files in both announcement shapes, d
 poison messages among them; every event ends up indexed exactly once.
 
 Poison messages, as the worker handles them (documented in the README):
-- ``s3:TestEvent``, digest and Insights objects: deleted, logged at info, never an error;
+- ``s3:TestEvent`` and Insights objects: deleted, logged at info, never an error; a digest
+  object is checked (integrity), recorded, and its message deleted;
 - a missing object: not deleted, retried; at ``max_receives`` the worker gives up and says so,
   and the queue's redrive policy moves it to the dead-letter queue;
 - a body that is not JSON: the same, so that the dead-letter queue keeps it for a person.
@@ -20,13 +21,14 @@ from typing import Any
 
 import pytest
 
+from common.indices import state_index
 from common.metrics import INDEXER_EVENTS, INDEXER_FILES, SQS_OLDEST_MESSAGE_AGE_SECONDS
 from indexer import worker as worker_module
 from indexer.notifications import S3Object
 from indexer.pipeline import IndexOptions
 from indexer.report import JsonLinesReport
 from indexer.sqs import Heartbeat, Queue
-from indexer.state import state_document_id, state_index
+from indexer.state import state_document_id
 from indexer.worker import WorkerOptions, run_worker
 from tests.indexer.continuous import (
     all_ids,
@@ -168,7 +170,12 @@ def test_three_workers_index_every_event_once_and_poison_ends_in_the_dead_letter
     # Test event, digest and Insights: dealt with quietly.
     assert any(line["message"] == "ignored" and line["what"] == "s3:TestEvent" for line in lines)
     skipped = {line["file"] for line in lines if line.get("outcome") == "skipped"}
-    assert skipped == {f"s3://{names}/{DIGEST}", f"s3://{names}/{INSIGHT}"}
+    assert skipped == {f"s3://{names}/{INSIGHT}"}
+    # A digest is checked (this one is no digest at all), recorded, and its message deleted.
+    checked = {
+        line["file"]: line["integrity"] for line in lines if line.get("outcome") == "checked"
+    }
+    assert checked == {f"s3://{names}/{DIGEST}": "unreadable"}
     errors = [line for line in lines if line["level"] == "error"]
     assert all(MISSING in str(line) or line in given_up for line in errors)
 
@@ -180,6 +187,7 @@ def test_three_workers_index_every_event_once_and_poison_ends_in_the_dead_letter
     assert set().union(*loaded) == {f"s3://{names}/{o.key}" for o in trail_40}
     assert sum(1 for files in loaded if files) >= 2, loaded
     state = es.search(index=state_index(alias), size=100)["hits"]["hits"]
+    state = [hit for hit in state if hit["_source"].get("kind") != "digest"]
     assert {hit["_source"]["key"]: hit["_source"]["etag"] for hit in state} == etags
     assert {hit["_source"]["records"] for hit in state} == {100}
 

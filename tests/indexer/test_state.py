@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import fnmatch
 
+from common.indices import state_index
 from indexer.indices import install_template
 from indexer.notifications import S3Object
-from indexer.state import LoadedFile, StateIndex, state_index, state_mapping
+from indexer.state import LoadedFile, StateIndex, state_mapping
 from schema import index_template
 
 

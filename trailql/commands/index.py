@@ -3,33 +3,49 @@
 from __future__ import annotations
 
 import argparse
+import logging
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import replace
+from datetime import UTC
 
+from elasticsearch import Elasticsearch
 from rich.table import Table
 
 from common.elastic import sync_client
+from common.layout import DayRange
 from common.settings import IndexSettings
 from detections import DetectionSettings, RuleError
 from detections.continuous import ContinuousDetector, configured
+from detections.findings import record_finding
 from indexer.documents import TimeWindow
 from indexer.follow import FollowOptions
+from indexer.integrity import IntegrityOptions
 from indexer.pipeline import IndexOptions
 from indexer.run import IndexSummary, index_sources
 from indexer.s3 import is_s3_uri
 from indexer.service import run_continuous
 from indexer.settings import IndexerSettings
-from indexer.sources import DayRange, SourceError
+from indexer.sources import SourceError
 from indexer.sqs import MAX_WAIT_SECONDS
 from indexer.worker import WorkerOptions
+from integrity import IntegrityFinding, PublicKeyError, set_finding_recorder
+from schema import IndexLayout
 from trailql.connection import resolve_connection
 from trailql.output import EXIT_INCOMPLETE, EXIT_OK, error, problems, stderr
 
+logger = logging.getLogger(__name__)
+
 
 def index_options(*, max_bytes: int | None = None, concurrency: int | None = None) -> IndexOptions:
-    """How records are indexed: the bulk sizes asked for, the time window configured."""
+    """How records are indexed: the bulk sizes asked for, the time window and layout set."""
     settings = IndexerSettings()
-    options = IndexOptions(window=TimeWindow(settings.earliest_event_time, settings.max_future))
+    indices = IndexSettings()
+    replicas = None if indices.replicas == "auto" else indices.replicas
+    options = IndexOptions(
+        window=TimeWindow(settings.earliest_event_time, settings.max_future),
+        layout=IndexLayout(shards=indices.shards, replicas=replicas),
+    )
     if max_bytes is not None:
         options = replace(options, max_bytes=max_bytes)
     if concurrency is not None:
@@ -46,6 +62,9 @@ def continuous_mode(
         ValueError: the options do not go together; the message says how.
     """
     sources: list[str] = arguments.sources
+    integrity = IntegrityOptions(
+        enabled=not arguments.no_integrity, public_keys=tuple(arguments.public_keys or ())
+    )
     if arguments.sqs_queue_url is not None:
         if sources or arguments.follow:
             raise ValueError("--sqs-queue-url takes no SOURCE and no --follow")
@@ -58,6 +77,7 @@ def continuous_mode(
             visibility_timeout=arguments.visibility_timeout,
             retry_delay_seconds=arguments.retry_delay,
             load=options,
+            integrity=integrity,
         )
     if arguments.follow:
         if not sources or not all(is_s3_uri(source) for source in sources):
@@ -66,12 +86,21 @@ def continuous_mode(
             raise ValueError("--poll-interval must be more than 0 seconds")
         days = DayRange(arguments.since, arguments.until)
         return FollowOptions(
-            tuple(sources), days=days, poll_seconds=arguments.poll_interval, load=options
+            tuple(sources),
+            days=days,
+            poll_seconds=arguments.poll_interval,
+            load=options,
+            integrity=integrity,
         )
     if not sources:
         raise ValueError("name at least one SOURCE, or --sqs-queue-url")
-    if arguments.metrics_port is not None:
-        raise ValueError("--metrics-port is for the continuous modes (--sqs-queue-url, --follow)")
+    for given, option in (
+        (arguments.metrics_port is not None, "--metrics-port"),
+        (bool(arguments.public_keys), "--public-keys"),
+        (arguments.no_integrity, "--no-integrity"),
+    ):
+        if given:
+            raise ValueError(f"{option} is for the continuous modes (--sqs-queue-url, --follow)")
     return None
 
 
@@ -97,6 +126,9 @@ def run(arguments: argparse.Namespace) -> int:
                         return error(f"detections: {exc}")
                     detector = stack.enter_context(ContinuousDetector(client, alias, setup))
                     mode = replace(mode, load=replace(mode.load, on_indexed=detector.submit))
+                    channels = [channel.name for channel in setup.channels]
+                    set_finding_recorder(integrity_recorder(client, alias, channels))
+                    stack.callback(set_finding_recorder, None)
                 run_continuous(
                     mode, client=client, alias=alias, metrics_port=arguments.metrics_port
                 )
@@ -110,7 +142,7 @@ def run(arguments: argparse.Namespace) -> int:
                 options=options,
                 on_file=lambda name: status.update(f"indexing {name}"),
             )
-    except SourceError as exc:
+    except (SourceError, PublicKeyError) as exc:
         return error(exc)
     finally:
         client.close()
@@ -138,3 +170,49 @@ def _report(summary: IndexSummary, alias: str) -> None:
         ("rejected", "red", summary.rejected_records),
         ("unindexed", "yellow", summary.partial_records),
     )
+
+
+#: What each kind of integrity problem is called in a finding, and the ATT&CK technique.
+_INTEGRITY_TITLES = {
+    "modified": ("A trail file was changed after CloudTrail delivered it", "T1565.001"),
+    "missing": ("A trail file a digest lists is not in the bucket", "T1070"),
+    "unlisted": ("A trail file that no digest lists", "T1565.001"),
+}
+
+
+def integrity_recorder(
+    client: Elasticsearch, alias: str, channels: Sequence[str] = ()
+) -> Callable[[IntegrityFinding], None]:
+    """What raises each integrity problem the indexer finds as a critical finding.
+
+    Keyed on the problem and the file, so a file judged again raises nothing new. A failure
+    to store it is logged, never raised: integrity must not stop loading.
+    """
+
+    def record(found: IntegrityFinding) -> None:
+        title, technique = _INTEGRITY_TITLES.get(
+            found.kind,
+            ("A gap in a chain of digest files", "T1070")
+            if found.kind.startswith("gap")
+            else (f"A digest file failed its check ({found.kind})", "T1070"),
+        )
+        detail = f": {found.detail}" if found.detail else ""
+        try:
+            record_finding(
+                client,
+                alias,
+                rule_id=f"integrity_{found.kind}",
+                title=title,
+                severity=found.severity,
+                summary=f"{found.file} is {found.kind.replace('_', ' ')}{detail}.",
+                account_id=found.account or "",
+                key=found.file,
+                event_time=found.found_at.astimezone(UTC).isoformat(timespec="milliseconds"),
+                techniques=(technique,),
+                details={"file": found.file, "verdict": found.kind, "detail": found.detail},
+                channels=channels,
+            )
+        except Exception:
+            logger.exception("cannot store an integrity finding for %s", found.file)
+
+    return record

@@ -11,7 +11,8 @@ the layout ``TRAILQL_SHARDS``/``TRAILQL_REPLICAS`` ask for, as the indexer would
 - Queries: p50 and p95 through the API (``trailql serve``, one worker) of a first page and of
   an ``eventStats``, at this size; run at two sizes for latency against size.
 
-docs/capacity.md turns these into clusters for 100 million and 1 billion events a day.
+docs/pages/operations/capacity.md turns these into clusters for 100 million and 1 billion events
+a day.
 """
 
 from __future__ import annotations

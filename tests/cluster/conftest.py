@@ -53,6 +53,12 @@ def cluster_connection(cluster: local_elasticsearch.LocalCluster) -> Connection:
 @pytest.fixture(scope="package")
 def cluster_es(cluster_connection: Connection) -> Iterator[Elasticsearch]:
     client = sync_client(cluster_connection)
+    # The cluster's data outlives a run: a run cut short leaves its indices, and one without
+    # replicas turns the cluster red the moment a test stops a node.
+    left = list(client.indices.get(index="trailql-cluster-*", allow_no_indices=True))
+    if left:
+        client.indices.delete(index=left)
+    client.options(ignore_status=404).indices.delete_index_template(name="trailql-cluster-*")
     yield client
     client.close()
 

@@ -85,12 +85,15 @@ function socketFor(headers) {{
   return sockets.get(key);
 }}
 
-function isSubscription(params, options) {{
-  const operations = (options && options.documentAST ? options.documentAST.definitions : [])
-    .filter((definition) => definition.kind === "OperationDefinition");
-  const named = (operation) => operation.name && operation.name.value === params.operationName;
+// Read from the text being sent, not GraphiQL's documentAST, which can still be the previous
+// document's when Run is pressed right after an edit. Strings and comments are blanked first.
+const IGNORED = /"{{3}}[\\s\\S]*?"{{3}}|"(?:[^"\\\\]|\\\\.)*"|#[^\\n\\r]*/g;
+const OPERATION = /(?:^|[{{}}\\s])(query|mutation|subscription)\\b\\s*([_A-Za-z]\\w*)?/g;
+function isSubscription(params) {{
+  const operations = [...(params.query || "").replace(IGNORED, " ").matchAll(OPERATION)];
+  const named = (match) => match[2] === params.operationName;
   const chosen = params.operationName ? operations.find(named) : operations[0];
-  return Boolean(chosen) && chosen.operation === "subscription";
+  return Boolean(chosen) && chosen[1] === "subscription";
 }}
 
 function subscribe(params, headers) {{
@@ -109,7 +112,7 @@ function subscribe(params, headers) {{
 }}
 
 function fetcher(params, options) {{
-  if (isSubscription(params, options)) return subscribe(params, options && options.headers);
+  if (isSubscription(params)) return subscribe(params, options && options.headers);
   return overHttp(params, options);
 }}
 

@@ -25,11 +25,15 @@ from api.execution import SHARED_RESULTS
 from api.filters import EventFilter, filter_query, needs_file_lookup
 from api.limits import FieldCost
 from api.live import (
+    CatchUp,
     Feed,
     FeedSettings,
     Item,
+    LiveConnection,
+    LiveHub,
     LiveStream,
     Position,
+    Predicate,
     TooManySubscriptionsError,
     catch_up_page,
 )
@@ -146,8 +150,7 @@ async def _events_added(
     ] = None,
 ) -> AsyncIterator[Edge[Any]]:
     context = info.context
-    if context.live is None or context.connection is None:
-        raise user_error(ErrorCode.BAD_REQUEST, "subscriptions are served over WebSocket.")
+    live, connection = over_websocket(context)
     if needs_file_lookup(filter):
         # A file's verdict lives in the state index and can change after its events arrive
         # (its digest comes later): matching as events arrive cannot know it.
@@ -165,31 +168,65 @@ async def _events_added(
             ErrorCode.BAD_USER_INPUT,
             f"`search`: {exc}; eventsAdded cannot match that as events arrive: leave ~ out.",
         ) from None
-    start: Position | None = None
-    resumed = resume_after(after, ADDED_ORDER, EVENT_POSITION)
-    if resumed is not None:
-        start = (int(resumed[0]), str(resumed[1]))
-    try:
-        release = context.live.admit(context.tenant.name, context.connection)
-    except TooManySubscriptionsError as exc:
-        raise user_error(ErrorCode.RATE_LIMITED, str(exc)) from None
-    connection = context.connection
 
     async def catch_up(last: Position, upto: Position) -> list[Item]:
         return await _catch_up(context, query, last, upto)
 
+    return live_stream(
+        context,
+        live,
+        connection,
+        stream=STREAM,
+        query=query,
+        predicate=predicate,
+        after=resume_after(after, ADDED_ORDER, EVENT_POSITION),
+        catch_up=catch_up,
+        render=_edge,
+        waiting="events",
+    )
+
+
+def over_websocket(context: Context) -> tuple[LiveHub, LiveConnection]:
+    """The process's feeds and the caller's connection: a subscription needs both."""
+    if context.live is None or context.connection is None:
+        raise user_error(ErrorCode.BAD_REQUEST, "subscriptions are served over WebSocket.")
+    return context.live, context.connection
+
+
+def live_stream(
+    context: Context,
+    live: LiveHub,
+    connection: LiveConnection,
+    *,
+    stream: str,
+    query: dict[str, Any],
+    predicate: Predicate,
+    after: list[int | str] | None,
+    catch_up: CatchUp,
+    render: Callable[[Item], Any],
+    waiting: str,
+) -> LiveStream:
+    """A subscription to the feed ``stream``, admitted against the limits on subscriptions.
+
+    It starts at ``after`` (a resumed cursor's position) and is cut off when it reads too
+    slowly. Subscriptions of one tenant with the same query share their results (the key).
+    """
+    start = (int(after[0]), str(after[1])) if after is not None else None
+    try:
+        release = live.admit(context.tenant.name, connection)
+    except TooManySubscriptionsError as exc:
+        raise user_error(ErrorCode.RATE_LIMITED, str(exc)) from None
+    feed = live.feeds[stream]
     return LiveStream(
-        context.live.feeds[STREAM],
+        feed,
         (context.tenant.accounts, orjson.dumps(query, option=orjson.OPT_SORT_KEYS)),
         predicate,
         after=start,
         catch_up=catch_up,
-        render=_edge,
+        render=render,
         on_overflow=lambda: connection.cut_off(
-            f"too slow: more than {context.live.feeds[STREAM].settings.capacity:,} events "
-            "waiting unread; reconnect with your last cursor"
-            if context.live is not None
-            else "too slow"
+            f"too slow: more than {feed.settings.capacity:,} {waiting} waiting unread; "
+            "reconnect with your last cursor"
         ),
         release=release,
     )

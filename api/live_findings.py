@@ -26,24 +26,20 @@ import dataclasses
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-import orjson
 import strawberry
 from elasticsearch import AsyncElasticsearch
 
 from api.context import FINDING_ACCOUNT_FIELD, Context
-from api.errors import ErrorCode, user_error
 from api.findings import Finding, FindingFilter, finding_of, finding_query
 from api.limits import FieldCost
 from api.live import (
     Feed,
     FeedSettings,
     Item,
-    LiveStream,
     Position,
-    TooManySubscriptionsError,
     catch_up_page,
 )
-from api.live_events import writers_pending
+from api.live_events import live_stream, over_websocket, writers_pending
 from api.matching import IndexedEvent, MappedFields, compile_query
 from api.pagination import Edge, encode_cursor, resume_after
 from api.tenancy import EVERY_ACCOUNT
@@ -115,20 +111,9 @@ async def _findings_added(
     ] = None,
 ) -> AsyncIterator[Edge[Finding]]:
     context = info.context
-    if context.live is None or context.connection is None:
-        raise user_error(ErrorCode.BAD_REQUEST, "subscriptions are served over WebSocket.")
+    live, connection = over_websocket(context)
     query = finding_query(filter, context.limits.max_list_length)
     predicate = compile_query(context.tenant.restrict(query, FINDING_ACCOUNT_FIELD), FINDING_FIELDS)
-    start: Position | None = None
-    resumed = resume_after(after, CREATED_ORDER, FINDING_POSITION)
-    if resumed is not None:
-        start = (int(resumed[0]), str(resumed[1]))
-    try:
-        release = context.live.admit(context.tenant.name, context.connection)
-    except TooManySubscriptionsError as exc:
-        raise user_error(ErrorCode.RATE_LIMITED, str(exc)) from None
-    connection = context.connection
-    feed = context.live.feeds[STREAM]
     # A long-lived context: no tally of searches; and retries are catch_up_page's.
     once = dataclasses.replace(
         context, elasticsearch=context.elasticsearch.options(max_retries=0), search_took_ms=[]
@@ -139,18 +124,17 @@ async def _findings_added(
             once.search_findings, query, time_field=_CREATED_AT, id_field=_ID, after=last, upto=upto
         )
 
-    return LiveStream(
-        feed,
-        (context.tenant.accounts, orjson.dumps(query, option=orjson.OPT_SORT_KEYS)),
-        predicate,
-        after=start,
+    return live_stream(
+        context,
+        live,
+        connection,
+        stream=STREAM,
+        query=query,
+        predicate=predicate,
+        after=resume_after(after, CREATED_ORDER, FINDING_POSITION),
         catch_up=catch_up,
         render=_edge,
-        on_overflow=lambda: connection.cut_off(
-            f"too slow: more than {feed.settings.capacity:,} findings waiting unread; "
-            "reconnect with your last cursor"
-        ),
-        release=release,
+        waiting="findings",
     )
 
 

@@ -8,6 +8,8 @@ from typing import Any
 from elasticsearch import AsyncElasticsearch, Elasticsearch
 from elasticsearch.serializer import OrjsonSerializer
 
+from common.aws_signing import AwsSigner
+from common.engine import AsyncEngineTransport, EngineTransport, Server, transport_classes
 from common.settings import ElasticsearchSettings, node_urls
 
 
@@ -37,6 +39,11 @@ class Connection:
     api_key: str | None = None
     ca_certs: str | None = None
     request_timeout: float = 30.0
+    #: ``auto`` (ask the server) or an engine and major version, such as ``opensearch-2``.
+    engine: str = "auto"
+    #: Requests are signed with AWS SigV4 for this region (and service) when set.
+    aws_region: str | None = None
+    aws_service: str = "es"
 
     def environment(self) -> dict[str, str]:
         """The ``ELASTICSEARCH_*`` variables that name this cluster to another process."""
@@ -51,6 +58,11 @@ class Connection:
             variables["ELASTICSEARCH_PASSWORD"] = self.password or ""
         if self.ca_certs:
             variables["ELASTICSEARCH_CA_CERTS"] = self.ca_certs
+        if self.engine != "auto":
+            variables["ELASTICSEARCH_ENGINE"] = self.engine
+        if self.aws_region:
+            variables["ELASTICSEARCH_AWS_REGION"] = self.aws_region
+            variables["ELASTICSEARCH_AWS_SERVICE"] = self.aws_service
         return variables
 
     @property
@@ -85,14 +97,36 @@ def connection_from_settings(settings: ElasticsearchSettings | None = None) -> C
         api_key=settings.api_key.get_secret_value() if settings.api_key else None,
         ca_certs=str(settings.ca_certs) if settings.ca_certs else None,
         request_timeout=settings.request_timeout,
+        engine=settings.engine,
+        aws_region=settings.aws_region,
+        aws_service=settings.aws_service,
     )
 
 
+def _transports(
+    connection: Connection,
+) -> tuple[type[EngineTransport], type[AsyncEngineTransport]]:
+    named = None if connection.engine == "auto" else Server.named(connection.engine)
+    if not connection.aws_region:
+        return transport_classes(named)
+    if len(connection.hosts) > 1:
+        raise NoElasticsearchError(
+            "ELASTICSEARCH_AWS_REGION signs requests for one endpoint: give ELASTICSEARCH_URL "
+            "one URL (the domain's)"
+        )
+    signer = AwsSigner(connection.aws_region, connection.aws_service)
+    return transport_classes(named, signer, connection.hosts[0])
+
+
 def sync_client(connection: Connection) -> Elasticsearch:
-    """A client for the indexer and the command line."""
-    return Elasticsearch(connection.hosts, **connection.client_options())
+    """A client for the indexer and the command line, in the dialect of the engine behind it."""
+    transport, _ = _transports(connection)
+    return Elasticsearch(connection.hosts, transport_class=transport, **connection.client_options())
 
 
 def async_client(connection: Connection) -> AsyncElasticsearch:
     """A client for the API, which serves many requests on one event loop."""
-    return AsyncElasticsearch(connection.hosts, **connection.client_options())
+    _, transport = _transports(connection)
+    return AsyncElasticsearch(
+        connection.hosts, transport_class=transport, **connection.client_options()
+    )

@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from common.engine import ENGINE_NAMES
+
 #: More node URLs than any client needs: list a few, or put a load balancer in front.
 MAX_NODE_URLS = 64
 
@@ -37,6 +39,22 @@ class ElasticsearchSettings(BaseSettings):
     api_key: SecretStr | None = None
     ca_certs: Path | None = None
     request_timeout: float = 30.0
+    #: ``auto``: ask the server which engine it is. Name one (``elasticsearch-8``,
+    #: ``elasticsearch-9``, ``opensearch-2``) when the credentials may not read node information.
+    engine: str = "auto"
+    #: Sign every request with AWS SigV4 for this region (Amazon OpenSearch Service domains
+    #: behind IAM), from boto3's usual credentials; ``aws_service`` is ``es``, or ``aoss``.
+    aws_region: str | None = None
+    aws_service: Literal["es", "aoss"] = "es"
+
+    @field_validator("engine")
+    @classmethod
+    def _engine(cls, value: str) -> str:
+        """``auto`` or a name :data:`common.engine.ENGINE_NAMES` holds."""
+        value = value.strip().lower()
+        if value != "auto" and value not in ENGINE_NAMES:
+            raise ValueError(f"use auto or one of {', '.join(ENGINE_NAMES)}")
+        return value
 
     @field_validator("url")
     @classmethod

@@ -1,0 +1,349 @@
+"""Which search engine a cluster runs, and the few requests each one asks differently.
+
+Everything above this module speaks one client API, elasticsearch-py 9's. Elasticsearch 8 and
+OpenSearch 2 answer nearly all of it unchanged; what they do not is translated here, in the
+transport under that client, and nowhere else:
+
+- Elasticsearch 8 refuses the media type ``compatible-with=9``; it is sent ``compatible-with=8``.
+- OpenSearch knows neither versioned media types nor ``X-Elastic-Product`` (without which the
+  client refuses every answer); calls ``flattened`` ``flat_object`` (with neither
+  ``ignore_above`` nor ``depth_limit``: the indexer cuts deeper blocks itself); and keeps its
+  point-in-time API under ``_search/point_in_time``, with ``pit_id`` for ``id``. Nor does it
+  take ``ignore_missing_component_templates``: the component templates an index template is
+  composed of are made, empty, where missing, so that a user's own still win.
+
+The engine is read from the server's first answer (``GET /_nodes/_local``), or named by
+``ELASTICSEARCH_ENGINE`` when the credentials may not read node information.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from elastic_transport import (
+    ApiResponseMeta,
+    AsyncTransport,
+    HttpHeaders,
+    SerializerCollection,
+    Transport,
+    TransportApiResponse,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from common.aws_signing import AwsSigner
+
+
+class Engine(StrEnum):
+    """The two engine families TrailQL speaks to."""
+
+    ELASTICSEARCH = "elasticsearch"
+    OPENSEARCH = "opensearch"
+
+    @property
+    def title(self) -> str:  # type: ignore[override]
+        """As people write it."""
+        return {"elasticsearch": "Elasticsearch", "opensearch": "OpenSearch"}[self.value]
+
+
+#: The major versions TrailQL is tested on, by engine.
+SUPPORTED: dict[Engine, tuple[int, ...]] = {
+    Engine.ELASTICSEARCH: (8, 9),
+    Engine.OPENSEARCH: (2,),
+}
+
+#: What ``ELASTICSEARCH_ENGINE`` accepts besides ``auto``.
+ENGINE_NAMES = tuple(
+    f"{engine.value}-{major}" for engine, majors in SUPPORTED.items() for major in majors
+)
+
+#: The one request that tells the engines apart: every one answers it, with its version.
+PROBE_PATH = "/_nodes/_local?filter_path=nodes.*.version"
+
+_FORBIDDEN = 403
+
+
+class UnsupportedEngineError(Exception):
+    """The server is an engine or a version TrailQL does not run on."""
+
+
+@dataclass(frozen=True, order=True)
+class Server:
+    """An engine and its version, as the server reports it (or as a setting names it)."""
+
+    engine: Engine
+    version: str
+
+    @property
+    def major(self) -> int:
+        """The major version, which decides what the server understands."""
+        return int(self.version.split(".", 1)[0])
+
+    def __str__(self) -> str:
+        return f"{self.engine.title} {self.version}"
+
+    @classmethod
+    def named(cls, name: str) -> Server:
+        """The server ``ELASTICSEARCH_ENGINE`` names, such as ``opensearch-2``."""
+        engine, _, major = name.partition("-")
+        if name not in ENGINE_NAMES:
+            raise UnsupportedEngineError(
+                f"unknown engine {name!r}: use auto or one of {', '.join(ENGINE_NAMES)}"
+            )
+        return cls(Engine(engine), major)
+
+    def checked(self) -> Server:
+        """Itself when supported; UnsupportedEngineError saying what is, otherwise."""
+        if self.major not in SUPPORTED[self.engine]:
+            supported = " and ".join(
+                f"{engine.title} {', '.join(map(str, majors))}"
+                for engine, majors in SUPPORTED.items()
+            )
+            raise UnsupportedEngineError(f"{self} is not supported: TrailQL runs on {supported}")
+        return self
+
+
+def server_from_probe(status: int, headers: Mapping[str, str], body: Any) -> Server | None:
+    """The server behind a probe's answer; None when the answer cannot tell (say, a 401).
+
+    Elasticsearch marks every answer ``X-Elastic-Product: Elasticsearch``; OpenSearch none.
+    Without the right to read node information (403), Elasticsearch is taken to be 9.
+    """
+    elasticsearch = headers.get("x-elastic-product") == "Elasticsearch"
+    engine = Engine.ELASTICSEARCH if elasticsearch else Engine.OPENSEARCH
+    if status == _FORBIDDEN and elasticsearch:
+        return Server(engine, "9")
+    if not 200 <= status < 300 or not isinstance(body, dict):  # noqa: PLR2004
+        return None
+    versions = [
+        node["version"]
+        for node in (body.get("nodes") or {}).values()
+        if isinstance(node, dict) and isinstance(node.get("version"), str)
+    ]
+    if not versions:
+        return None
+    # During a rolling upgrade, the oldest node decides what every node understands.
+    oldest = min(versions, key=lambda version: tuple(int(n) for n in re.findall(r"\d+", version)))
+    return Server(engine, oldest).checked()
+
+
+_VERSIONED_MEDIA = re.compile(r"application/vnd\.elasticsearch\+([\w-]+); ?compatible-with=\d+")
+_PIT_OPEN = re.compile(r"^(/[^/?]+)/_pit(\?.*)?$")
+_TEMPLATE = re.compile(r"^/_index_template/[^/?]+(\?.*)?$")
+_MAPPING = re.compile(r"^/[^/?]+/_mapping(\?.*)?$")
+_INDEX = re.compile(r"^/[^_/?][^/?]*(\?.*)?$")
+
+
+class Dialect:
+    """How one engine is asked: what is changed on the way out and on the way back."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        opensearch = server.engine is Engine.OPENSEARCH
+        self._media = (
+            r"application/\1"
+            if opensearch
+            else rf"application/vnd.elasticsearch+\1; compatible-with={server.major}"
+        )
+        self._opensearch = opensearch
+
+    def request(
+        self, method: str, target: str, headers: Mapping[str, str], body: Any
+    ) -> tuple[str, dict[str, str], Any]:
+        """The request as this engine takes it."""
+        sent = {
+            name: _VERSIONED_MEDIA.sub(self._media, value)
+            if name.lower() in {"accept", "content-type"}
+            else value
+            for name, value in headers.items()
+        }
+        if not self._opensearch:
+            return target, sent, body
+        if method == "POST" and (match := _PIT_OPEN.match(target)):
+            return f"{match[1]}/_search/point_in_time{match[2] or ''}", sent, body
+        if method == "DELETE" and target.split("?", 1)[0] == "/_pit":
+            pit = body.get("id") if isinstance(body, dict) else None
+            return "/_search/point_in_time", sent, {"pit_id": [pit]}
+        if method in {"PUT", "POST"} and isinstance(body, dict):
+            if _TEMPLATE.match(target):
+                body = {k: v for k, v in body.items() if k != "ignore_missing_component_templates"}
+            if _TEMPLATE.match(target) and isinstance(body.get("template"), dict):
+                template = body["template"]
+                if isinstance(template.get("mappings"), dict):
+                    body = {
+                        **body,
+                        "template": {**template, "mappings": flat_objects(template["mappings"])},
+                    }
+            elif _MAPPING.match(target):
+                body = flat_objects(body)
+            elif (
+                method == "PUT" and _INDEX.match(target) and isinstance(body.get("mappings"), dict)
+            ):
+                body = {**body, "mappings": flat_objects(body["mappings"])}
+        return target, sent, body
+
+    def preliminaries(self, method: str, target: str, body: Any) -> list[tuple[str, str, Any]]:
+        """Requests to send first, whose answers do not matter (say, what already exists)."""
+        if not (self._opensearch and method in {"PUT", "POST"} and _TEMPLATE.match(target)):
+            return []
+        if not isinstance(body, dict) or not body.get("ignore_missing_component_templates"):
+            return []
+        return [
+            ("PUT", f"/_component_template/{name}?create=true", {"template": {}})
+            for name in body["ignore_missing_component_templates"]
+        ]
+
+    def response(
+        self, method: str, target: str, answer: TransportApiResponse
+    ) -> TransportApiResponse:
+        """The answer as the client and everything above it expect it."""
+        if not self._opensearch:
+            return answer
+        meta, body = answer
+        headers = meta.headers.copy()
+        # The client refuses a 2xx answer without it; the probe has already told the engine.
+        headers["x-elastic-product"] = "Elasticsearch"
+        meta = ApiResponseMeta(
+            status=meta.status,
+            http_version=meta.http_version,
+            headers=headers,
+            duration=meta.duration,
+            node=meta.node,
+        )
+        if (
+            method == "POST"
+            and _PIT_OPEN.match(target)
+            and isinstance(body, dict)
+            and "pit_id" in body
+        ):
+            body = {**body, "id": body["pit_id"]}
+        return TransportApiResponse(meta, body)
+
+
+def flat_objects(mapping: dict[str, Any]) -> dict[str, Any]:
+    """A mapping with every ``flattened`` field made OpenSearch's ``flat_object``."""
+    if mapping.get("type") == "flattened":
+        return {"type": "flat_object"}
+    return {
+        key: flat_objects(value) if isinstance(value, dict) and key != "_meta" else value
+        for key, value in mapping.items()
+    }
+
+
+def _probe_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """The request's own credentials, in a media type every engine takes."""
+    kept = {name: value for name, value in headers.items() if name.lower() == "authorization"}
+    return {**kept, "accept": "application/json"}
+
+
+def _json(headers: Mapping[str, str]) -> dict[str, str]:
+    """The same, for a request with a JSON body."""
+    return {**_probe_headers(headers), "content-type": "application/json"}
+
+
+class _Probing:
+    """What the sync and async transports share: the dialect, once the server is known."""
+
+    #: Set by :func:`transport_classes` from ``ELASTICSEARCH_ENGINE``; None: ask the server.
+    named: ClassVar[Server | None] = None
+    #: Set when requests are signed with AWS SigV4 for this endpoint (its base URL).
+    signer: ClassVar[AwsSigner | None] = None
+    endpoint: ClassVar[str] = ""
+    dialect: Dialect | None
+    serializers: SerializerCollection
+
+    def _outgoing(
+        self, method: str, target: str, headers: Mapping[str, str], body: Any
+    ) -> tuple[HttpHeaders, Any]:
+        """The headers and body to send: signed, over the body's own bytes, when signing."""
+        if self.signer is None:
+            return HttpHeaders(headers), body
+        unsigned = {k: v for k, v in headers.items() if k.lower() != "authorization"}
+        payload = None
+        if body is not None:
+            payload = self.serializers.dumps(body, mimetype=unsigned.get("content-type"))
+        signed = self.signer.headers(method, f"{self.endpoint}{target}", unsigned, payload)
+        return HttpHeaders({**unsigned, **signed}), payload
+
+    def _learn(self, answer: TransportApiResponse) -> Dialect | None:
+        server = server_from_probe(answer.meta.status, answer.meta.headers, answer.body)
+        if server is not None:
+            self.dialect = Dialect(server)
+        return self.dialect
+
+
+#: The dialect for one request when the server could not be told (an answer the request
+#: itself will fail on the same way, with the client's usual error).
+_UNKNOWN = Dialect(Server(Engine.ELASTICSEARCH, "9"))
+
+
+class EngineTransport(_Probing, Transport):
+    """elasticsearch-py's transport, speaking the dialect of the engine behind it."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.dialect = Dialect(self.named) if self.named is not None else None
+
+    def perform_request(
+        self, method: str, target: str, *, body: Any = None, headers: Any = None, **options: Any
+    ) -> TransportApiResponse:
+        """The request in the engine's dialect, after the probe on the first one."""
+        given: Mapping[str, str] = headers or {}
+        dialect = self.dialect
+        if dialect is None:
+            sent, _ = self._outgoing("GET", PROBE_PATH, _probe_headers(given), None)
+            probe = super().perform_request("GET", PROBE_PATH, headers=sent, **options)
+            dialect = self._learn(probe) or _UNKNOWN
+        for verb, path, content in dialect.preliminaries(method, target, body):
+            sent, payload = self._outgoing(verb, path, _json(given), content)
+            super().perform_request(verb, path, body=payload, headers=sent, **options)
+        target, translated, body = dialect.request(method, target, given, body)
+        sent, payload = self._outgoing(method, target, translated, body)
+        answer = super().perform_request(method, target, body=payload, headers=sent, **options)
+        return dialect.response(method, target, answer)
+
+
+class AsyncEngineTransport(_Probing, AsyncTransport):
+    """The same, for the API's async client."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.dialect = Dialect(self.named) if self.named is not None else None
+
+    async def perform_request(  # type: ignore[override]
+        self, method: str, target: str, *, body: Any = None, headers: Any = None, **options: Any
+    ) -> TransportApiResponse:
+        """The same, awaited."""
+        given: Mapping[str, str] = headers or {}
+        dialect = self.dialect
+        if dialect is None:
+            sent, _ = self._outgoing("GET", PROBE_PATH, _probe_headers(given), None)
+            probe = await super().perform_request("GET", PROBE_PATH, headers=sent, **options)
+            dialect = self._learn(probe) or _UNKNOWN
+        for verb, path, content in dialect.preliminaries(method, target, body):
+            sent, payload = self._outgoing(verb, path, _json(given), content)
+            await super().perform_request(verb, path, body=payload, headers=sent, **options)
+        target, translated, body = dialect.request(method, target, given, body)
+        sent, payload = self._outgoing(method, target, translated, body)
+        answer = await super().perform_request(
+            method, target, body=payload, headers=sent, **options
+        )
+        return dialect.response(method, target, answer)
+
+
+def transport_classes(
+    named: Server | None, signer: AwsSigner | None = None, endpoint: str = ""
+) -> tuple[type[EngineTransport], type[AsyncEngineTransport]]:
+    """Transport classes that speak to ``named``, or to whatever the server says it is.
+
+    With ``signer``, every request to ``endpoint`` (a base URL) is signed with AWS SigV4.
+    """
+    attributes = {"named": named, "signer": signer, "endpoint": endpoint.rstrip("/")}
+    return (
+        type("NamedEngineTransport", (EngineTransport,), attributes),
+        type("NamedAsyncEngineTransport", (AsyncEngineTransport,), attributes),
+    )

@@ -19,21 +19,30 @@ from elasticsearch import Elasticsearch
 
 from common.elastic import Connection, sync_client
 from trailql import local_elasticsearch
-from trailql.connection import resolve_connection
+from trailql.connection import local_connection, resolve_connection
 
 ALIAS_PREFIX = "trailql-bench-"
 
 
 @contextmanager
-def elasticsearch_connection(port: int) -> Iterator[Connection]:
-    """The cluster for the run; a local node started here is stopped on the way out."""
+def elasticsearch_connection(port: int, engine: str | None = None) -> Iterator[Connection]:
+    """The cluster for the run; a local node started here is stopped on the way out.
+
+    ``engine`` (``opensearch-2.19.6``): that engine's local node instead of Elasticsearch 9.
+    """
     if os.environ.get("ELASTICSEARCH_URL"):
         yield resolve_connection()
         return
+    distribution = local_elasticsearch.Distribution()
+    if engine is not None:
+        name, _, version = engine.partition("-")
+        distribution = local_elasticsearch.Distribution(name, version)
+        if port == local_elasticsearch.default_port(local_elasticsearch.DEFAULT_DISTRIBUTION):
+            port = local_elasticsearch.default_port(distribution)  # not --es-port: its own
     before = local_elasticsearch.status(port=port)
-    node = local_elasticsearch.up(port=port)
+    node = local_elasticsearch.up(port=port, distribution=distribution)
     try:
-        yield Connection(url=node.url, username=node.username, password=node.password)
+        yield local_connection(node)
     finally:
         if before is None:
             local_elasticsearch.down(port=port)

@@ -73,6 +73,8 @@ class Options:
     only: tuple[str, ...] = ()
     seed: int = 1
     es_port: int = 9200
+    #: The local engine to measure (``opensearch-2.19.6``); None: Elasticsearch 9 on es_port.
+    engine: str | None = None
     workdir: Path = Path(tempfile.gettempdir()) / "trailql-bench-data"
     output: Path = DEFAULT_OUTPUT
     request_cache: bool = False
@@ -226,6 +228,12 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         help="local node's port when ELASTICSEARCH_URL is unset "
         "(default TRAILQL_TEST_ES_PORT or 9200)",
+    )
+    run.add_argument(
+        "--engine",
+        choices=("elasticsearch-9.3.2", "elasticsearch-8.19.3", "opensearch-2.19.6"),
+        help="when ELASTICSEARCH_URL is unset: the local engine to start and measure, on a "
+        "port of its own unless --es-port says (default Elasticsearch 9.3.2 on 9200)",
     )
     run.add_argument(
         "--workdir", type=Path, help=f"generated data, kept between runs ({defaults.workdir})"

@@ -77,7 +77,7 @@ def profile_api(options: Options, events: int, query: str, seconds: int, raw: Pa
     if py_spy is None:
         raise SystemExit("py-spy is not installed: pip install -e '.[bench]'")
     with (
-        elasticsearch_connection(options.es_port) as connection,
+        elasticsearch_connection(options.es_port, options.engine) as connection,
         bench_cluster(connection) as aliases,
     ):
         trail = trail_folder(options.workdir, events=events, seed=options.seed)

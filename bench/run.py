@@ -311,7 +311,7 @@ def run(options: Options) -> dict[str, Any]:
     }
     started = time.perf_counter()
     with (
-        elasticsearch_connection(options.es_port) as connection,
+        elasticsearch_connection(options.es_port, options.engine) as connection,
         bench_cluster(connection) as aliases,
     ):
         if options.runs("indexing") or options.runs("memory"):

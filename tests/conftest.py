@@ -31,7 +31,7 @@ from tests.helpers import drop_alias, graphql, moto_server
 from tests.indexer.continuous import REGION, TrailObject, repack
 from tests.samples import SAMPLES, read_sample_records, records_of
 from trailql import local_elasticsearch
-from trailql.connection import resolve_connection
+from trailql.connection import local_connection, resolve_connection
 
 ELASTICSEARCH_IMAGE = f"elasticsearch:{local_elasticsearch.ELASTICSEARCH_VERSION}"
 
@@ -61,9 +61,40 @@ def _authentication_off() -> Iterator[None]:
         yield
 
 
+def local_engine_connection(name: str) -> tuple[Connection, bool]:
+    """A local node of the engine ``name`` (``opensearch-2.19.6``), and whether it was started.
+
+    ``TRAILQL_TEST_ENGINE`` names one for the whole run (scripts/test-engines); each engine
+    listens on a port of its own, beside Elasticsearch 9 on 9200.
+    """
+    engine, _, version = name.partition("-")
+    distribution = local_elasticsearch.Distribution(engine, version)
+    port = local_elasticsearch.default_port(distribution)
+    before = local_elasticsearch.status(port=port)
+    node = local_elasticsearch.up(port=port, heap="768m", distribution=distribution)
+    return local_connection(node), before is None
+
+
 @pytest.fixture(scope="session")
 def es_connection() -> Iterator[Connection]:
     """The cluster every test talks to."""
+    engine = os.environ.get("TRAILQL_TEST_ENGINE")
+    if engine:
+        connection, started = local_engine_connection(engine)
+        # Commands the tests run (in-process or not) find this node, not the one on 9200.
+        with pytest.MonkeyPatch.context() as patch:
+            for name in (
+                "ELASTICSEARCH_USERNAME",
+                "ELASTICSEARCH_PASSWORD",
+                "ELASTICSEARCH_API_KEY",
+            ):
+                patch.delenv(name, raising=False)
+            for name, value in connection.environment().items():
+                patch.setenv(name, value)
+            yield connection
+        if started:
+            local_elasticsearch.down(port=int(connection.url.rsplit(":", 1)[1]))
+        return
     if os.environ.get("ELASTICSEARCH_URL"):
         yield resolve_connection()
         return

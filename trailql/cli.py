@@ -255,6 +255,15 @@ def _elasticsearch_parser(commands: Subparsers) -> None:
         "--port", type=int, help="HTTP port of the (first) node: 9200 for one node, 9301 a cluster"
     )
     up.add_argument("--heap", help="JVM heap of each node: 1g for one node, 512m in a cluster")
+    up.add_argument(
+        "--engine",
+        choices=("elasticsearch", "opensearch"),
+        help="elasticsearch (default) or opensearch: the engine to run, on a port of its own",
+    )
+    up.add_argument(
+        "--version",
+        help="of the engine: Elasticsearch 9.3.2 unless told (8.19.3 is tested); OpenSearch 2.19.6",
+    )
     down = actions.add_parser("down", help="stop every local node, or one (its data is kept)")
     down.add_argument("--port", type=int, help="only the node on this HTTP port")
     down.add_argument(

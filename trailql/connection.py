@@ -19,9 +19,18 @@ def resolve_connection(settings: ElasticsearchSettings | None = None) -> Connect
     node = local_elasticsearch.running_node()
     if node is None:
         raise NoElasticsearchError(NO_CLUSTER)
+    return local_connection(node, request_timeout=settings.request_timeout)
+
+
+def local_connection(
+    node: local_elasticsearch.LocalNode | local_elasticsearch.LocalCluster,
+    *,
+    request_timeout: float = 30.0,
+) -> Connection:
+    """How to reach a local node or cluster; without credentials when it has no users."""
     return Connection(
         url=node.url,
-        username=node.username,
-        password=node.password,
-        request_timeout=settings.request_timeout,
+        username=node.username or None,
+        password=node.password or None,
+        request_timeout=request_timeout,
     )

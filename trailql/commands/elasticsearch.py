@@ -32,11 +32,21 @@ def run(arguments: argparse.Namespace) -> int:
 
 def _up(arguments: argparse.Namespace) -> int:
     version = local_elasticsearch.ELASTICSEARCH_VERSION
+    distribution = local_elasticsearch.Distribution.of(arguments.engine, arguments.version)
     if arguments.nodes == 1:
-        node = local_elasticsearch.up(port=arguments.port or 9200, heap=arguments.heap or "1g")
+        node = local_elasticsearch.up(
+            port=arguments.port or local_elasticsearch.default_port(distribution),
+            heap=arguments.heap or "1g",
+            distribution=distribution,
+        )
         sys.stdout.write(node.exports())
-        stderr.print(f"Elasticsearch {version} at {node.url}")
+        stderr.print(f"{distribution.title} at {node.url}")
         return EXIT_OK
+    if distribution != local_elasticsearch.DEFAULT_DISTRIBUTION:
+        raise LocalElasticsearchError(
+            f"a local cluster runs Elasticsearch {version} only; start {distribution.title} "
+            "as a single node (without --nodes)"
+        )
     cluster = local_elasticsearch.up_cluster(
         nodes=arguments.nodes,
         port=arguments.port or local_elasticsearch.CLUSTER_PORT,

@@ -42,12 +42,18 @@ from trailql.local_elasticsearch import (
 )
 from trailql.local_elasticsearch._common import (
     CLUSTER_PORT,
+    DEFAULT_DISTRIBUTION,
+    DEFAULT_VERSIONS,
     ELASTICSEARCH_VERSION,
+    ENGINE_PORTS,
+    ENGINES,
+    Distribution,
     LocalCluster,
     LocalElasticsearchError,
     LocalNode,
     Membership,
     cache_dir,
+    default_port,
     snapshots_dir,
 )
 
@@ -56,13 +62,19 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CLUSTER_PORT",
+    "DEFAULT_DISTRIBUTION",
+    "DEFAULT_VERSIONS",
     "ELASTICSEARCH_VERSION",
+    "ENGINES",
+    "ENGINE_PORTS",
+    "Distribution",
     "Instance",
     "LocalCluster",
     "LocalElasticsearchError",
     "LocalNode",
     "Membership",
     "cache_dir",
+    "default_port",
     "down",
     "health",
     "instances",
@@ -78,7 +90,7 @@ _HEAP = re.compile(r"[1-9][0-9]*[kKmMgG]")
 
 # Tracebacks and pickles name the public module, as before the split, not a private one.
 LocalNode.__module__ = LocalElasticsearchError.__module__ = LocalCluster.__module__ = __name__
-Membership.__module__ = __name__
+Membership.__module__ = Distribution.__module__ = __name__
 
 
 def _log_to_stderr(message: str) -> None:
@@ -93,14 +105,22 @@ def up(
     heap: str = "1g",
     timeout: float = 180.0,
     log: Callable[[str], None] = _log_to_stderr,
+    distribution: Distribution = DEFAULT_DISTRIBUTION,
 ) -> LocalNode:
     """Start (provisioning on first use) the node on ``port``, or return it if it already runs.
 
     ``timeout`` bounds the start itself, not the one-off download. ``heap`` applies from the
-    next start of a node that is already running.
+    next start of a node that is already running. A port keeps the engine and version it was
+    first started with: another one runs on a port of its own.
     """
     _check_heap(heap)
     instance = _state.instance_dir(port)
+    recorded = _state.read_state(instance)
+    if recorded is not None and _state.recorded_distribution(recorded) != distribution.name:
+        raise LocalElasticsearchError(
+            f"the node on port {port} runs {_state.recorded_distribution(recorded)}, not "
+            f"{distribution.name}: choose another --port (its data is in {instance})"
+        )
     membership = _state.recorded_membership(instance)
     if membership is not None:
         raise LocalElasticsearchError(
@@ -117,14 +137,16 @@ def up(
                 f"port {port} on {_common.HOST} is already in use by something other than the "
                 f"TrailQL node recorded in {instance}; stop it or choose another port"
             )
-        java_home = _java.find_java_home()
-        dist = _distribution.unpack(_distribution.download(log), log)
+        java_home = _java.find_java_home(distribution)
+        archive = _distribution.download(log, distribution)
+        dist = _distribution.unpack(archive, log, distribution)
         setup = _node.Setup(
             instance=instance,
             dist=dist,
             port=port,
             java_home=java_home,
             user=_service_user.service_user(log) if os.geteuid() == 0 else None,
+            distribution=distribution,
         )
         password = _node.provision(setup, heap, log)
         return _node.start(setup, password, timeout, log)

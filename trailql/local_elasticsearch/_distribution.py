@@ -1,4 +1,4 @@
-"""The Elasticsearch distribution: fetched once with Maven, unpacked once, shared read-only."""
+"""A distribution (Elasticsearch or OpenSearch): fetched once with Maven, unpacked once, shared."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from trailql.local_elasticsearch._common import (
-    ELASTICSEARCH_VERSION,
+    DEFAULT_DISTRIBUTION,
     TAIL_LINES,
+    Distribution,
     LocalElasticsearchError,
     cache_dir,
 )
@@ -22,27 +23,24 @@ from trailql.local_elasticsearch._programs import require, run
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-_ARTIFACT = (
-    f"org.elasticsearch.distribution.integ-test-zip:elasticsearch:{ELASTICSEARCH_VERSION}:zip"
-)
 # Full coordinates: the dependency plugin Maven picks by default (2.8) is flaky with `copy`.
 _COPY_GOAL = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy"
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")  # Maven colours some lines even with style.color=never
 
 
-def dist_dir() -> Path:
-    return cache_dir() / f"elasticsearch-{ELASTICSEARCH_VERSION}"
+def dist_dir(distribution: Distribution = DEFAULT_DISTRIBUTION) -> Path:
+    return cache_dir() / distribution.name
 
 
-def download(log: Callable[[str], None]) -> Path:
+def download(log: Callable[[str], None], distribution: Distribution = DEFAULT_DISTRIBUTION) -> Path:
     """Maven resolves the zip through whatever registry settings.xml names; we hold no URL."""
     downloads = cache_dir() / "downloads"
-    target = downloads / f"elasticsearch-{ELASTICSEARCH_VERSION}.zip"
+    target = downloads / f"{distribution.name}.zip"
     if target.is_file():
         return target
-    mvn = require("mvn", f"once, to fetch Elasticsearch {ELASTICSEARCH_VERSION}")
+    mvn = require("mvn", f"once, to fetch {distribution.title}")
     downloads.mkdir(parents=True, exist_ok=True)
-    log(f"Fetching Elasticsearch {ELASTICSEARCH_VERSION} with Maven ({_ARTIFACT})")
+    log(f"Fetching {distribution.title} with Maven ({distribution.artifact})")
     # Into a scratch folder first, so an interrupted copy never looks like a finished zip.
     with tempfile.TemporaryDirectory(dir=downloads, prefix=".mvn-") as scratch:
         result = run(
@@ -52,7 +50,7 @@ def download(log: Callable[[str], None]) -> Path:
                 "-B",
                 "-Dstyle.color=never",
                 _COPY_GOAL,
-                f"-Dartifact={_ARTIFACT}",
+                f"-Dartifact={distribution.artifact}",
                 f"-DoutputDirectory={scratch}",
             ],
             cwd=scratch,
@@ -62,17 +60,19 @@ def download(log: Callable[[str], None]) -> Path:
             output = _ANSI.sub("", result.stdout + result.stderr).splitlines()
             errors = [line for line in output if "ERROR" in line] or output[-TAIL_LINES:]
             raise LocalElasticsearchError(
-                f"Maven could not fetch {_ARTIFACT} (exit {result.returncode}):\n"
+                f"Maven could not fetch {distribution.artifact} (exit {result.returncode}):\n"
                 + "\n".join(errors)
             )
         fetched.replace(target)
     return target
 
 
-def unpack(archive: Path, log: Callable[[str], None]) -> Path:
+def unpack(
+    archive: Path, log: Callable[[str], None], distribution: Distribution = DEFAULT_DISTRIBUTION
+) -> Path:
     """Unpacks beside the target and renames, so a half distribution is never in place."""
-    dist = dist_dir()
-    if (dist / "bin" / "elasticsearch").is_file():
+    dist = dist_dir(distribution)
+    if (dist / "bin" / distribution.engine).is_file():
         return dist
     if dist.exists():
         shutil.rmtree(dist)

@@ -41,8 +41,10 @@ def cluster_nodes(node: LocalNode) -> list[dict[str, Any]] | None:
 
 def _get(node: LocalNode, path: str) -> Any:
     token = base64.b64encode(f"{node.username}:{node.password}".encode()).decode("ascii")
+    # A node without users (OpenSearch's integ-test-zip) is asked without credentials.
+    headers = {"Authorization": f"Basic {token}"} if node.username else {}
     request = urllib.request.Request(  # noqa: S310 -- always http://127.0.0.1 (node_url)
-        f"{node.url}{path}", headers={"Authorization": f"Basic {token}"}
+        f"{node.url}{path}", headers=headers
     )
     try:
         with urllib.request.urlopen(request, timeout=5.0) as response:  # noqa: S310 -- as above

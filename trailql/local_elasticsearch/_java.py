@@ -6,22 +6,30 @@ import os
 import re
 from pathlib import Path
 
-from trailql.local_elasticsearch._common import ELASTICSEARCH_VERSION, LocalElasticsearchError
+from trailql.local_elasticsearch._common import (
+    DEFAULT_DISTRIBUTION,
+    Distribution,
+    LocalElasticsearchError,
+)
 
-_MIN_JAVA = 21
 _JVM_ROOTS = ("/usr/lib/jvm/*", "/Library/Java/JavaVirtualMachines/*/Contents/Home")
 
 
-def find_java_home() -> Path:
-    """Elasticsearch 9 needs Java 21+, and the distribution we use bundles no JDK."""
-    explicit = os.environ.get("ES_JAVA_HOME")
+def find_java_home(distribution: Distribution = DEFAULT_DISTRIBUTION) -> Path:
+    """The newest JDK the distribution runs on (the integ-test-zip bundles none).
+
+    Elasticsearch 9 needs Java 21+, Elasticsearch 8 Java 17+; OpenSearch 2 runs on 11 to 21.
+    """
+    lowest, highest = distribution.java
+    wanted = f"Java {lowest} or newer" if highest is None else f"Java {lowest} to {highest}"
+    variable = f"{distribution.variable_prefix}_JAVA_HOME"
+    explicit = os.environ.get(variable)
     if explicit:
         home = Path(explicit)
         version = _java_version(home)
-        if version is not None and version[0] < _MIN_JAVA:
+        if version is not None and not _fits(version[0], lowest, highest):
             raise LocalElasticsearchError(
-                f"ES_JAVA_HOME={home} is Java {version[0]}; Elasticsearch "
-                f"{ELASTICSEARCH_VERSION} needs Java {_MIN_JAVA} or newer"
+                f"{variable}={home} is Java {version[0]}; {distribution.title} needs {wanted}"
             )
         return home
     candidates: list[Path] = []
@@ -37,7 +45,7 @@ def find_java_home() -> Path:
     usable = [
         (version, home)
         for home, version in seen.values()
-        if version is not None and version[0] >= _MIN_JAVA
+        if version is not None and _fits(version[0], lowest, highest)
     ]
     if usable:
         return max(usable)[1]
@@ -45,10 +53,14 @@ def find_java_home() -> Path:
         f"{home} (Java {version[0] if version else '?'})" for home, version in seen.values()
     )
     raise LocalElasticsearchError(
-        f"Elasticsearch {ELASTICSEARCH_VERSION} needs Java {_MIN_JAVA} or newer; found "
+        f"{distribution.title} needs {wanted}; found "
         f"{found or 'no JDK'} in JAVA_HOME and {', '.join(_JVM_ROOTS)}. "
-        "Install one or set ES_JAVA_HOME."
+        f"Install one or set {variable}."
     )
+
+
+def _fits(major: int, lowest: int, highest: int | None) -> bool:
+    return major >= lowest and (highest is None or major <= highest)
 
 
 def _java_version(home: Path) -> tuple[int, ...] | None:

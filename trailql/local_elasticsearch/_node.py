@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trailql.local_elasticsearch._common import (
-    ELASTICSEARCH_VERSION,
+    DEFAULT_DISTRIBUTION,
     HOST,
     TAIL_LINES,
     TRANSPORT_OFFSET,
     USERNAME,
+    Distribution,
     LocalElasticsearchError,
     LocalNode,
     Membership,
@@ -57,21 +58,37 @@ class Setup:
     user: str | None
     #: The cluster this node belongs to; None for a single node.
     membership: Membership | None = None
+    distribution: Distribution = DEFAULT_DISTRIBUTION
 
     def state(self, password: str, *, pid: int | None) -> dict[str, Any]:
         """What state.json records for this node."""
-        return new_state(self.instance, self.port, password, pid=pid, membership=self.membership)
+        return new_state(
+            self.instance,
+            self.port,
+            password,
+            pid=pid,
+            membership=self.membership,
+            distribution=self.distribution,
+        )
+
+    @property
+    def _variables(self) -> tuple[str, ...]:
+        prefix = self.distribution.variable_prefix
+        return tuple(f"{prefix}_{name}" for name in ("JAVA_HOME", "PATH_CONF", "TMPDIR"))
 
     def environment(self) -> dict[str, str]:
         """ES_PATH_CONF keeps the shared distribution read-only; the tmp settings spare /tmp."""
         temporary = self.instance / "tmp"
         environment = dict(os.environ)
+        java, config, tmp = self._variables
         environment.update(
-            ES_JAVA_HOME=str(self.java_home),
-            ES_PATH_CONF=str(self.instance / "config"),
-            ES_TMPDIR=str(temporary),
+            {
+                java: str(self.java_home),
+                config: str(self.instance / "config"),
+                tmp: str(temporary),
+            }
         )
-        if not any(character.isspace() for character in str(temporary)):
+        if self.distribution.secured and not any(c.isspace() for c in str(temporary)):
             # The launcher JVM ignores ES_TMPDIR; its script splits this variable on spaces.
             inherited = environment.get("CLI_JAVA_OPTS", "")
             environment["CLI_JAVA_OPTS"] = f"{inherited} -Djava.io.tmpdir={temporary}".strip()
@@ -85,7 +102,7 @@ class Setup:
         runuser = require("runuser", f"to run Elasticsearch as {self.user}")
         env = require("env", "to pass settings through runuser")
         environment = self.environment()
-        names = ("ES_JAVA_HOME", "ES_PATH_CONF", "ES_TMPDIR", "CLI_JAVA_OPTS")
+        names = (*self._variables, "CLI_JAVA_OPTS")
         return [
             runuser,
             "-u",
@@ -122,10 +139,13 @@ def _settings(setup: Setup) -> str:
             # Bootstrapping only: once the cluster has formed, its members ignore this.
             names = [f"trailql-{member}" for member in membership.ports]
             lines["cluster.initial_master_nodes"] = json.dumps(names)
+    if setup.distribution.secured:
+        lines |= {
+            "xpack.security.enabled": "true",
+            "xpack.security.http.ssl.enabled": "false",
+            "xpack.security.transport.ssl.enabled": "false",
+        }
     lines |= {
-        "xpack.security.enabled": "true",
-        "xpack.security.http.ssl.enabled": "false",
-        "xpack.security.transport.ssl.enabled": "false",
         "path.data": json.dumps(str(instance / "data")),
         "path.logs": json.dumps(str(instance / "logs")),
         # Filesystem snapshot repositories (`trailql indices snapshot`), shared by every node.
@@ -157,12 +177,41 @@ def provision(
     for name in ("data", "logs", "tmp"):
         (instance / name).mkdir(exist_ok=True)
     _prepare_snapshots(setup)
-    (config / "elasticsearch.yml").write_text(_settings(setup), encoding="utf-8")
+    (config / f"{setup.distribution.engine}.yml").write_text(_settings(setup), encoding="utf-8")
+    if not setup.distribution.secured:
+        _anchor_jvm_paths(config / "jvm.options", instance)
     options = config / "jvm.options.d"
     options.mkdir(exist_ok=True)
     (options / "heap.options").write_text(f"-Xms{heap}\n-Xmx{heap}\n", encoding="utf-8")
+    if not setup.distribution.secured:  # no users: nothing to protect, loopback only
+        _record(setup, "")
+        return ""
+    return _keystore(setup, password)
 
-    keystore = config / "elasticsearch.keystore"
+
+def _anchor_jvm_paths(options: Path, instance: Path) -> None:
+    """The instance's own jvm.options point logs/ and data at the instance.
+
+    OpenSearch's name them relative to the distribution, which is read-only here.
+    """
+    text = options.read_text(encoding="utf-8")
+    for relative in ("file=logs/", "-Xloggc:logs/", "-XX:ErrorFile=logs/"):
+        text = text.replace(relative, relative.replace("logs/", f"{instance}/logs/"))
+    text = text.replace("-XX:HeapDumpPath=data\n", f"-XX:HeapDumpPath={instance}/data\n")
+    options.write_text(text, encoding="utf-8")
+
+
+def _record(setup: Setup, password: str) -> None:
+    """Recorded before anything can fail, so a retried start reuses the same password."""
+    write_state(setup.instance, setup.state(password, pid=None))
+    if setup.user is not None:
+        chown_tree(setup.instance, setup.user, keep=frozenset({state_file(setup.instance)}))
+
+
+def _keystore(setup: Setup, password: str | None) -> str:
+    """The ``elastic`` password, put in the keystore on first use, read back if state is lost."""
+    instance = setup.instance
+    keystore = instance / "config" / "elasticsearch.keystore"
     if password is None:
         password = (read_state(instance) or {}).get("password")
     if not isinstance(password, str) and keystore.exists():
@@ -171,11 +220,7 @@ def provision(
         password = shown.stdout.strip() if shown.returncode == 0 else None
     if not isinstance(password, str) or not password:
         password = secrets.token_urlsafe(18)
-    # Recorded before anything can fail, so a retried start reuses the same password.
-    write_state(instance, setup.state(password, pid=None))
-    if setup.user is not None:
-        chown_tree(instance, setup.user, keep=frozenset({state_file(instance)}))
-
+    _record(setup, password)
     if not keystore.exists():
         # The bootstrap password becomes the `elastic` user's password on first start.
         for arguments, stdin in (
@@ -218,7 +263,7 @@ def start(setup: Setup, password: str, timeout: float, log: Callable[[str], None
     deadline = time.monotonic() + timeout
     node = finish_launch(setup, password, begin_launch(setup, log), deadline)
     wait_until_usable(node, setup.instance, deadline, started_here=True)
-    log(f"Elasticsearch is up (pid {node.pid})")
+    log(f"{setup.distribution.title} is up (pid {node.pid})")
     return node
 
 
@@ -230,11 +275,11 @@ def begin_launch(setup: Setup, log: Callable[[str], None]) -> subprocess.Popen[b
     instance = setup.instance
     logs = instance / "logs"
     pid_file(instance).unlink(missing_ok=True)
-    log(f"Starting Elasticsearch {ELASTICSEARCH_VERSION} on {node_url(setup.port)} (logs: {logs})")
+    log(f"Starting {setup.distribution.title} on {node_url(setup.port)} (logs: {logs})")
     # (-q is refused together with -d; its output goes to startup.log, never our stdout.)
     with (logs / "startup.log").open("wb") as output:
         return subprocess.Popen(  # noqa: S603 -- fixed argv
-            setup.command("elasticsearch", "-d", "-p", str(pid_file(instance))),
+            setup.command(setup.distribution.engine, "-d", "-p", str(pid_file(instance))),
             stdin=subprocess.DEVNULL,
             stdout=output,
             stderr=subprocess.STDOUT,
@@ -256,6 +301,10 @@ def finish_launch(
         launcher.wait()
         returncode = None
     pid = written_pid(instance)
+    # OpenSearch's launcher returns as soon as it has forked; the server writes its pid later.
+    while returncode == 0 and pid is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+        pid = written_pid(instance)
     if pid is not None:
         write_state(instance, setup.state(password, pid=pid))
     if returncode != 0 or pid is None:
@@ -268,7 +317,12 @@ def finish_launch(
             f"Last lines of {startup_log}:\n{_tail(startup_log)}"
         )
     return LocalNode(
-        url=node_url(setup.port), username=USERNAME, password=password, pid=pid, home=instance
+        url=node_url(setup.port),
+        username=USERNAME if setup.distribution.secured else "",
+        password=password,
+        pid=pid,
+        home=instance,
+        distribution=setup.distribution.name,
     )
 
 

@@ -9,8 +9,9 @@ import socket
 import time
 from pathlib import Path
 
-from trailql.local_elasticsearch._common import HOST, LocalElasticsearchError
+from trailql.local_elasticsearch._common import HOST, Distribution, LocalElasticsearchError
 from trailql.local_elasticsearch._distribution import dist_dir
+from trailql.local_elasticsearch._state import read_state, recorded_distribution
 
 
 def alive(pid: int) -> bool:
@@ -31,16 +32,28 @@ def is_our_process(pid: int, instance: Path) -> bool:
     """Guards against pid reuse: we only ever signal a JVM running this node's distribution."""
     if not alive(pid):
         return False
-    dist, config = dist_dir(), instance / "config"
+    distribution = _recorded(instance)
+    dist, config = dist_dir(distribution), instance / "config"
+    home = "es" if distribution.secured else distribution.engine  # -Des.path.home, -Dopensearch…
+    variable = f"{distribution.variable_prefix}_PATH_CONF"
     expected = (
-        ("cmdline", {f"-Des.path.home={path}".encode() for path in (dist, dist.resolve())}),
-        ("environ", {f"ES_PATH_CONF={path}".encode() for path in (config, config.resolve())}),
+        ("cmdline", {f"-D{home}.path.home={path}".encode() for path in (dist, dist.resolve())}),
+        ("environ", {f"{variable}={path}".encode() for path in (config, config.resolve())}),
     )
     for name, wanted in expected:
         entries = _proc_entries(pid, name)
         if entries is not None and not wanted & entries:
             return False
     return True
+
+
+def _recorded(instance: Path) -> Distribution:
+    """What the instance runs; the default when state.json is unreadable or garbled."""
+    engine, _, version = recorded_distribution(read_state(instance) or {}).partition("-")
+    try:
+        return Distribution(engine, version)
+    except LocalElasticsearchError:
+        return Distribution()
 
 
 def _proc_entries(pid: int, name: str) -> set[bytes] | None:

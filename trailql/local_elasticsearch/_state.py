@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trailql.local_elasticsearch._common import (
-    ELASTICSEARCH_VERSION,
+    DEFAULT_DISTRIBUTION,
     USERNAME,
+    Distribution,
     LocalNode,
     Membership,
     cache_dir,
@@ -67,11 +68,13 @@ def new_state(
     *,
     pid: int | None,
     membership: Membership | None = None,
+    distribution: Distribution = DEFAULT_DISTRIBUTION,
 ) -> dict[str, Any]:
     state: dict[str, Any] = {
-        "version": ELASTICSEARCH_VERSION,
+        "version": distribution.version,
+        "distribution": distribution.name,
         "url": node_url(port),
-        "username": USERNAME,
+        "username": USERNAME if distribution.secured else "",
         "password": password,
         "pid": pid,
         "port": port,
@@ -136,7 +139,23 @@ def recorded_node(instance: Path) -> LocalNode | None:
         and isinstance(home, str)
     ):
         return None
-    return LocalNode(url=url, username=username, password=password, pid=pid, home=Path(home))
+    return LocalNode(
+        url=url,
+        username=username,
+        password=password,
+        pid=pid,
+        home=Path(home),
+        distribution=recorded_distribution(state),
+    )
+
+
+def recorded_distribution(state: dict[str, Any]) -> str:
+    """What a node runs; nodes made before OpenSearch could be run record only a version."""
+    name = state.get("distribution")
+    if isinstance(name, str):
+        return name
+    version = state.get("version")
+    return f"elasticsearch-{version}" if isinstance(version, str) else DEFAULT_DISTRIBUTION.name
 
 
 def recorded_pid(instance: Path, state: dict[str, Any]) -> int | None:

@@ -6,10 +6,14 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from starlette.testclient import TestClient
 
 from api.app import create_app
 from common.elastic import Connection
+
+# Correctness that must hold on every engine: scripts/test-engines runs these on each.
+pytestmark = pytest.mark.engines
 
 _IDENTITY_STRINGS = ("type", "principalId", "arn", "accountId", "accessKeyId", "userName")
 

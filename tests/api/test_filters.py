@@ -13,6 +13,9 @@ from typing import Any
 
 import pytest
 
+# Correctness that must hold on every engine: scripts/test-engines runs these on each.
+pytestmark = pytest.mark.engines
+
 Record = dict[str, Any]
 
 PAGE = """query($filter: EventFilter, $after: String) {

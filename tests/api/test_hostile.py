@@ -23,6 +23,9 @@ from indexer.run import IndexSummary
 from tests.api.credentials import api_key
 from tests.api.hostile_requests import HOSTILE_REQUESTS, HostileRequest
 
+# Correctness that must hold on every engine: scripts/test-engines runs these on each.
+pytestmark = pytest.mark.engines
+
 GUARD_SECONDS = 60  # a guard against a hang, not a measurement
 
 

@@ -23,6 +23,9 @@ from tests.api.log_group_files import (
 )
 from tests.helpers import graphql
 
+# Correctness that must hold on every engine: scripts/test-engines runs these on each.
+pytestmark = pytest.mark.engines
+
 Record = dict[str, Any]
 
 LOG_GROUP = (

@@ -15,6 +15,9 @@ import pytest
 from api.slices import Slice, slices
 from tests.helpers import graphql
 
+# Correctness that must hold on every engine: scripts/test-engines runs these on each.
+pytestmark = pytest.mark.engines
+
 PAGE = """query($first: Int, $after: String, $last: Int, $before: String,
                $filter: EventFilter, $order: EventOrder) {
   events(first: $first, after: $after, last: $last, before: $before, filter: $filter,

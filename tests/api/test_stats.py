@@ -8,6 +8,9 @@ from typing import Any
 
 import pytest
 
+# Correctness that must hold on every engine: scripts/test-engines runs these on each.
+pytestmark = pytest.mark.engines
+
 SIGMA_DAY = {"from": "2023-07-10T00:00:00Z", "to": "2023-07-11T00:00:00Z"}
 
 

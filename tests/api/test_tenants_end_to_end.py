@@ -29,6 +29,9 @@ from tests.api.log_group_files import (
 )
 from tests.samples import read_sample_records
 
+# Correctness that must hold on every engine: scripts/test-engines runs these on each.
+pytestmark = pytest.mark.engines
+
 Record = dict[str, Any]
 STRATUS_DAY = {"from": "2024-08-02T00:00:00Z", "to": "2024-08-03T00:00:00Z"}
 VPC_FLOW_LOGS = "/stratus-red-team/vpc-flow-logs"

@@ -58,6 +58,9 @@ from tests.indexer.hostile_corpus import (
 from tests.samples import SAMPLES
 from trailql.cli import EXIT_INCOMPLETE, EXIT_OK, main
 
+# Correctness that must hold on every engine: scripts/test-engines runs these on each.
+pytestmark = pytest.mark.engines
+
 CASES = corpus()
 MONTH_INDEX = "2023.07"  # every corpus event is of July 2023
 

@@ -13,6 +13,9 @@ from indexer.run import index_sources
 from tests.samples import SAMPLES, STRATUS, records_of, sigma_files
 from trailql.cli import EXIT_INCOMPLETE, EXIT_OK, main
 
+# Correctness that must hold on every engine: scripts/test-engines runs these on each.
+pytestmark = pytest.mark.engines
+
 
 def _count(es, alias: str) -> int:
     return int(es.count(index=alias)["count"])

@@ -16,7 +16,7 @@ from typing import IO
 
 import orjson
 
-from indexer.reader import Hasher, TrailFileError, UnreadableRecord, read_records
+from indexer.reader import Hasher, TrailFileError, UnreadableRecord, read_records_with_bytes
 from schema import (
     DERIVED,
     EventDocument,
@@ -27,8 +27,6 @@ from schema import (
 
 #: CloudTrail began recording on 13 November 2013; nothing real is older.
 CLOUDTRAIL_LAUNCH = datetime(2013, 11, 1, tzinfo=UTC)
-
-_DERIVED_KEY = orjson.dumps(DERIVED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +114,7 @@ class RawRecord:
             return cls(text=json_text(record, ascii_only=True))  # a lone \ud800 escape
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one per event, and frozen inits cost twice as much
 class Document:
     """One event ready for ``_bulk``: its index, its ``_id``, its serialised source."""
 
@@ -158,11 +156,14 @@ class DocumentMaker:
         self._monthly: dict[int, str] = {}
 
     def document(
-        self, record: object, file: str, position: int, now: datetime
+        self, record: object, file: str, position: int, now: datetime, raw: bytes | None = None
     ) -> Document | BadRecord:
-        """The document for record number ``position`` of ``file``, or why there is none."""
+        """The document for record number ``position`` of ``file``, or why there is none.
+
+        ``raw``: the record's own bytes in the file, when known; they are sent as they are.
+        """
         try:
-            event = event_document(record, file)
+            event = event_document(record, file, raw)
         except InvalidRecordError as exc:
             return self._bad(record, file, position, exc.reason, str(exc))
         refused = self._window.refuses(event.event_time, now)
@@ -211,31 +212,32 @@ def file_documents(
     position = 0
     now = datetime.now(UTC)
     try:
-        for position, record in enumerate(read_records(stream, content_hash), start=1):
+        records = read_records_with_bytes(stream, content_hash)
+        for position, (record, raw) in enumerate(records, start=1):
             if isinstance(record, UnreadableRecord):
-                raw = RawRecord.of_bytes(record.raw)
-                yield BadRecord(Problem(name, record.reason), "not_json", raw, position)
+                unread = RawRecord.of_bytes(record.raw)
+                yield BadRecord(Problem(name, record.reason), "not_json", unread, position)
                 continue
-            yield maker.document(record, name, position, now)
+            yield maker.document(record, name, position, now, raw)
     except TrailFileError as exc:
         kept = f" (the {position} records before it were kept)" if position else ""
         yield BrokenFile(Problem(name, f"{exc}{kept}"))
 
 
 def serialise(event: EventDocument) -> bytes:
-    """The document sent: the record with its search fields, as orjson writes the two.
+    """The document sent: the record's JSON text with its search fields added at its end.
 
-    The record was written already (see :attr:`EventDocument.record_json`): only the
-    search fields are added, exactly as ``orjson.dumps({**record, "trailql": ...})``
-    would write them. The standard library writes what orjson cannot.
+    The record's text is its own bytes from the file, or else as orjson writes it (see
+    :attr:`EventDocument.record_json`); the search fields are spliced in before its closing
+    brace, as ``orjson.dumps({**record, "trailql": ...})`` would write them. The standard
+    library writes what orjson cannot.
 
     Raises:
         UnstorableRecordError: the record holds text that is not Unicode (bytes that were
             not UTF-8, a lone surrogate escape), which no JSON Elasticsearch stores can hold.
     """
     if event.record_json is not None:
-        derived = orjson.dumps(event.source[DERIVED])
-        return b"%s,%s:%s}" % (event.record_json[:-1], _DERIVED_KEY, derived)
+        return with_fields(event.record_json, {DERIVED: event.derived})
     try:
         # Integers beyond 64 bits, which orjson refuses; the standard library writes them.
         return json.dumps(event.source, ensure_ascii=False).encode()
@@ -244,6 +246,15 @@ def serialise(event: EventDocument) -> bytes:
             "the record holds text that is not valid Unicode (bytes that are not UTF-8, "
             "or a lone surrogate escape)"
         ) from None
+
+
+def with_fields(record_json: bytes, fields: dict[str, object]) -> bytes:
+    """A JSON object's text with more top-level ``fields`` at its end, none of them in it yet.
+
+    Cheap whatever the record's size: its bytes are copied once, never parsed again.
+    """
+    added = orjson.dumps(fields)
+    return b"%s,%s" % (record_json[: record_json.rindex(b"}")], added[1:])
 
 
 class _Token(str):

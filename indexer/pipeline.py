@@ -114,13 +114,14 @@ class _Kind(Enum):
     REFUSED = "refused"  # an event Elasticsearch refused: another index, or the quarantine
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: made for every event, and frozen inits cost twice as much
 class _Sent:
     """What one bulk action is, and whom its answer is for."""
 
     kind: _Kind
     tally: FileTally
-    where: str
+    #: Where the record is, as problems name it; None: record ``position`` of the file.
+    place: str | None
     position: int
     #: An event: the field left unindexed and why. A quarantined record: why it is there.
     problem: Problem | None = None
@@ -129,6 +130,15 @@ class _Sent:
     replaces: str | None = None
     #: An event sent again to the index that leaves this field unindexed.
     unindexed: str | None = None
+    #: An event: the index it was sent to.
+    index: str | None = None
+    #: An event sent again as orjson writes it, rather than as its bytes were in the file.
+    rewritten: bool = False
+
+    @property
+    def where(self) -> str:
+        """Where the record is, as problems name it (worked out only for problems)."""
+        return self.place or f"{self.tally.name}: record {self.position}"
 
 
 def _as_read(quarantined: QuarantinedRecord) -> object:
@@ -166,6 +176,9 @@ class Pipeline:
             max_retries=retries,
             backoff=options.backoff,
         )
+        #: The counters every event's answer adds to, labelled once rather than per answer.
+        self._indexed = INDEXER_EVENTS.labels(outcome="indexed")
+        self._already_present = INDEXER_EVENTS.labels(outcome="already_present")
         #: Actions an answer calls for (quarantining a refused event, removing a replayed
         #: record), sent from the caller's thread once the answer is in.
         self._follow_ups: list[tuple[_Kind, BulkResult[_Sent]]] = []
@@ -204,13 +217,12 @@ class Pipeline:
         if isinstance(item, BadRecord):
             self._quarantine(tally, item)
             return
-        where = f"{tally.name}: record {item.position}"
         if item.event_time is not None:
             if tally.first_event_time is None or item.event_time < tally.first_event_time:
                 tally.first_event_time = item.event_time
             if tally.last_event_time is None or item.event_time > tally.last_event_time:
                 tally.last_event_time = item.event_time
-        sent = _Sent(_Kind.EVENT, tally, where, item.position, replaces=replaces)
+        sent = _Sent(_Kind.EVENT, tally, None, item.position, replaces=replaces, index=item.index)
         self._writer.add(item.index, item.event_id, item.source, sent)
 
     def _quarantine(self, tally: FileTally, bad: BadRecord) -> None:
@@ -258,12 +270,12 @@ class Pipeline:
         tally = sent.tally
         if result.outcome is Outcome.INDEXED:
             tally.indexed += 1
-            INDEXER_EVENTS.labels(outcome="indexed").inc()
+            self._indexed.inc()
             if sent.problem is not None:
                 tally.partial.append(sent.problem)
         else:
             tally.already_present += 1
-            INDEXER_EVENTS.labels(outcome="already_present").inc()
+            self._already_present.inc()
         if sent.replaces is not None:
             self._follow_ups.append((_Kind.DELETE, result))
 
@@ -283,9 +295,21 @@ class Pipeline:
         """An event refused: without its one mistyped field, if that is why; else quarantined.
 
         Looked into only now, as it costs as much as deriving the search fields of a record.
+        An event sent as its bytes were in the file is first sent again as orjson writes it,
+        if that differs: Elasticsearch refuses some JSON that parsing takes (a key twice in
+        one object, which the parsed record holds once).
         """
         sent, action = result.action.tag, result.action
         record = loads(action.document)
+        if not sent.rewritten and sent.index is not None and isinstance(record, dict):
+            try:
+                rewritten = orjson.dumps(record)
+            except orjson.JSONEncodeError:
+                rewritten = action.document
+            if rewritten != action.document:
+                again = replace(sent, rewritten=True)
+                self._writer.add(sent.index, action.doc_id, rewritten, again)
+                return
         if isinstance(record, dict):
             record.pop(DERIVED, None)  # what the indexer added, not the record
         wrong = mistyped(record) if isinstance(record, dict) else {}

@@ -115,3 +115,31 @@ def test_digest_and_insight_files_are_skipped_with_a_note(es, alias, tmp_path, n
     assert summary.files_read == 0
     assert sum(summary.skipped.values()) == 1
     assert summary.clean
+
+
+def test_records_are_stored_as_their_own_bytes_say(es, alias, tmp_path):
+    # Escapes and spacing orjson would not write; an integer beyond 64 bits; a key twice,
+    # which Elasticsearch refuses as it stands (the record is sent again as orjson writes it).
+    texts = [
+        b'{"eventVersion":"1.09","eventID":"own-1","eventTime":"2023-07-10T12:00:00Z",'
+        b'"requestParameters":{"n":123456789012345678901234567890,"s":"\\u00e9\\/"}}',
+        b'{"eventVersion":"1.09", "eventID" : "own-2", "eventTime":"2023-07-10T12:00:00Z"}',
+        b'{"eventVersion":"1.09","eventID":"own-3","eventTime":"2023-07-10T12:00:00Z",'
+        b'"eventName":"First","eventName":"Second"}',
+    ]
+    (tmp_path / "own.json.gz").write_bytes(
+        gzip.compress(b'{"Records":[' + b",".join(texts) + b"]}")
+    )
+    summary = index_sources([str(tmp_path)], client=es, alias=alias)
+    assert (summary.indexed, summary.rejected_records) == (3, [])
+    es.indices.refresh(index=alias)
+    for number, text in enumerate(texts, start=1):
+        hits = es.search(index=alias, query={"ids": {"values": [f"own-{number}"]}})["hits"]
+        [hit] = hits["hits"]
+        # The client reads integers beyond 64 bits as floats, as orjson does.
+        assert hit["_source"] == json.loads(text, parse_int=_int_or_float)
+
+
+def _int_or_float(digits: str) -> int | float:
+    value = int(digits)
+    return value if -(2**63) <= value < 2**64 else float(value)

@@ -121,11 +121,15 @@ def test_records_are_stored_as_their_own_bytes_say(es, alias, tmp_path):
     # Escapes and spacing orjson would not write; an integer beyond 64 bits; a key twice,
     # which Elasticsearch refuses as it stands (the record is sent again as orjson writes it).
     texts = [
-        b'{"eventVersion":"1.09","eventID":"own-1","eventTime":"2023-07-10T12:00:00Z",'
-        b'"requestParameters":{"n":123456789012345678901234567890,"s":"\\u00e9\\/"}}',
+        (
+            b'{"eventVersion":"1.09","eventID":"own-1","eventTime":"2023-07-10T12:00:00Z",'
+            b'"requestParameters":{"n":123456789012345678901234567890,"s":"\\u00e9\\/"}}'
+        ),
         b'{"eventVersion":"1.09", "eventID" : "own-2", "eventTime":"2023-07-10T12:00:00Z"}',
-        b'{"eventVersion":"1.09","eventID":"own-3","eventTime":"2023-07-10T12:00:00Z",'
-        b'"eventName":"First","eventName":"Second"}',
+        (
+            b'{"eventVersion":"1.09","eventID":"own-3","eventTime":"2023-07-10T12:00:00Z",'
+            b'"eventName":"First","eventName":"Second"}'
+        ),
     ]
     (tmp_path / "own.json.gz").write_bytes(
         gzip.compress(b'{"Records":[' + b",".join(texts) + b"]}")

@@ -142,12 +142,18 @@ def test_an_unreadable_line_keeps_its_bytes():
 #: strings and nested objects that look like the boundary between two records.
 OWN_TEXTS = [
     b'{"eventVersion":"1.09", "eventID" : "a","eventTime":"2023-07-10T12:00:00Z"}',
-    b'{"eventVersion":"1.09","eventID":"b\\u00e9\\/","eventTime":"2023-07-10T12:00:00Z",'
-    b'"requestParameters":{"n":123456789012345678901234567890,"f":1.50,"e":1E+2}}',
-    b'{"eventVersion":"1.09","eventID":"c","eventTime":"2023-07-10T12:00:00Z",'
-    b'"errorMessage":"x},{\\"eventVersion\\":\\"1\\"}"}',
-    b'{"eventVersion":"1.09","eventID":"d","eventTime":"2023-07-10T12:00:00Z",'
-    b'"resources":[{"a":1},{"eventVersion":"nested"},{"eventVersion":{"deeper":[]}}]}',
+    (
+        b'{"eventVersion":"1.09","eventID":"b\\u00e9\\/","eventTime":"2023-07-10T12:00:00Z",'
+        b'"requestParameters":{"n":123456789012345678901234567890,"f":1.50,"e":1E+2}}'
+    ),
+    (
+        b'{"eventVersion":"1.09","eventID":"c","eventTime":"2023-07-10T12:00:00Z",'
+        b'"errorMessage":"x},{\\"eventVersion\\":\\"1\\"}"}'
+    ),
+    (
+        b'{"eventVersion":"1.09","eventID":"d","eventTime":"2023-07-10T12:00:00Z",'
+        b'"resources":[{"a":1},{"eventVersion":"nested"},{"eventVersion":{"deeper":[]}}]}'
+    ),
     b'{"eventVersion":"1.09","eventID":"e","eventTime":"2023-07-10T12:00:00Z"}',
 ]
 

@@ -168,6 +168,21 @@ def _parsed(text: bytes) -> object:
     return json.loads(text, parse_int=number)
 
 
+def _hashed_records(count: int) -> list[bytes]:
+    return [
+        b'{"eventVersion":"1.09","eventID":"%s","eventTime":"2023-07-10T12:00:00Z"}'
+        % hashlib.sha256(b"%d" % number).hexdigest().encode()
+        for number in range(count)
+    ]
+
+
+_LARGE_GZIP = gzip.compress(b'{"Records":[' + b",".join(_hashed_records(4_000)) + b"]}")
+
+
+def test_the_large_gzip_case_is_larger_than_a_small_file():
+    assert len(_LARGE_GZIP) >= reader._SMALL_FILE
+
+
 def _with_bytes(data: bytes) -> list[tuple[object, bytes | None]]:
     return list(reader.read_records_with_bytes(io.BytesIO(data)))
 
@@ -211,8 +226,8 @@ def test_empty_lists_of_records_hold_no_records():
         gzip.compress(b'{"Records":[' + b",".join(OWN_TEXTS) + b"]}\n"),
         # Two gzip members inflate to their concatenation, as gzip reads them.
         gzip.compress(b'{"Records":[' + OWN_TEXTS[0]) + gzip.compress(b"]}"),
-        # Larger than a small file read in one go.
-        gzip.compress(b'{"Records":[' + b",".join(OWN_TEXTS * 2_000) + b"]}"),
+        # Larger than a small file read in one go (hashes compress poorly).
+        _LARGE_GZIP,
         b'{"Records":[' + b",".join(OWN_TEXTS * 200) + b"]}",
     ],
     ids=["small-gzip", "two-members", "large-gzip", "plain"],

@@ -18,8 +18,9 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
+from api import live_events, live_findings
 from api.auth import authenticator_from
 from api.auth_middleware import Authentication
 from api.body_limit import BodyLimit
@@ -27,6 +28,7 @@ from api.execution import Executor
 from api.export import export_route
 from api.graphiql import graphiql_assets
 from api.limits import Limits
+from api.live import FeedSettings, LiveHub
 from api.logs import configure_logging
 from api.metrics import metrics
 from api.persisted import Manifest, PersistedQueries
@@ -105,6 +107,27 @@ def limits_from(settings: ApiSettings) -> Limits:
     )
 
 
+def live_hub(elasticsearch: AsyncElasticsearch, alias: str, settings: ApiSettings) -> LiveHub:
+    """The process's live feeds (one per stream: events, findings) and its subscription limits.
+
+    The limits count subscriptions of both streams together.
+    """
+    feed_settings = FeedSettings(
+        interval=settings.live_poll_interval,
+        settle=settings.live_settle,
+        capacity=settings.live_queue,
+        grace=settings.live_slow_grace,
+    )
+    return LiveHub(
+        {
+            live_events.STREAM: live_events.events_feed(elasticsearch, alias, feed_settings),
+            live_findings.STREAM: live_findings.findings_feed(elasticsearch, alias, feed_settings),
+        },
+        per_connection=settings.live_max_subscriptions_per_connection,
+        per_credential=settings.live_max_subscriptions_per_credential,
+    )
+
+
 def create_app(
     connection: Connection,
     alias: str,
@@ -135,19 +158,29 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        app.state.elasticsearch = async_client(connection)
+        elasticsearch = app.state.elasticsearch = async_client(connection)
         app.state.alias = alias
+        app.state.live = live = live_hub(elasticsearch, alias, settings)
         app.state.months = Months()
         _tune_garbage_collection()
+        live.start()
         try:
             yield
         finally:
-            await app.state.elasticsearch.close()
+            await live.stop()
+            await elasticsearch.close()
 
     executor = Executor(
         schema, limits_from(settings), FIELD_COSTS, time_budget=settings.request_timeout
     )
-    graphql = GraphQLView(schema, executor, persisted, cache_max_age=settings.cache_max_age)
+    graphql = GraphQLView(
+        schema,
+        executor,
+        persisted,
+        cache_max_age=settings.cache_max_age,
+        authenticator=authenticator,
+        settings=settings,
+    )
     middleware = [
         Middleware(RequestLog),
         Middleware(
@@ -165,6 +198,7 @@ def create_app(
     return Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
             export_route(executor.limits),
             graphiql_assets,
             Route("/healthz", healthz),

@@ -16,6 +16,7 @@ from elasticsearch import AsyncElasticsearch
 
 from api.errors import TimeBudgetExceededError
 from api.limits import Limits
+from api.live import LiveConnection, LiveHub
 from api.request_log import RequestRecord
 from api.slices import Months
 from api.tenancy import ACCOUNT_FIELD as ACCOUNT_FIELD_OF_EVENTS
@@ -52,14 +53,21 @@ class Context:
     #: The months behind the alias, shared by every request of the process.
     months: Months = field(default_factory=Months)
     search_took_ms: list[int] = field(default_factory=list)
+    #: The live feeds of this process (subscriptions read them).
+    live: LiveHub | None = None
+    #: The WebSocket connection a subscription runs on; None over HTTP.
+    connection: LiveConnection | None = None
+    #: What the client sent with connection_init (Strawberry sets it): its credential.
+    connection_params: dict[str, Any] | None = None
     #: What resolvers batch within one request (api/integrity.py's data loaders), by name.
     loaders: dict[str, Any] = field(default_factory=dict)
 
     async def search(self, **request: Any) -> Any:
         """Search the events alias, confined to the tenant's accounts.
 
-        A missing alias is an empty result, not an error. A request that could reach past
-        its query (see :func:`api.tenancy.check_confined`) is refused as a bug.
+        A missing alias is an empty result, not an error; a missing shard is an error, never
+        a partial answer. A request that could reach past its query (see
+        :func:`api.tenancy.check_confined`) is refused as a bug.
         """
         return await self._search(self.alias, ACCOUNT_FIELD_OF_EVENTS, request)
 
@@ -91,7 +99,11 @@ class Context:
         )
         started = time.perf_counter()
         try:
-            response = await self.elasticsearch.search(**target, **request)
+            # A shard with no copy left (a node lost, no replica) fails the whole search
+            # (503, UPSTREAM_UNAVAILABLE): an answer from the other shards would be wrong.
+            response = await self.elasticsearch.search(
+                **target, allow_partial_search_results=False, **request
+            )
         finally:
             elapsed = time.perf_counter() - started
             ELASTICSEARCH_REQUEST_SECONDS.labels(kind="search").observe(elapsed)

@@ -65,6 +65,57 @@ class ErrorCode(StrEnum):
     PERSISTED_QUERY_NOT_IN_LIST = "PERSISTED_QUERY_NOT_IN_LIST"
 
 
+#: What each code means to a client, for the GraphQL reference (``python -m docs.reference``):
+#: a code without a meaning here fails tests/docs/test_reference.py.
+MEANINGS: dict[ErrorCode, str] = {
+    ErrorCode.BAD_USER_INPUT: (
+        "an argument out of range (`first` above 500, `from` after `to`, a parameter condition"
+        " without a test), a variable of the wrong type, or an input over a limit"
+    ),
+    ErrorCode.INVALID_CURSOR: "a cursor this API did not issue, or one issued for the other order",
+    ErrorCode.QUERY_TOO_COSTLY: (
+        "the query is over a limit: cost, depth, aliases, tokens or validation work"
+    ),
+    ErrorCode.GRAPHQL_VALIDATION_FAILED: (
+        "the query itself is wrong (unknown field, bad syntax, wrong type, a fragment cycle)"
+    ),
+    ErrorCode.TIMEOUT: (
+        "the request ran past its time budget and was stopped; nothing partial is returned"
+    ),
+    ErrorCode.BAD_REQUEST: (
+        "not a GraphQL request: no query, a body that is not JSON (or nests past 1,024 levels),"
+        " a batch, a wrong method or content type (HTTP 400/405)"
+    ),
+    ErrorCode.PAYLOAD_TOO_LARGE: "a request body over the limit (HTTP 413)",
+    ErrorCode.RATE_LIMITED: (
+        "too many requests from one credential (HTTP 429, with `Retry-After`)"
+    ),
+    ErrorCode.UNAUTHENTICATED: "no credential, or one not accepted (HTTP 401)",
+    ErrorCode.FORBIDDEN: (
+        "the credential lacks the scope the operation needs (`triage`, to change a finding's"
+        " status)"
+    ),
+    ErrorCode.NOT_FOUND: (
+        "a mutation names something that does not exist or is not the caller's to see (a finding)"
+    ),
+    ErrorCode.PERSISTED_QUERY_NOT_FOUND: (
+        "a persisted query's hash this server does not know (message"
+        " `PersistedQueryNotFound`): send the document with its hash"
+    ),
+    ErrorCode.PERSISTED_QUERY_NOT_SUPPORTED: "a persisted-query `version` other than 1",
+    ErrorCode.PERSISTED_QUERY_HASH_MISMATCH: (
+        "a document sent with a `sha256Hash` that is not its SHA-256"
+    ),
+    ErrorCode.PERSISTED_QUERY_NOT_IN_LIST: (
+        "allow-list mode: the document is not one of the manifest's operations"
+    ),
+    ErrorCode.UPSTREAM_UNAVAILABLE: "Elasticsearch does not answer; try again",
+    ErrorCode.INTERNAL: (
+        "a bug on our side; logged with its details, answered with a generic message"
+    ),
+}
+
+
 class TimeBudgetExceededError(Exception):
     """The request's searches ran out of time (Elasticsearch's own timeout, or ours)."""
 

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
+import orjson
 from graphql import ExecutionResult as CoreExecutionResult
-from graphql import GraphQLError, OperationType, execute
+from graphql import GraphQLError, OperationType, execute, subscribe
 from graphql.execution.values import get_variable_values
 from strawberry.schema import Schema
 from strawberry.types import ExecutionResult
@@ -27,8 +29,13 @@ from api.documents import DocumentCache, PreparedDocument
 from api.errors import ErrorCode, user_error, with_code
 from api.inputs import check_variables
 from api.limits import FieldCost, Limits, QueryShape, measure, problems
+from api.live import FeedStoppedError, SlowSubscriberError
 from api.operations import operation_label
 from common.metrics import GRAPHQL_ERRORS, GRAPHQL_REQUEST_SECONDS, GRAPHQL_REQUESTS
+
+#: Where a subscription event's payload keeps the results computed from it (see
+#: :func:`_sharing_results`).
+SHARED_RESULTS = "_trailql_results"
 
 
 class OperationNotAllowedError(Exception):
@@ -55,6 +62,9 @@ class Executor:
             (PlannedExecutionContext,),
             {"use_plans": use_plans},
         )
+        #: Subscription events executed once per document and variables, however many
+        #: subscriptions receive them.
+        self._event_executor_class = _sharing_results(self._executor_class)
         self._graphql_schema = schema._schema  # noqa: SLF001  Strawberry's graphql-core schema
         self._limits = limits
         self._time_budget = time_budget
@@ -105,14 +115,14 @@ class Executor:
             return PreExecutionError(data=None, errors=errors or None, extensions=extensions)
         return ExecutionResult(data=result.data, errors=errors or None, extensions=extensions)
 
-    async def _run(  # noqa: PLR0911  one return per refusal, in the order they are checked
+    async def _check(
         self,
         query: str,
         variables: dict[str, Any] | None,
         operation_name: str | None,
-        context: Context,
         allowed: frozenset[OperationType],
-    ) -> tuple[PreparedDocument | None, CoreExecutionResult, QueryShape | None]:
+    ) -> tuple[PreparedDocument | None, CoreExecutionResult | None, QueryShape | None]:
+        """The document, the refusal if any check fails (None: run it), and its shape."""
         refused = check_variables(variables, self._limits)
         if refused is not None:
             return None, _refusal(refused), None
@@ -131,8 +141,20 @@ class Executor:
             return prepared, _refusal(*map(_bad_input, coerced)), None
         shape = measure(operation, prepared.fragments, coerced.coerced, self._costs)
         over = problems(shape, self._limits)
-        if over:
-            return prepared, _refusal(*over), shape
+        return prepared, _refusal(*over) if over else None, shape
+
+    async def _run(
+        self,
+        query: str,
+        variables: dict[str, Any] | None,
+        operation_name: str | None,
+        context: Context,
+        allowed: frozenset[OperationType],
+    ) -> tuple[PreparedDocument | None, CoreExecutionResult, QueryShape | None]:
+        prepared, refusal, shape = await self._check(query, variables, operation_name, allowed)
+        if refusal is not None:
+            return prepared, refusal, shape
+        assert prepared is not None
         assert prepared.document is not None
         context.deadline = time.monotonic() + self._time_budget
         try:
@@ -151,6 +173,70 @@ class Executor:
         except TimeoutError:
             return prepared, _refusal(_timed_out(self._time_budget)), shape
         return prepared, result, shape
+
+    async def stream(
+        self,
+        query: str,
+        variables: dict[str, Any] | None,
+        operation_name: str | None,
+        context: Context,
+    ) -> AsyncIterator[ExecutionResult]:
+        """A subscription's results, after the same checks as any operation.
+
+        A refusal is one :class:`PreExecutionError` (the transport sends it as the
+        operation's error); each event's result follows, with codes on its errors. The
+        subscription is counted once, when it starts. Queries are answered over HTTP.
+        """
+        started = time.perf_counter()
+        label = operation_label(operation_name)
+        try:
+            prepared, refusal, _ = await self._check(
+                query, variables, operation_name, frozenset({OperationType.SUBSCRIPTION})
+            )
+        except OperationNotAllowedError as exc:
+            refusal = _refusal(
+                user_error(
+                    ErrorCode.BAD_REQUEST,
+                    f"{exc} operations are answered over HTTP (POST /graphql); WebSocket "
+                    "runs subscriptions.",
+                )
+            )
+            prepared = None
+        if operation_name is None and prepared is not None:
+            label = operation_label(_only_operation_name(prepared))
+        source: Any = None
+        if refusal is None:
+            assert prepared is not None
+            assert prepared.document is not None
+            source = await await_maybe(
+                subscribe(
+                    self._graphql_schema,
+                    prepared.document,
+                    context_value=context,
+                    variable_values=variables,
+                    operation_name=operation_name,
+                    executor_class=self._event_executor_class,
+                    operation_extensions=None,
+                )
+            )
+            if isinstance(source, CoreExecutionResult):
+                refusal, source = source, None
+        if refusal is not None:
+            errors = [with_code(error) for error in refusal.errors or ()]
+            self._count(label, started, [_code(error) for error in errors], context)
+            yield PreExecutionError(data=None, errors=errors)
+            return
+        self._count(label, started, [], context)
+        try:
+            async for result in source:
+                errors = [with_code(error) for error in result.errors or ()]
+                for error in errors:
+                    GRAPHQL_ERRORS.labels(code=_code(error)).inc()
+                yield ExecutionResult(data=result.data, errors=errors or None)
+        except (SlowSubscriberError, FeedStoppedError):
+            return  # the connection is being closed, with the reason
+        finally:
+            await source.aclose()
 
     def refuse(
         self, error: GraphQLError, operation_name: str | None, context: Context
@@ -172,6 +258,53 @@ class Executor:
         if record is not None:
             record.operation = label
             record.error_codes = codes
+
+
+def _sharing_results(executor_class: type[Any]) -> type[Any]:
+    """``executor_class``, executing each subscription event once per operation and variables.
+
+    A live event goes to every subscription that wants it; those that sent the same
+    document and variables get the same result, computed for the first and kept on the
+    event's payload (:data:`SHARED_RESULTS`, set by the subscription) until it is dropped.
+    The fields under a subscription read only the event, never who asks.
+    """
+
+    class Sharing(executor_class):  # type: ignore[misc]
+        _sharing: tuple[dict[Any, Any], Any] | None = None
+        _key: Any = None
+
+        def build_per_event_executor(self, payload: Any) -> Any:
+            shared = getattr(payload, SHARED_RESULTS, None)
+            if shared is None:
+                return super().build_per_event_executor(payload)
+            if self._key is None:  # the same for every event of this subscription
+                values = getattr(self.variable_values, "coerced", self.variable_values)
+                self._key = (id(self.operation), orjson.dumps(values, default=repr))
+            result = shared.get(self._key)
+            if result is not None:
+                return _Executed(result)
+            executor = super().build_per_event_executor(payload)
+            executor._sharing = (shared, self._key)  # noqa: SLF001  its own class
+            return executor
+
+        def execute_operation(self, *arguments: Any, **options: Any) -> Any:
+            result = super().execute_operation(*arguments, **options)
+            if self._sharing is not None and isinstance(result, CoreExecutionResult):
+                shared, key = self._sharing
+                shared[key] = result  # not an awaitable: it can be handed out again
+            return result
+
+    return Sharing
+
+
+class _Executed:
+    """An event executed already for another subscription: its result, as an executor."""
+
+    def __init__(self, result: CoreExecutionResult) -> None:
+        self._result = result
+
+    def execute_operation(self, *_: Any, **__: Any) -> CoreExecutionResult:
+        return self._result
 
 
 class _Refusal(CoreExecutionResult):

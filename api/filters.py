@@ -461,10 +461,24 @@ def _source_address(values: list[str] | None) -> dict[str, Any] | None:
         except ValueError:
             exact.append(value)
         else:
-            should.append({"term": {SOURCE_IP: str(network)}})
+            should.append({"term": {SOURCE_IP: _cidr(network)}})
     if exact:
         should.append({"terms": {SOURCE_IP_ADDRESS: exact}})
     return {"bool": {"should": should, "minimum_should_match": 1}}
+
+
+def _cidr(network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> str:
+    """A range as Elasticsearch takes it: an IPv4-mapped IPv6 range as the IPv4 range it is.
+
+    Elasticsearch stores IPv4 addresses mapped into IPv6 and refuses CIDR notation on a
+    mapped address (is ``::ffff:10.0.0.0/104`` a /104 or a /8?); the range is the same.
+    """
+    mapped = (
+        network.network_address.ipv4_mapped if isinstance(network, ipaddress.IPv6Network) else None
+    )
+    if mapped is not None:
+        return str(ipaddress.IPv4Network((mapped, network.prefixlen - 96)))
+    return str(network)
 
 
 def _contains(field: str, text: str | None) -> dict[str, Any] | None:

@@ -196,7 +196,8 @@ class FindingFilter:
     log_group_name: list[str] | None = None
 
 
-def _filter_query(finding_filter: FindingFilter | None, limit: int) -> dict[str, Any]:
+def finding_query(finding_filter: FindingFilter | None, limit: int) -> dict[str, Any]:
+    """The findings query for a filter (``match_all`` for none); lists of at most ``limit``."""
     if finding_filter is None:
         return {"match_all": {}}
     clauses: list[dict[str, Any]] = []
@@ -273,7 +274,7 @@ async def _findings(
     after_values = resume_after(after, kind, _POSITION)
     direction = order.direction.value
     request: dict[str, Any] = {
-        "query": _filter_query(filter, context.limits.max_list_length),
+        "query": finding_query(filter, context.limits.max_list_length),
         "sort": [{order.field.value: {"order": direction}}, {"id": {"order": direction}}],
         "size": size + 1,
         "track_total_hits": True,
@@ -370,7 +371,7 @@ async def _finding_stats(
     }
     aggs["timeline"] = {"date_histogram": {"field": "firstEventTime", "calendar_interval": "1d"}}
     response = await context.search_findings(
-        query=_filter_query(filter, context.limits.max_list_length),
+        query=finding_query(filter, context.limits.max_list_length),
         size=0,
         track_total_hits=True,
         aggs=aggs,

@@ -1,11 +1,13 @@
 """GraphiQL from this server's own files: engineers' browsers may have no internet access.
 
 GraphiQL 3 is the last line published as UMD bundles (``graphiql.min.js``, with React 18's
-``umd`` builds): plain ``<script>`` tags, no bundler and no import map. The four files the page
-needs ship inside this package (``api/static/graphiql/``, copied from the npm packages that
+``umd`` builds): plain ``<script>`` tags, no bundler and no import map. Subscriptions go over
+WebSocket through the ``graphql-ws`` client's browser build, with the credential of
+GraphiQL's Headers tab as ``connection_init``'s payload. The five files the page needs ship
+inside this package (``api/static/graphiql/``, copied from the npm packages that
 ``package-lock.json`` pins by ``scripts/vendor-graphiql``, and checked against its hashes by
 the tests), so ``pip install trailql`` serves GraphiQL with no Node.js anywhere. The route
-below serves exactly those four files, never anything else of that folder.
+below serves exactly those five files, never anything else of that folder.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ ASSETS = {
     "react-dom.production.min.js": ("react-dom", "umd/react-dom.production.min.js"),
     "graphiql.min.js": ("graphiql", "graphiql.min.js"),
     "graphiql.min.css": ("graphiql", "graphiql.min.css"),
+    "graphql-ws.min.js": ("graphql-ws", "umd/graphql-ws.min.js"),
 }
 
 #: Our start-up script's name: served from here, so the page needs no inline script.
@@ -62,13 +65,60 @@ EXAMPLE_QUERY = """\
 }
 """
 
-# The fetcher posts to the page's own URL, so the page works behind any host name or port.
+# The fetcher posts to the page's own URL, so the page works behind any host name or port;
+# subscriptions open a WebSocket to the same URL, one per set of headers (the credential
+# goes in connection_init), and a close is shown as an error with its code and reason.
 _START_SCRIPT_TEXT = f"""\
 "use strict";
 const url = window.location.origin + window.location.pathname;
+const socketUrl = url.replace(/^http/, "ws");
+const overHttp = GraphiQL.createFetcher({{ url }});
+const sockets = new Map();
+
+function socketFor(headers) {{
+  const key = JSON.stringify(headers || {{}});
+  if (!sockets.has(key)) {{
+    sockets.set(key, graphqlWs.createClient({{
+      url: socketUrl, connectionParams: headers || {{}}, lazy: true, retryAttempts: 0,
+    }}));
+  }}
+  return sockets.get(key);
+}}
+
+// Read from the text being sent, not GraphiQL's documentAST, which can still be the previous
+// document's when Run is pressed right after an edit. Strings and comments are blanked first.
+const IGNORED = /"{{3}}[\\s\\S]*?"{{3}}|"(?:[^"\\\\]|\\\\.)*"|#[^\\n\\r]*/g;
+const OPERATION = /(?:^|[{{}}\\s])(query|mutation|subscription)\\b\\s*([_A-Za-z]\\w*)?/g;
+function isSubscription(params) {{
+  const operations = [...(params.query || "").replace(IGNORED, " ").matchAll(OPERATION)];
+  const named = (match) => match[2] === params.operationName;
+  const chosen = params.operationName ? operations.find(named) : operations[0];
+  return Boolean(chosen) && chosen[1] === "subscription";
+}}
+
+function subscribe(params, headers) {{
+  return {{
+    subscribe(observer) {{
+      const dispose = socketFor(headers).subscribe(params, {{
+        next: (value) => observer.next(value),
+        error: (error) => observer.error(
+          error && error.code ? new Error(`closed: ${{error.code}} ${{error.reason}}`) : error,
+        ),
+        complete: () => observer.complete(),
+      }});
+      return {{ unsubscribe: dispose }};
+    }},
+  }};
+}}
+
+function fetcher(params, options) {{
+  if (isSubscription(params)) return subscribe(params, options && options.headers);
+  return overHttp(params, options);
+}}
+
 ReactDOM.createRoot(document.getElementById("graphiql")).render(
   React.createElement(GraphiQL, {{
-    fetcher: GraphiQL.createFetcher({{ url }}),
+    fetcher,
     defaultQuery: {json.dumps(EXAMPLE_QUERY)},
     shouldPersistHeaders: false,
     inputValueDeprecation: true,
@@ -105,6 +155,7 @@ _PAGE = f"""\
 <script src="graphiql/react.production.min.js"></script>
 <script src="graphiql/react-dom.production.min.js"></script>
 <script src="graphiql/graphiql.min.js"></script>
+<script src="graphiql/graphql-ws.min.js"></script>
 <script src="graphiql/{START_SCRIPT}"></script>
 </body>
 </html>

@@ -93,7 +93,9 @@ class StoredKey:
 
     def tenant(self) -> Tenant:
         """Who the key lets in."""
-        return Tenant(name=self.name, accounts=self.accounts, scopes=self.scopes)
+        return Tenant(
+            name=self.name, accounts=self.accounts, scopes=self.scopes, expires=self.expires
+        )
 
 
 def _expiry(text: str, where: str) -> datetime:

@@ -1,4 +1,4 @@
-"""The GraphQL schema: every area's queries merged, and the SDL exported from it."""
+"""The GraphQL schema: every area's queries and subscriptions merged, and the SDL exported."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import strawberry
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
-from api import events, findings, integrity, log_groups, stats
+from api import events, findings, integrity, live_events, live_findings, log_groups, stats
 from api.limits import FieldCost
 from api.types import read_key
 
@@ -23,6 +23,10 @@ Query = merge_types(
 )
 #: The one mutation: triage of findings (POST only, see api/view.py).
 Mutation = merge_types("Mutation", (findings.FindingMutations,))
+#: Pushed over WebSocket (api/websocket.py): new events, new findings.
+Subscription = merge_types(
+    "Subscription", (live_events.EventSubscriptions, live_findings.FindingSubscriptions)
+)
 
 
 def _gathered(*areas: dict[str, FieldCost]) -> dict[str, FieldCost]:
@@ -41,12 +45,17 @@ FIELD_COSTS = _gathered(
     log_groups.FIELD_COSTS,
     findings.FIELD_COSTS,
     integrity.FIELD_COSTS,
+    live_events.FIELD_COSTS,
+    live_findings.FIELD_COSTS,
 )
 
 #: Checks, limits, error codes and metrics are the executor's (api/execution.py), not
 #: schema extensions: they run once per request around graphql-core, in a fixed order.
 schema = strawberry.Schema(
-    query=Query, mutation=Mutation, config=StrawberryConfig(default_resolver=read_key)
+    query=Query,
+    mutation=Mutation,
+    subscription=Subscription,
+    config=StrawberryConfig(default_resolver=read_key),
 )
 
 

@@ -72,6 +72,24 @@ class ApiSettings(BaseSettings):
     #: Per-credential exceptions, ``NAME=RATE/BURST`` separated by ``;`` (``ci=5/10``).
     rate_limits: str = ""
 
+    #: Live subscriptions (WebSocket on /graphql): how often the process looks for new
+    #: events, and how far behind its clock it stays (the clock difference between the
+    #: indexer's hosts and this one; indexers say themselves what is still on its way).
+    live_poll_interval: float = 0.25
+    live_settle: float = 1.0
+    #: Events one subscription may have waiting unread, and how long a burst waits for a
+    #: full queue to have room: past either, its client is cut off (api/live.py).
+    live_queue: int = 1_000
+    live_slow_grace: float = 5.0
+    #: Subscriptions open at once on one connection, and for one credential (0: no limit).
+    live_max_subscriptions_per_connection: int = 20
+    live_max_subscriptions_per_credential: int = 100
+    #: Seconds of silence from a client before it is pinged, and for its pong.
+    live_ping_interval: float = 20.0
+    live_ping_timeout: float = 10.0
+    #: Seconds a new connection has to send connection_init (with its credential).
+    live_init_timeout: float = 10.0
+
     #: Authentication off: every request sees every account. For local development only.
     auth_disabled: bool = False
     #: API key hash lines (``NAME:SHA256:ACCOUNTS[:EXPIRES]``), separated by ``;`` or new lines.

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from schema.paths import ACCOUNT_ID
@@ -55,11 +56,16 @@ def scopes_of(values: Iterable[str]) -> frozenset[str]:
 
 @dataclass(frozen=True)
 class Tenant:
-    """A caller: a name for logs, the accounts it may see (None: all), what it may do."""
+    """A caller: a name for logs, the accounts it may see (None: all), what it may do.
+
+    ``expires`` is when its credential stops being accepted (a key's expiry, a token's
+    ``exp``): a connection that outlives it is closed (``api.websocket``).
+    """
 
     name: str
     accounts: frozenset[str] | None
     scopes: frozenset[str] = READ_ONLY
+    expires: datetime | None = None
 
     def may(self, scope: str) -> bool:
         """Whether the credential carries ``scope``."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 import jwt
@@ -90,7 +91,10 @@ class TokenVerifier:
         except jwt.PyJWTError as exc:
             raise InvalidTokenError(f"the token is not valid: {exc}") from None
         return Tenant(
-            name=self._name(claims), accounts=self._accounts(claims), scopes=self._scopes(claims)
+            name=self._name(claims),
+            accounts=self._accounts(claims),
+            scopes=self._scopes(claims),
+            expires=_expiry(claims),
         )
 
     def _scopes(self, claims: dict[str, Any]) -> frozenset[str]:
@@ -130,3 +134,11 @@ class TokenVerifier:
     def _name(claims: dict[str, Any]) -> str:
         subject = claims.get("sub")
         return f"jwt:{subject}" if isinstance(subject, str) and subject else "jwt"
+
+
+def _expiry(claims: dict[str, Any]) -> datetime | None:
+    """When the token stops being accepted (``exp`` and the leeway); None past datetime's range."""
+    try:
+        return datetime.fromtimestamp(float(claims["exp"]) + LEEWAY_SECONDS, UTC)
+    except (OverflowError, ValueError, OSError):
+        return None

@@ -1,16 +1,21 @@
-"""GraphQL over HTTP on ``/graphql``: Strawberry's transport, our executor behind it.
+"""GraphQL on ``/graphql``: Strawberry's transport, our executor behind it.
 
-Strawberry's view speaks the protocol (GET and POST, content types, GraphiQL's page,
-WebSockets); each operation is answered by :class:`api.execution.Executor`. Bodies are read
-with orjson, whose nesting limit turns a body nested thousands of levels deep into a plain
-400 instead of a stack overflow, and every refusal is a GraphQL error body with a code.
-Answers are ``application/graphql-response+json`` for clients that accept it, with the
-spec's status codes, and ``application/json`` otherwise (``api.media_types``).
+Strawberry's view speaks the protocols (GET and POST, content types, GraphiQL's page, and
+subscriptions over WebSocket: ``api.websocket``); each operation is answered by
+:class:`api.execution.Executor`. Bodies are read with orjson, whose nesting limit turns a
+body nested thousands of levels deep into a plain 400 instead of a stack overflow, and every
+refusal is a GraphQL error body with a code. Answers are ``application/graphql-response+json``
+for clients that accept it, with the spec's status codes, and ``application/json`` otherwise
+(``api.media_types``). A WebSocket's credential comes with its ``connection_init``
+(:meth:`GraphQLView.on_ws_connect`).
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any, cast
 
 import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
@@ -18,13 +23,16 @@ from graphql import OperationType
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
+from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData, process_result
 from strawberry.http.base import BaseRequestProtocol
 from strawberry.schema import Schema
 from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
+from strawberry.types.unset import UNSET, UnsetType
 
+from api.auth import API_KEY_HEADER, Authenticator, UnauthenticatedError
 from api.auth_middleware import is_ide_request
 from api.context import Context
 from api.errors import ErrorCode, refusal_response
@@ -32,7 +40,10 @@ from api.execution import Executor, OperationNotAllowedError
 from api.graphiql import graphiql_page
 from api.media_types import GRAPHQL_RESPONSE_JSON, negotiate, status_for
 from api.persisted import PersistedQueries, PersistedQueryError
+from api.settings import ApiSettings
 from api.tenancy import EVERY_ACCOUNT, NO_ACCOUNT, Tenant
+from api.tokens import SigningKeysUnavailableError
+from api.websocket import CloseCode, ConnectionRefusedError_, LegacyWSHandler, TransportWSHandler
 
 #: HTTP refusals by status: the code their GraphQL error body carries.
 _HTTP_CODES = {413: ErrorCode.PAYLOAD_TOO_LARGE}
@@ -48,9 +59,32 @@ class GraphQLView(GraphQL[Context, None]):
         persisted: PersistedQueries | None = None,
         *,
         cache_max_age: int = 0,
+        authenticator: Authenticator | None = None,
+        settings: ApiSettings | None = None,
     ) -> None:
         super().__init__(schema)
+        settings = settings or ApiSettings()
         self.executor = executor
+        self.authenticator = authenticator
+        self.allowed_origins = frozenset(settings.cors_origin_list())
+        self.connection_init_wait_timeout = timedelta(seconds=settings.live_init_timeout)
+        # The legacy protocol's keep-alive; graphql-transport-ws pings instead.
+        self.keep_alive = True
+        self.keep_alive_interval = settings.live_ping_interval
+        # A backstop on operations in flight; our own limit (with its code) comes first.
+        most = settings.live_max_subscriptions_per_connection
+        self.max_subscriptions_per_connection = 2 * most if most > 0 else None
+        shared = {"executor": executor}
+        self.graphql_transport_ws_handler_class = type(
+            "TransportWSHandler",
+            (TransportWSHandler,),
+            {
+                **shared,
+                "ping_interval": settings.live_ping_interval,
+                "ping_timeout": settings.live_ping_timeout,
+            },
+        )
+        self.graphql_ws_handler_class = type("LegacyWSHandler", (LegacyWSHandler,), shared)
         self.persisted = persisted or PersistedQueries(None, only=False, cache_bytes=0)
         self.cache_max_age = cache_max_age
 
@@ -72,11 +106,12 @@ class GraphQLView(GraphQL[Context, None]):
         response.headers.add_vary_header("Accept")  # the media type depends on it
         await response(scope, receive, send)
 
-    async def get_context(self, request: Request, response: object) -> Context:  # type: ignore[override]
+    async def get_context(self, request: Request | WebSocket, response: object) -> Context:
         """The cluster client and alias set up by the lifespan; the tenant authenticated.
 
         Strawberry asks for a context before it renders GraphiQL's page, which is open: such
-        a request has no tenant, and gets one that sees no account.
+        a request has no tenant, and gets one that sees no account. So does a WebSocket,
+        until its connection_init brings a credential.
         """
         del response
         return Context(
@@ -85,8 +120,29 @@ class GraphQLView(GraphQL[Context, None]):
             tenant=getattr(request.state, "tenant", NO_ACCOUNT),
             request_record=getattr(request.state, "request_record", None),
             limits=self.executor.limits,
+            live=getattr(request.app.state, "live", None),
             months=request.app.state.months,
         )
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """A WebSocket's credential, from connection_init's payload, as HTTP headers carry it.
+
+        ``{"X-API-Key": "tql_…"}`` or ``{"Authorization": "Bearer …"}`` (any case).
+        """
+        if self.authenticator is None:
+            context.tenant = EVERY_ACCOUNT
+            return ACKNOWLEDGED
+        try:
+            context.tenant = await self.authenticator.authenticate(
+                _credential_headers(context.connection_params or {})
+            )
+        except UnauthenticatedError as exc:
+            reason = str(exc).replace("send ", "send in connection_init's payload ", 1)
+            raise ConnectionRefusedError_(CloseCode.FORBIDDEN, reason) from None
+        except SigningKeysUnavailableError:
+            reason = "the token's signing keys cannot be fetched now; try again shortly."
+            raise ConnectionRefusedError_(CloseCode.TRY_AGAIN_LATER, reason) from None
+        return ACKNOWLEDGED
 
     def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
         """The page for exactly the requests authentication leaves open as the page's."""
@@ -202,6 +258,20 @@ class GraphQLView(GraphQL[Context, None]):
             headers["Cache-Control"] = f"public, max-age={self.cache_max_age}"
         headers.add_vary_header("Authorization")
         headers.add_vary_header("X-API-Key")
+
+
+#: connection_ack with no payload.
+ACKNOWLEDGED = cast("UnsetType", UNSET)
+
+
+def _credential_headers(params: Mapping[str, Any]) -> dict[str, str]:
+    """The payload's credential entries as the headers the authenticator reads."""
+    wanted = {API_KEY_HEADER, "authorization"}
+    return {
+        key.lower(): value
+        for key, value in params.items()
+        if isinstance(key, str) and key.lower() in wanted and isinstance(value, str)
+    }
 
 
 _ALLOWED: dict[str, frozenset[OperationType]] = {

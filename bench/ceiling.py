@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import orjson
 from elasticsearch import Elasticsearch
 
+from indexer.documents import indexed_now
 from indexer.indices import install_template
 from indexer.pipeline import IndexOptions
 
@@ -54,13 +55,13 @@ def bulk_bodies(events: Iterable[SerialisedEvent], alias: str, max_bytes: int) -
 
 
 def _post(client: Elasticsearch, body: bytes) -> int:
-    """Send one body; how many documents were created (every one, or this fails)."""
+    """Send one body, stamped as the indexer stamps it; how many documents were created."""
     response = client.perform_request(
         "POST",
         "/_bulk",
         params={"filter_path": RESPONSE_FIELDS},
         headers=BULK_HEADERS,
-        body=body,
+        body=indexed_now(body),
     )
     items = response.body["items"]
     created = sum(1 for item in items if next(iter(item.values()))["status"] == 201)

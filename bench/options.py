@@ -11,7 +11,17 @@ from pathlib import Path
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results.json"
 #: The measures of a run, in the order they run.
-MEASURES = ("indexing", "memory", "queries", "hostile", "detections", "export", "integrity")
+MEASURES = (
+    "indexing",
+    "memory",
+    "queries",
+    "hostile",
+    "detections",
+    "export",
+    "integrity",
+    "live",
+    "capacity",
+)
 
 
 @dataclass(frozen=True)
@@ -50,6 +60,14 @@ class Options:
     integrity_verify_days: int = 5
     integrity_events: int = 100_000
     integrity_rounds: int = 4
+    # 11. live subscriptions: latency rounds of 10 events, subscribers, the crowd's file
+    live_rounds: int = 20
+    live_subscribers: int = 1_000
+    live_events: int = 200
+    live_window: float = 10.0
+    # 12. capacity: bytes per event, events per second, query latency at this size
+    capacity_events: int = 100_000
+    capacity_samples: int = 30
     # the run
     #: The measures to run (empty: all of them).
     only: tuple[str, ...] = ()
@@ -96,6 +114,12 @@ def smoke_sizes(options: Options) -> Options:
         integrity_verify_days=1,
         integrity_events=2_000,
         integrity_rounds=2,
+        live_rounds=3,
+        live_subscribers=50,
+        live_events=20,
+        live_window=2.0,
+        capacity_events=2_000,
+        capacity_samples=3,
     )
 
 
@@ -163,6 +187,26 @@ def _parser() -> argparse.ArgumentParser:
         help=f"continuous: events of the one-day trail, default {defaults.integrity_events:,}",
     )
     sizes.add_argument("--integrity-rounds", type=int, help=f"default {defaults.integrity_rounds}")
+    sizes.add_argument(
+        "--live-rounds", type=int, help=f"latency rounds, default {defaults.live_rounds}"
+    )
+    sizes.add_argument(
+        "--live-subscribers", type=int, help=f"default {defaults.live_subscribers:,}"
+    )
+    sizes.add_argument(
+        "--live-events", type=int, help=f"the crowd's file, default {defaults.live_events}"
+    )
+    sizes.add_argument(
+        "--live-window",
+        type=float,
+        help=f"seconds searches are counted, default {defaults.live_window:g}",
+    )
+    sizes.add_argument("--capacity-events", type=int, help=f"default {defaults.capacity_events:,}")
+    sizes.add_argument(
+        "--capacity-samples",
+        type=int,
+        help=f"per question, default {defaults.capacity_samples}",
+    )
     run = parser.add_argument_group("the run")
     run.add_argument(
         "--only",

@@ -64,6 +64,7 @@ def peer_serving(connection: Connection, alias: str, node: str) -> Iterator[Serv
     """The peer on Node over ``alias``, on a loopback port, until the block ends."""
     port = free_port()
     env = {**connection_environment(connection, alias), "PEER_PORT": str(port), "PEER_ALIAS": alias}
+    env["ELASTICSEARCH_URL"] = connection.hosts[0]  # the peer takes one node
     with served_by([node, str(_SERVER)], env, port, f"the peer ({_SERVER.name})", _ROOT) as served:
         yield served
 
@@ -230,10 +231,10 @@ def measure_peer(
     version = _installed_version()
     node, node_version = _node()
     raw_headers = elasticsearch_headers(connection)
-    bounds = timeline_bounds(alias, raw_headers, connection_pool(connection.url))
+    bounds = timeline_bounds(alias, raw_headers, connection_pool(connection.hosts[0]))
     asked = questions(alias, trailql_headers, raw_headers, bounds)
     with peer_serving(connection, alias, node) as peer:
-        urls = {"trailql": trailql_url, "peer": peer.url, "raw": connection.url}
+        urls = {"trailql": trailql_url, "peer": peer.url, "raw": connection.hosts[0]}
         pools = {side: connection_pool(url) for side, url in urls.items()}
         agreements = [check_agreement(question, pools) for question in asked]
         measured = []

@@ -258,7 +258,7 @@ def _integrity_rows(results: dict[str, Any]) -> list[Row]:
     figures = results["integrity"]
     rounds = len(figures["rounds"])
     title = (
-        f"8. trailql verify ({figures['verify_files']:,} files, "
+        f"10. trailql verify ({figures['verify_files']:,} files, "
         f"{figures['verify_stored_mb']:,} MB stored)"
     )
     speeds = (
@@ -280,6 +280,77 @@ def _integrity_rows(results: dict[str, Any]) -> list[Row]:
     ]
 
 
+def _live_rows(results: dict[str, Any]) -> list[Row]:
+    live = results["live"]
+    return [
+        _judged(
+            results,
+            "live_latency_p50_s",
+            "11. live: trailql index returned -> event arrived, p50",
+            f"p95 {live['latency_p95_s']:.2f} s over {live['latency_samples']} events",
+        ),
+        _judged(
+            results,
+            "live_searches_ratio",
+            f"   searches/s, {live['subscribers']:,} subscribers ÷ 1",
+            f"{live['searches_per_second_many']:.1f} against {live['searches_per_second_one']:.1f}",
+        ),
+        (
+            f"   {live['subscribers']:,} subscribers",
+            f"{live['delivered_events_per_second']:,}",
+            (
+                f"events/s delivered ({live['events']} events to each; p50 "
+                f"{live['crowd_latency_p50_s']:.2f} s after trailql index returned); "
+                f"{live['kib_per_idle_subscriber']:,.0f} KiB per idle subscriber "
+                f"({live['rss_mb_one']:.0f} -> {live['rss_mb_many']:.0f} MB)"
+            ),
+            "",
+            "",
+        ),
+    ]
+
+
+def _capacity_rows(results: dict[str, Any]) -> list[Row]:
+    capacity = results["capacity"]
+    layout = (
+        f"{capacity['events']:,} events, {capacity['data_nodes']} data nodes, "
+        f"{capacity['shards']} shards, {capacity['replicas'] + 1} copies of each"
+    )
+    rows: list[Row] = [
+        (
+            "12. capacity: events/s per data node",
+            f"{capacity['events_per_second_per_data_node']:,}",
+            f"{capacity['events_per_second']:,} events/s in all ({layout})",
+            "",
+            "",
+        ),
+        (
+            "   bytes on disk per event, merged",
+            f"{capacity['merged_primary_bytes_per_event']:,.0f}",
+            (
+                f"primaries; every copy {capacity['merged_total_bytes_per_event']:,.0f}, before "
+                f"the merge {capacity['primary_bytes_per_event']:,.0f} ("
+                f"{capacity['segments']} → {capacity['merged_segments']} segments); the trail "
+                f"files {capacity['gzip_bytes_per_event']:,.0f} gzip, "
+                f"{capacity['json_bytes_per_event']:,.0f} JSON"
+            ),
+            "",
+            "",
+        ),
+    ]
+    rows.extend(
+        (
+            f"   {name}, p50 ms",
+            f"{figures['p50_ms']:.1f}",
+            f"p95 {figures['p95_ms']:.1f} ms, through the API, at {capacity['events']:,} events",
+            "",
+            "",
+        )
+        for name, figures in capacity["latency"].items()
+    )
+    return rows
+
+
 #: Each section of the table and the key it needs in the results (a run may skip some).
 _SECTIONS = (
     ("indexing", _indexing_rows),
@@ -290,6 +361,8 @@ _SECTIONS = (
     ("hostile", _hostile_rows),
     ("peer", _peer_rows),
     ("integrity", _integrity_rows),
+    ("live", _live_rows),
+    ("capacity", _capacity_rows),
 )
 
 

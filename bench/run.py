@@ -3,7 +3,9 @@
 1. indexing (:mod:`bench.indexing`), 2. memory (:mod:`bench.memory`), 3. and 5. query
 latencies on two data sets (:mod:`bench.latency`), 4. throughput (:mod:`bench.throughput`),
 6. hostile requests (:mod:`bench.hostile`) and, with ``--peer``, 7. the peer
-(:mod:`bench.peer`); 8. export's memory (:mod:`bench.export`).
+(:mod:`bench.peer`); 8. detections, 9. export's memory (:mod:`bench.export`), 10. integrity
+(:mod:`bench.integrity`), 11. live subscriptions (:mod:`bench.live`) and 12. capacity
+(:mod:`bench.capacity`).
 The table is printed and the figures written to ``--output`` (bench/results.json).
 """
 
@@ -21,6 +23,7 @@ import orjson
 
 from bench.api_auth import bench_key
 from bench.api_server import Served, serving
+from bench.capacity import measure_capacity
 from bench.client import connection_pool
 from bench.cluster import Aliases, bench_cluster, elasticsearch_connection, local_node_pid
 from bench.datasets import big_file, trail_folder
@@ -30,6 +33,7 @@ from bench.hostile import measure_hostile
 from bench.indexing import measure_indexing
 from bench.integrity import measure_integrity
 from bench.latency import measure_latencies
+from bench.live import LiveSizes, measure_live
 from bench.machine import machine
 from bench.memory import measure_memory
 from bench.options import Options, parse_options
@@ -118,7 +122,7 @@ def _queries(
         pools = {
             "api_large": connection_pool(served["large"].url),
             "api_small": connection_pool(served["small"].url),
-            "elasticsearch": connection_pool(connection.url),
+            "elasticsearch": connection_pool(connection.hosts[0]),
         }
         print("3. and 5. query latencies, GraphQL and raw, large and small", flush=True)
         latencies = measure_latencies(
@@ -134,7 +138,7 @@ def _queries(
         throughput = measure_throughput(
             large,
             served["large"].url,
-            connection.url,
+            connection.hosts[0],
             clients=options.clients,
             requests=options.throughput_requests,
             seconds=options.throughput_seconds,
@@ -199,6 +203,104 @@ def _hostile(
     results["hostile_health_worst_ms"] = round(hostile.worst_health_ms, 1)
 
 
+def _live(
+    options: Options, connection: Connection, aliases: Aliases, results: dict[str, Any]
+) -> None:
+    trail = trail_folder(options.workdir, events=options.small_events, seed=options.seed)
+    server_environment, headers = bench_key()
+    sizes = LiveSizes(
+        rounds=options.live_rounds,
+        subscribers=options.live_subscribers,
+        events=options.live_events,
+        window=options.live_window,
+    )
+    live = measure_live(
+        connection, aliases, trail, server_environment, key=headers["x-api-key"], sizes=sizes
+    )
+    results["live"] = live.as_dict()
+    results["live_latency_p50_s"] = round(live.p50, 3)
+    results["live_searches_ratio"] = round(live.searches_ratio, 3)
+
+
+def _detections(
+    options: Options, _connection: Connection, aliases: Aliases, results: dict[str, Any]
+) -> None:
+    print(f"8. detections over {options.detection_events:,} events", flush=True)
+    events = trail_folder(options.workdir, events=options.detection_events, seed=options.seed)
+    figures = measure_detections(
+        aliases.client,
+        aliases,
+        events,
+        lag_files=options.lag_files,
+        workdir=options.workdir,
+    )
+    results["detections"] = figures.as_dict()
+    print(
+        f"   backfill {figures.backfill_events_per_second:,.0f} events/s "
+        f"({figures.events:,} events, {figures.rules} rules, {figures.findings:,} "
+        f"findings, {figures.backfill_seconds:.1f} s; second run created "
+        f"{figures.second_run_created}); lag p50 {figures.lag_p50_seconds:.2f} s, "
+        f"p95 {figures.lag_p95_seconds:.2f} s over {figures.lag_files} files",
+        flush=True,
+    )
+
+
+def _export(
+    options: Options, connection: Connection, aliases: Aliases, results: dict[str, Any]
+) -> None:
+    sizes = " and ".join(f"{events:,}" for events in options.export_events)
+    print(f"9. export: trailql export's peak memory at {sizes} events", flush=True)
+    trails = [
+        trail_folder(options.workdir, events=events, seed=options.seed)
+        for events in options.export_events
+    ]
+    runs = measure_export(connection, aliases, trails)
+    results["export"] = [run.as_dict() for run in runs]
+    results["export_peak_rss_growth_mb"] = round(runs[-1].peak_rss_mb - runs[0].peak_rss_mb, 1)
+
+
+def _integrity(
+    options: Options, _connection: Connection, aliases: Aliases, results: dict[str, Any]
+) -> None:
+    print("10. integrity: trailql verify, and the continuous modes on and off", flush=True)
+    integrity = measure_integrity(
+        aliases,
+        options.workdir,
+        verify_events=options.integrity_verify_events,
+        verify_days=options.integrity_verify_days,
+        continuous_events=options.integrity_events,
+        rounds=options.integrity_rounds,
+        seed=options.seed,
+    )
+    results["integrity"] = integrity.as_dict()
+    results["integrity_slowdown"] = round(integrity.slowdown, 3)
+
+
+def _capacity(
+    options: Options, connection: Connection, aliases: Aliases, results: dict[str, Any]
+) -> None:
+    print(f"12. capacity: {options.capacity_events:,} events on disk and asked", flush=True)
+    folder = trail_folder(options.workdir, events=options.capacity_events, seed=options.seed)
+    capacity = measure_capacity(
+        connection,
+        aliases,
+        folder,
+        samples=options.capacity_samples,
+        settle=0.0 if options.smoke else 11.0,  # see bench.capacity._store
+    )
+    results["capacity"] = capacity.as_dict()
+
+
+#: The measures after the hostile requests, in the order they run.
+_LATER_MEASURES = (
+    ("detections", _detections),
+    ("export", _export),
+    ("integrity", _integrity),
+    ("live", _live),
+    ("capacity", _capacity),
+)
+
+
 def run(options: Options) -> dict[str, Any]:
     """Every measure; the results document."""
     options.workdir.mkdir(parents=True, exist_ok=True)
@@ -233,52 +335,9 @@ def run(options: Options) -> dict[str, Any]:
         if options.runs("hostile"):
             print(f"6. hostile requests, {options.hostile_samples} samples each", flush=True)
             _hostile(options, connection, aliases, results)
-        if options.runs("detections"):
-            print(f"8. detections over {options.detection_events:,} events", flush=True)
-            events = trail_folder(
-                options.workdir, events=options.detection_events, seed=options.seed
-            )
-            figures = measure_detections(
-                aliases.client,
-                aliases,
-                events,
-                lag_files=options.lag_files,
-                workdir=options.workdir,
-            )
-            results["detections"] = figures.as_dict()
-            print(
-                f"   backfill {figures.backfill_events_per_second:,.0f} events/s "
-                f"({figures.events:,} events, {figures.rules} rules, {figures.findings:,} "
-                f"findings, {figures.backfill_seconds:.1f} s; second run created "
-                f"{figures.second_run_created}); lag p50 {figures.lag_p50_seconds:.2f} s, "
-                f"p95 {figures.lag_p95_seconds:.2f} s over {figures.lag_files} files",
-                flush=True,
-            )
-        if options.runs("export"):
-            sizes = " and ".join(f"{events:,}" for events in options.export_events)
-            print(f"9. export: trailql export's peak memory at {sizes} events", flush=True)
-            trails = [
-                trail_folder(options.workdir, events=events, seed=options.seed)
-                for events in options.export_events
-            ]
-            runs = measure_export(connection, aliases, trails)
-            results["export"] = [run.as_dict() for run in runs]
-            results["export_peak_rss_growth_mb"] = round(
-                runs[-1].peak_rss_mb - runs[0].peak_rss_mb, 1
-            )
-        if options.runs("integrity"):
-            print("10. integrity: trailql verify, and the continuous modes on and off", flush=True)
-            integrity = measure_integrity(
-                aliases,
-                options.workdir,
-                verify_events=options.integrity_verify_events,
-                verify_days=options.integrity_verify_days,
-                continuous_events=options.integrity_events,
-                rounds=options.integrity_rounds,
-                seed=options.seed,
-            )
-            results["integrity"] = integrity.as_dict()
-            results["integrity_slowdown"] = round(integrity.slowdown, 3)
+        for measure, measured in _LATER_MEASURES:
+            if options.runs(measure):
+                measured(options, connection, aliases, results)
     results["targets"] = {
         target.key: {
             "label": target.label,

@@ -21,7 +21,7 @@ class Target:
     def text(self) -> str:
         """How the bound reads, such as ``≥ 0.90`` or ``≤ 300 MB``."""
         sign = "≥" if self.at_least else "≤"
-        if self.unit in ("MB", "ms", "req/s"):
+        if self.unit in ("MB", "ms", "s", "req/s"):
             return f"{sign} {self.bound:g} {self.unit}"
         return f"{sign} {self.bound:.2f}"
 
@@ -72,6 +72,14 @@ TARGETS = (
     Target(
         "integrity_slowdown", "continuous indexing slowed by integrity checks", 0.10, at_least=False
     ),
+    Target(
+        "live_latency_p50_s",
+        "live: index returned to event arrived, p50",
+        2,
+        at_least=False,
+        unit="s",
+    ),
+    Target("live_searches_ratio", "live: searches/s, all subscribers ÷ one", 1.10, at_least=False),
 )
 
 #: The queries whose work does not depend on the store's size: their growth is judged.

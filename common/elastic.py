@@ -8,7 +8,7 @@ from typing import Any
 from elasticsearch import AsyncElasticsearch, Elasticsearch
 from elasticsearch.serializer import NdjsonSerializer, OrjsonSerializer
 
-from common.settings import ElasticsearchSettings
+from common.settings import ElasticsearchSettings, node_urls
 
 
 class _NdjsonBytes(NdjsonSerializer):
@@ -38,7 +38,11 @@ NO_CLUSTER = (
 
 @dataclass(frozen=True)
 class Connection:
-    """Everything needed to reach one cluster."""
+    """Everything needed to reach one cluster.
+
+    ``url`` may list several of its nodes, comma-separated (as ``ELASTICSEARCH_URL`` does):
+    the client spreads requests over them, and sends a request one cannot answer to another.
+    """
 
     url: str
     username: str | None = None
@@ -61,6 +65,11 @@ class Connection:
         if self.ca_certs:
             variables["ELASTICSEARCH_CA_CERTS"] = self.ca_certs
         return variables
+
+    @property
+    def hosts(self) -> list[str]:
+        """Each node's URL."""
+        return node_urls(self.url)
 
     def client_options(self) -> dict[str, Any]:
         """Keyword arguments shared by the sync and async clients."""
@@ -97,9 +106,9 @@ def connection_from_settings(settings: ElasticsearchSettings | None = None) -> C
 
 def sync_client(connection: Connection) -> Elasticsearch:
     """A client for the indexer and the command line."""
-    return Elasticsearch(connection.url, **connection.client_options())
+    return Elasticsearch(connection.hosts, **connection.client_options())
 
 
 def async_client(connection: Connection) -> AsyncElasticsearch:
     """A client for the API, which serves many requests on one event loop."""
-    return AsyncElasticsearch(connection.url, **connection.client_options())
+    return AsyncElasticsearch(connection.hosts, **connection.client_options())

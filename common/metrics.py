@@ -58,6 +58,41 @@ RATE_LIMITED = Counter(
     "by reason (rate, concurrency).",
     ["reason"],
 )
+LIVE_SUBSCRIPTIONS = Gauge(
+    "trailql_live_subscriptions",
+    "Live subscriptions open now, by stream (events, ...).",
+    ["stream"],
+    multiprocess_mode="livesum",
+)
+LIVE_EVENTS_PUSHED = Counter(
+    "trailql_live_events_pushed_total",
+    "Items pushed to live subscriptions (caught up or new), by stream.",
+    ["stream"],
+)
+LIVE_DISCONNECTS = Counter(
+    "trailql_live_disconnects_total",
+    "WebSocket connections closed, by reason (client, refused, expired, slow, no_pong, "
+    "shutdown, protocol).",
+    ["reason"],
+)
+LIVE_POLL_SECONDS = Histogram(
+    "trailql_live_poll_seconds",
+    "Time of one poll for new items (every page of it), by stream.",
+    ["stream"],
+    buckets=_LATENCY_BUCKETS,
+)
+LIVE_LAG_SECONDS = Histogram(
+    "trailql_live_lag_seconds",
+    "How long after it was indexed each new item was handed to subscriptions, by stream.",
+    ["stream"],
+    buckets=(0.5, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0, 300.0),
+)
+LIVE_LATE_EVENTS = Counter(
+    "trailql_live_late_events_total",
+    "Items that became searchable after the feed had passed their indexed time (live "
+    "subscriptions missed them): TRAILQL_LIVE_SETTLE is too short. By stream.",
+    ["stream"],
+)
 FINDINGS_CREATED = Counter(
     "trailql_findings_created_total",
     "Findings raised (new ones only, not re-evaluations), by severity.",

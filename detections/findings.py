@@ -5,12 +5,24 @@ is not behind the events alias. A finding's ``_id`` is derived from its rule and
 about (an event, or a group and a window), so evaluating the same events again, by a
 backfill or a redelivered file, writes the same finding again: its evidence is brought up to
 date, its status and history are left alone, and nothing is notified twice.
+
+**For live subscriptions** (``findingsAdded``), a finding's place in the order of creation is
+``(createdAt, id)``, ``createdAt`` stamped here just before the request that stores it. A
+request stamped early can become searchable after one stamped later (two writers at once), so
+each save says what it has on its way, as the indexer does for events (``common.writers``):
+before stamping, it publishes ``pending_since`` in ``<alias>_findings_writers`` (refreshed),
+and removes it once its findings are searchable (``refresh=wait_for``). The API's findings
+feed hands nothing out from the earliest pending stamp on, so nothing appears behind it.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+import os
+import socket
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -19,6 +31,7 @@ from typing import Any
 from elasticsearch import Elasticsearch
 
 from common.metrics import FINDINGS_CREATED
+from common.writers import HEARTBEAT, PENDING_SINCE, writers_index, writers_mapping
 
 #: Who the history says opened a finding.
 OPENED_BY = "trailql"
@@ -41,6 +54,11 @@ def findings_index(alias: str) -> str:
 def finding_id(rule_id: str, key: str) -> str:
     """The same finding, whoever raises it and however often."""
     return hashlib.sha256(f"{rule_id}\n{key}".encode()).hexdigest()[:40]
+
+
+def findings_writers_index(alias: str) -> str:
+    """Where saves of findings say what they have on their way (``common.writers``)."""
+    return writers_index(findings_index(alias))
 
 
 def _keyword() -> dict[str, Any]:
@@ -163,24 +181,27 @@ def save_findings(
     A new finding opens with status ``open`` and one history entry, and is marked pending for
     each notification ``channel``.
     """
-    actions: list[dict[str, Any]] = []
-    created_at = now_text()
-    for finding in findings:
-        evidence = finding.evidence()
-        new = {
-            **evidence,
-            "status": Status.OPEN.value,
-            "history": [{"status": Status.OPEN.value, "by": OPENED_BY, "at": created_at}],
-            "createdAt": created_at,
-            "updatedAt": created_at,
-            "delivery": dict.fromkeys(channels, "pending"),
-        }
-        actions.append({"update": {"_id": finding.id}})
-        actions.append({"doc": evidence, "upsert": new})
-    if not actions:
+    batch = list(findings)
+    if not batch:
         return []
     name = ensure_findings_index(client, alias)
-    response = client.bulk(index=name, operations=actions, refresh="wait_for" if refresh else False)
+    with _pending(client, alias) as created_at:
+        actions: list[dict[str, Any]] = []
+        for finding in batch:
+            evidence = finding.evidence()
+            new = {
+                **evidence,
+                "status": Status.OPEN.value,
+                "history": [{"status": Status.OPEN.value, "by": OPENED_BY, "at": created_at}],
+                "createdAt": created_at,
+                "updatedAt": created_at,
+                "delivery": dict.fromkeys(channels, "pending"),
+            }
+            actions.append({"update": {"_id": finding.id}})
+            actions.append({"doc": evidence, "upsert": new})
+        response = client.bulk(
+            index=name, operations=actions, refresh="wait_for" if refresh else False
+        )
     created: list[str] = []
     failures: list[str] = []
     for item in response["items"]:
@@ -195,6 +216,36 @@ def save_findings(
     for finding_key in created:
         FINDINGS_CREATED.labels(severity=by_id[finding_key]["rule"]["severity"]).inc()
     return created
+
+
+@contextmanager
+def _pending(client: Elasticsearch, alias: str) -> Iterator[str]:
+    """Say a save is on its way while it runs; the ``createdAt`` it stamps (not before that).
+
+    The stamp is taken after the pending document is searchable, so it is never earlier than
+    ``pending_since``; the document is removed once the save has returned (its findings are
+    searchable then, if it asked for ``refresh``; if not, a minute later it is taken for gone).
+    """
+    index = findings_writers_index(alias)
+    if not client.indices.exists(index=index):
+        client.options(ignore_status=400).indices.create(
+            index=index,
+            mappings=writers_mapping(),
+            settings={"index.number_of_shards": 1, "index.auto_expand_replicas": "0-1"},
+        )
+    writer = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+    since = datetime.now(UTC)
+    millis = int(since.timestamp() * 1000)
+    client.index(
+        index=index,
+        id=writer,
+        document={PENDING_SINCE: millis, HEARTBEAT: millis, "host": socket.gethostname()},
+        refresh=True,
+    )
+    try:
+        yield now_text()
+    finally:
+        client.options(ignore_status=404).delete(index=index, id=writer, refresh=True)
 
 
 def record_finding(

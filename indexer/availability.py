@@ -16,6 +16,7 @@ from common.retry import Backoff, transient
 from indexer.indices import install_template
 from indexer.report import Report
 from indexer.state import StateIndex
+from schema import IndexLayout
 
 _ANSWERING_TIMEOUT = "5s"
 
@@ -28,6 +29,7 @@ def prepare_indices(
     stop: threading.Event,
     report: Report,
     backoff: Backoff,
+    layout: IndexLayout | None = None,
 ) -> bool:
     """Install the events template and create the state index, waiting for Elasticsearch.
 
@@ -36,7 +38,7 @@ def prepare_indices(
     """
     for attempt in count():
         try:
-            install_template(client, alias)
+            install_template(client, alias, layout)
             state.ensure()
         except (TransportError, ApiError) as exc:
             if not transient(exc):

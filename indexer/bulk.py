@@ -22,7 +22,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from enum import Enum
 from types import TracebackType
-from typing import Any, Generic, Literal, Self, TypeVar
+from typing import Any, Generic, Literal, Protocol, Self, TypeVar
 
 import orjson
 from elasticsearch import ApiError, Elasticsearch, TransportError
@@ -45,6 +45,16 @@ class Outcome(Enum):
     INDEXED = "indexed"  # written: created, indexed or deleted
     ALREADY_PRESENT = "already present"
     REJECTED = "rejected"
+
+
+class Stamper(Protocol):
+    """Writes what is only known as a request leaves into its body (the indexed time)."""
+
+    def stamp(self, payload: bytes) -> tuple[bytes, int]:
+        """The body to send and the stamp it got; may raise Elasticsearch's errors."""
+
+    def done(self, stamp: int) -> None:
+        """The request stamped so was answered, or failed."""
 
 
 class ElasticsearchUnavailableError(Exception):
@@ -100,7 +110,8 @@ class BulkResult(Generic[Tag]):
 class BulkWriter(Generic[Tag]):
     """Batches documents into ``_bulk`` requests of about ``max_bytes``, ``concurrency`` at once.
 
-    ``on_result`` is called on the caller's thread for every document, in no fixed order.
+    ``on_result`` is called on the caller's thread for every document, in no fixed order;
+    ``stamper``, when given, stamps each request body just before every attempt to send it.
     """
 
     def __init__(
@@ -112,8 +123,10 @@ class BulkWriter(Generic[Tag]):
         concurrency: int = 2,
         max_retries: int = 8,
         backoff: Backoff = _DEFAULT_BACKOFF,
+        stamper: Stamper | None = None,
     ) -> None:
         self._client = client
+        self._stamper = stamper
         self._on_result = on_result
         self._max_bytes = max_bytes
         self._concurrency = concurrency
@@ -240,25 +253,42 @@ class BulkWriter(Generic[Tag]):
         payload = b"".join(action.lines for action in batch)
         for attempt in range(self._max_retries + 1):
             try:
-                with ELASTICSEARCH_REQUEST_SECONDS.labels(kind="bulk").time():
-                    response = self._client.perform_request(
-                        "POST",
-                        "/_bulk",
-                        params={"filter_path": _RESPONSE_FIELDS},
-                        headers=_BULK_HEADERS,
-                        body=payload,
-                    )
+                body, stamp = self._stamp(payload)
             except (ApiError, TransportError) as exc:
-                if isinstance(exc, ApiError) and request_at_fault(exc.meta.status):
-                    raise _RequestRefusedError(exc.meta.status, _error_reason(exc.body)) from exc
                 if not transient(exc) or attempt == self._max_retries:
-                    raise ElasticsearchUnavailableError(f"bulk request failed: {exc}") from exc
+                    raise ElasticsearchUnavailableError(
+                        f"could not stamp a bulk request: {exc}"
+                    ) from exc
             else:
-                answer: dict[str, Any] = response.body
-                return answer
+                try:
+                    with ELASTICSEARCH_REQUEST_SECONDS.labels(kind="bulk").time():
+                        response = self._client.perform_request(
+                            "POST",
+                            "/_bulk",
+                            params={"filter_path": _RESPONSE_FIELDS},
+                            headers=_BULK_HEADERS,
+                            body=body,
+                        )
+                except (ApiError, TransportError) as exc:
+                    if isinstance(exc, ApiError) and request_at_fault(exc.meta.status):
+                        reason = _error_reason(exc.body)
+                        raise _RequestRefusedError(exc.meta.status, reason) from exc
+                    if not transient(exc) or attempt == self._max_retries:
+                        raise ElasticsearchUnavailableError(f"bulk request failed: {exc}") from exc
+                else:
+                    answer: dict[str, Any] = response.body
+                    return answer
+                finally:
+                    if stamp is not None and self._stamper is not None:
+                        self._stamper.done(stamp)
             INDEXER_RETRIES.labels(reason="unavailable").inc()
             time.sleep(self._backoff.delay(attempt))
         raise AssertionError  # pragma: no cover  the loop always returns or raises
+
+    def _stamp(self, payload: bytes) -> tuple[bytes, int | None]:
+        if self._stamper is None:
+            return payload, None
+        return self._stamper.stamp(payload)
 
 
 def _status_and_reason(item: dict[str, Any]) -> tuple[int, str]:

@@ -9,6 +9,7 @@ from its answer.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,6 +20,7 @@ import orjson
 from indexer.reader import Hasher, TrailFileError, UnreadableRecord, read_records_with_bytes
 from schema import (
     DERIVED,
+    INDEXED_AT,
     EventDocument,
     InvalidRecordError,
     event_document,
@@ -27,6 +29,30 @@ from schema import (
 
 #: CloudTrail began recording on 13 November 2013; nothing real is older.
 CLOUDTRAIL_LAUNCH = datetime(2013, 11, 1, tzinfo=UTC)
+
+_DERIVED_KEY = orjson.dumps(DERIVED)
+
+#: Where a serialised document's indexed time goes: the value of ``trailql.indexedAt``,
+#: written when the document is sent (:func:`stamped`). A NUL byte, which no JSON text holds
+#: raw (orjson and the standard library escape it inside strings), so nothing else is ever
+#: taken for it.
+INDEXED_AT_SLOT = b"\x00"
+_INDEXED_AT_MEMBER = b',"%s":%s}' % (INDEXED_AT.encode(), INDEXED_AT_SLOT)
+
+
+def stamped(payload: bytes, indexed_at_ms: int) -> bytes:
+    """``payload`` (documents, or a whole ``_bulk`` body) with the indexed time written in.
+
+    The indexer stamps each request as it sends it, every attempt anew, so an event's
+    indexed time is at most one request's duration before Elasticsearch stores it: what a
+    live subscription's settling time has to cover (``api.live``).
+    """
+    return payload.replace(INDEXED_AT_SLOT, b"%d" % indexed_at_ms)
+
+
+def indexed_now(payload: bytes) -> bytes:
+    """``payload`` stamped with the time now, in epoch milliseconds."""
+    return stamped(payload, time.time_ns() // 1_000_000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,33 +254,53 @@ def serialise(event: EventDocument) -> bytes:
     """The document sent: the record's JSON text with its search fields added at its end.
 
     The record's text is its own bytes from the file, or else as orjson writes it (see
-    :attr:`EventDocument.record_json`); the search fields are spliced in before its closing
-    brace, as ``orjson.dumps({**record, "trailql": ...})`` would write them. The standard
-    library writes what orjson cannot.
+    :attr:`EventDocument.record_json`), or the standard library when orjson cannot; the
+    search fields are spliced in before its closing brace (:func:`with_derived`), ending with
+    the slot for the indexed time (:data:`INDEXED_AT_SLOT`).
 
     Raises:
         UnstorableRecordError: the record holds text that is not Unicode (bytes that were
             not UTF-8, a lone surrogate escape), which no JSON Elasticsearch stores can hold.
     """
-    if event.record_json is not None:
-        return with_fields(event.record_json, {DERIVED: event.derived})
+    record_json = event.record_json
+    if record_json is None:
+        record_json = _json(event.record)
+    return with_derived(record_json, event.derived)
+
+
+def with_derived(record_json: bytes, derived: dict[str, object]) -> bytes:
+    """A record's JSON text with its search fields at its end, the indexed time's slot last.
+
+    The fields as ``orjson.dumps({**record, "trailql": {**derived, "indexedAt": ...}})``
+    would write them (the standard library, when orjson cannot), after the record's own text.
+    Cheap whatever the record's size: its bytes are copied once, never parsed again. A
+    record's text holds no :data:`INDEXED_AT_SLOT`: its bytes from a file are only kept when
+    orjson parses them, and it refuses a raw NUL.
+
+    Raises:
+        UnstorableRecordError: see :func:`serialise`.
+    """
+    members = _json(derived)[:-1] + _INDEXED_AT_MEMBER
+    return b"%s,%s:%s}" % (record_json[: record_json.rindex(b"}")], _DERIVED_KEY, members)
+
+
+def _json(value: object) -> bytes:
+    """Orjson's JSON; the standard library's for integers beyond 64 bits, which orjson refuses.
+
+    Raises:
+        UnstorableRecordError: see :func:`serialise`.
+    """
     try:
-        # Integers beyond 64 bits, which orjson refuses; the standard library writes them.
-        return json.dumps(event.source, ensure_ascii=False).encode()
+        return orjson.dumps(value)
+    except orjson.JSONEncodeError:
+        pass
+    try:
+        return json.dumps(value, ensure_ascii=False).encode()
     except UnicodeEncodeError:
         raise UnstorableRecordError(
             "the record holds text that is not valid Unicode (bytes that are not UTF-8, "
             "or a lone surrogate escape)"
         ) from None
-
-
-def with_fields(record_json: bytes, fields: dict[str, object]) -> bytes:
-    """A JSON object's text with more top-level ``fields`` at its end, none of them in it yet.
-
-    Cheap whatever the record's size: its bytes are copied once, never parsed again.
-    """
-    added = orjson.dumps(fields)
-    return b"%s,%s" % (record_json[: record_json.rindex(b"}")], added[1:])
 
 
 class _Token(str):

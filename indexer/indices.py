@@ -7,18 +7,19 @@ from typing import Any
 from elasticsearch import ApiError, Elasticsearch
 
 from indexer.quarantine import quarantine_index, quarantine_mapping
-from schema import added_mapping, index_template, without_index, without_index_body
+from schema import IndexLayout, added_mapping, index_template, without_index, without_index_body
 
 _SMALL_INDEX = {"index.number_of_shards": 1, "index.auto_expand_replicas": "0-1"}
 
 
-def install_template(client: Elasticsearch, alias: str) -> None:
+def install_template(client: Elasticsearch, alias: str, layout: IndexLayout | None = None) -> None:
     """Install (or update) the template every monthly index is created from.
 
-    Indices made from an older template get the fields added since (the current month's
-    index goes on taking events, which must be searchable by them).
+    ``layout`` (shards, replicas) applies to months created from now on; existing ones keep
+    theirs. Indices made from an older template get the fields added since (the current
+    month's index goes on taking events, which must be searchable by them).
     """
-    client.indices.put_index_template(name=alias, **index_template(alias))
+    client.indices.put_index_template(name=alias, **index_template(alias, layout))
     if client.indices.exists_alias(name=alias):
         client.indices.put_mapping(index=alias, **added_mapping())
 
@@ -37,9 +38,12 @@ def create_index(client: Elasticsearch, name: str, **body: Any) -> None:
 class Indices:
     """Creates, once per process and only when first needed, the indices beside the months."""
 
-    def __init__(self, client: Elasticsearch, alias: str) -> None:
+    def __init__(
+        self, client: Elasticsearch, alias: str, layout: IndexLayout | None = None
+    ) -> None:
         self._client = client
         self._alias = alias
+        self._layout = layout
         self._ready: set[str] = set()
 
     def ensure_quarantine(self) -> None:
@@ -53,5 +57,6 @@ class Indices:
         """The index for events whose ``unindexed`` field is left unindexed."""
         name = without_index(self._alias, unindexed)
         if name not in self._ready:
-            create_index(self._client, name, **without_index_body(self._alias, unindexed))
+            body = without_index_body(self._alias, unindexed, self._layout)
+            create_index(self._client, name, **body)
             self._ready.add(name)

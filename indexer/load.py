@@ -127,7 +127,16 @@ def ready_loader(
     checks = integrity or IntegrityOptions()
     keys = checks.key_source() if checks.enabled else None
     state = StateIndex(client, alias)
-    if not prepare_indices(client, alias, state, stop=stop, report=report, backoff=options.backoff):
+    prepared = prepare_indices(
+        client,
+        alias,
+        state,
+        stop=stop,
+        report=report,
+        backoff=options.backoff,
+        layout=options.layout,
+    )
+    if not prepared:
         return None
     s3 = boto3.session.Session().client("s3")
     return ObjectLoader(

@@ -39,13 +39,17 @@ from indexer.documents import (
     Problem,
     RawRecord,
     TimeWindow,
+    UnstorableRecordError,
     bad_record,
     file_documents,
+    stamped,
+    with_derived,
 )
 from indexer.indices import Indices
 from indexer.quarantine import QuarantinedRecord, quarantine_id, quarantine_index
 from indexer.reader import Hasher, UnreadableRecord, loads
-from schema import DERIVED, mistyped, without_index
+from indexer.watermark import Watermark
+from schema import DERIVED, INDEXED_AT, IndexLayout, mistyped, without_index
 
 #: Bulk retries of a one-shot run, which has nothing else to wait out an outage with.
 ONE_SHOT_RETRIES = 8
@@ -69,6 +73,8 @@ class IndexOptions:
     max_backoff_seconds: float = 30.0
     #: eventTimes outside it are quarantined rather than indexed.
     window: TimeWindow = field(default_factory=TimeWindow)
+    #: Shards and replicas of the monthly indices the template creates from now on.
+    layout: IndexLayout = field(default_factory=IndexLayout)
     #: The continuous modes call it with the first and last eventTime of each batch once it
     #: is acknowledged (detections evaluate it); a failure of it never stops indexing.
     on_indexed: Callable[[datetime, datetime], None] | None = None
@@ -150,6 +156,20 @@ def _as_read(quarantined: QuarantinedRecord) -> object:
         return UnreadableRecord(f"invalid JSON: {exc}", raw.data or b"")
 
 
+def _as_orjson_writes(record: dict[str, object], derived: dict[str, object]) -> bytes | None:
+    """An event's document as orjson writes its record, its indexed time's slot left open.
+
+    ``derived``: its search fields as sent (``indexedAt`` included, which is written afresh
+    as the slot, so the document sent again is stamped anew). None when orjson cannot write
+    the record.
+    """
+    fields = {name: value for name, value in derived.items() if name != INDEXED_AT}
+    try:
+        return with_derived(orjson.dumps(record), fields)
+    except (orjson.JSONEncodeError, UnstorableRecordError):
+        return None
+
+
 class Pipeline:
     """Records in, through one :class:`BulkWriter`; every answer reaches its file's tally.
 
@@ -166,8 +186,11 @@ class Pipeline:
     ) -> None:
         self._alias = alias
         self._maker = DocumentMaker(alias, options.window)
-        self._indices = Indices(client, alias)
+        self._indices = Indices(client, alias, options.layout)
         retries = options.max_retries if options.max_retries is not None else default_retries
+        #: Stamps each request with the indexed time, and tells live subscriptions what is
+        #: still on its way (indexer/watermark.py).
+        self._watermark = Watermark(client, alias)
         self._writer = BulkWriter[_Sent](
             client,
             self._on_result,
@@ -175,6 +198,7 @@ class Pipeline:
             concurrency=options.concurrency,
             max_retries=retries,
             backoff=options.backoff,
+            stamper=self._watermark,
         )
         #: The counters every event's answer adds to, labelled once rather than per answer.
         self._indexed = INDEXER_EVENTS.labels(outcome="indexed")
@@ -300,18 +324,14 @@ class Pipeline:
         one object, which the parsed record holds once).
         """
         sent, action = result.action.tag, result.action
-        record = loads(action.document)
-        if not sent.rewritten and sent.index is not None and isinstance(record, dict):
-            try:
-                rewritten = orjson.dumps(record)
-            except orjson.JSONEncodeError:
-                rewritten = action.document
-            if rewritten != action.document:
+        record = loads(stamped(action.document, 0))  # the indexed time is the indexer's
+        derived = record.pop(DERIVED, None) if isinstance(record, dict) else None
+        if not sent.rewritten and sent.index is not None and isinstance(derived, dict):
+            rewritten = _as_orjson_writes(record, derived)
+            if rewritten is not None and rewritten != action.document:
                 again = replace(sent, rewritten=True)
                 self._writer.add(sent.index, action.doc_id, rewritten, again)
                 return
-        if isinstance(record, dict):
-            record.pop(DERIVED, None)  # what the indexer added, not the record
         wrong = mistyped(record) if isinstance(record, dict) else {}
         if sent.unindexed is None and len(wrong) == 1:
             [(name, detail)] = wrong.items()
@@ -331,6 +351,7 @@ class Pipeline:
             self._quarantine(sent.tally, bad)
 
     def __enter__(self) -> Self:
+        self._watermark.__enter__()
         self._writer.__enter__()
         return self
 
@@ -340,9 +361,12 @@ class Pipeline:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        if exc_type is None:
-            self._writer.flush()
-            while self._follow_ups:
-                self._drain()
+        try:
+            if exc_type is None:
                 self._writer.flush()
-        self._writer.__exit__(exc_type, exc, traceback)
+                while self._follow_ups:
+                    self._drain()
+                    self._writer.flush()
+            self._writer.__exit__(exc_type, exc, traceback)
+        finally:
+            self._watermark.__exit__(exc_type, exc, traceback)

@@ -48,7 +48,7 @@ def replay_quarantine(
     summary = ReplaySummary()
     if not client.indices.exists(index=quarantine_index(alias)):
         return summary  # nothing was ever quarantined
-    install_template(client, alias)
+    install_template(client, alias, options.layout)
     tallies: list[FileTally] = []
     with Pipeline(client, alias, options, default_retries=ONE_SHOT_RETRIES) as pipeline:
         for file, records in _by_file(quarantined(client, alias, reason=reason)):

@@ -88,7 +88,7 @@ def index_sources(
 ) -> IndexSummary:
     """Index every record in ``sources`` into the monthly indices behind ``alias``."""
     summary = IndexSummary()
-    install_template(client, alias)
+    install_template(client, alias, options.layout)
     tallies: list[FileTally] = []
     with Pipeline(client, alias, options, default_retries=ONE_SHOT_RETRIES) as pipeline:
         for trail_file in trail_files(sources, days, summary):

@@ -2,9 +2,11 @@
 
 from schema.document import (
     DERIVED,
+    INDEXED_AT,
     MAX_ID_BYTES,
     EventDocument,
     InvalidRecordError,
+    derived_fields,
     document_id,
     event_document,
     failed,
@@ -16,10 +18,13 @@ from schema.document import (
 from schema.fields import EVENT_FIELDS, KEYWORD_IGNORE_ABOVE, Field, Kind
 from schema.mapping import (
     SCHEMA_VERSION,
+    IndexLayout,
     added_mapping,
+    custom_template,
     event_mapping,
     index_template,
     monthly_index,
+    unindexed_field,
     without_index,
     without_index_body,
 )
@@ -27,14 +32,18 @@ from schema.mapping import (
 __all__ = [
     "DERIVED",
     "EVENT_FIELDS",
+    "INDEXED_AT",
     "KEYWORD_IGNORE_ABOVE",
     "MAX_ID_BYTES",
     "SCHEMA_VERSION",
     "EventDocument",
     "Field",
+    "IndexLayout",
     "InvalidRecordError",
     "Kind",
     "added_mapping",
+    "custom_template",
+    "derived_fields",
     "document_id",
     "event_document",
     "event_mapping",
@@ -45,6 +54,7 @@ __all__ = [
     "mistyped",
     "monthly_index",
     "principal_name",
+    "unindexed_field",
     "without_index",
     "without_index_body",
 ]

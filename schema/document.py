@@ -24,6 +24,9 @@ import orjson
 from schema.fields import EVENT_FIELDS, KEYWORD_IGNORE_ABOVE, Field, Kind
 
 DERIVED = "trailql"
+#: The derived field that says when the indexer sent the event: not derived from the record,
+#: so :func:`event_document` leaves it out and the indexer writes it as it sends.
+INDEXED_AT = "indexedAt"
 
 #: Elasticsearch refuses an ``_id`` longer than this many bytes (UTF-8).
 MAX_ID_BYTES = 512
@@ -145,6 +148,21 @@ def event_document(
             "search fields (it would be lost from the stored record)",
             "reserved_field",
         )
+    derived = derived_fields(record, shallow=shallow)
+    if log_file is not None:
+        derived["logFile"] = log_file
+    return EventDocument(event_id, event_time, record, derived, record_json)
+
+
+def derived_fields(record: dict[str, Any], *, shallow: bool = False) -> dict[str, Any]:
+    """The fields TrailQL derives from a record for searching, but its file and indexed time.
+
+    What the indexer stores under ``trailql``; a live subscription derives them again from
+    the stored record to match new events in-process (``api.matching``). ``shallow``: the
+    record is known to nest too little for any parameter block to need cutting (see
+    :func:`_record_json`), so the blocks are taken as they are, without looking into them.
+    """
+    get = record.get
     derived: dict[str, Any] = {}
     principal = principal_name(get("userIdentity"))
     if principal is not None:
@@ -164,9 +182,7 @@ def event_document(
         else:
             derived[name] = searchable(block)
     derived["text"] = search_text(record, principal, log_groups)
-    if log_file is not None:
-        derived["logFile"] = log_file
-    return EventDocument(event_id, event_time, record, derived, record_json)
+    return derived
 
 
 #: Objects and arrays a record's text may open and still be known to nest no deeper than

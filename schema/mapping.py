@@ -12,14 +12,15 @@ of one document only, and the stored ``_source`` must stay the record exactly as
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from schema.document import DERIVED, OPAQUE_FIELDS
+from schema.document import DERIVED, INDEXED_AT, OPAQUE_FIELDS
 from schema.fields import EVENT_FIELDS, KEYWORD_IGNORE_ABOVE, Field, Kind, field_path
 
 #: Bumped whenever the mapping changes, so an installed template can be told apart.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 #: Flattened fields accept this depth; ``schema.document.searchable`` cuts deeper below it.
 FLATTENED_DEPTH_LIMIT = 20
@@ -64,18 +65,25 @@ def _derived_mapping() -> dict[str, Any]:
         # The trail file the event was read from (s3://bucket/key, or a path): its integrity
         # verdict is in the state index, by the same name.
         "logFile": _keyword(),
+        # When the indexer sent the event to Elasticsearch (epoch milliseconds): what live
+        # subscriptions follow, so an old file loaded now is new to them.
+        INDEXED_AT: {"type": "date", "format": "epoch_millis"},
     }
     properties.update(dict.fromkeys(OPAQUE_FIELDS, flattened))
     return {"type": "object", "dynamic": False, "properties": properties}
 
 
 def added_mapping() -> dict[str, Any]:
-    """What SCHEMA_VERSION 4 adds, to put onto the indices made before it.
+    """What SCHEMA_VERSIONs 4 and 5 add, to put onto the indices made before them.
 
     Fields can be added to an existing mapping (never changed), and nothing else changes.
+    Loading an old file now writes to the month it belongs to, which may have been created
+    by an older TrailQL: without ``indexedAt`` there, its events would never reach a live
+    subscription.
     """
     derived = _derived_mapping()["properties"]
-    return {"properties": {DERIVED: {"properties": {"logFile": derived["logFile"]}}}}
+    added = {name: derived[name] for name in ("logFile", INDEXED_AT)}
+    return {"properties": {DERIVED: {"properties": added}}}
 
 
 def event_mapping(unindexed: str | None = None) -> dict[str, Any]:
@@ -104,28 +112,56 @@ def event_mapping(unindexed: str | None = None) -> dict[str, Any]:
 #: Fields every event is indexed by: the indexer refuses records where they are unusable.
 _ALWAYS_INDEXED = frozenset({"eventID", "eventTime", DERIVED})
 
-_INDEX_SETTINGS: dict[str, Any] = {
-    "index.number_of_shards": 1,
-    # A replica wherever there is a second node; green on a single node.
-    "index.auto_expand_replicas": "0-1",
-    # A malformed secondary value (say, a creationDate that is not a date) is skipped
-    # instead of losing the whole event.
-    "index.mapping.ignore_malformed": True,
-    # Stored newest first, in the API's own order: a page of the newest events is read from
-    # the top of each segment and stops there, however many events the index holds.
-    "index.sort.field": [field_path("eventTime"), field_path("eventID")],
-    "index.sort.order": ["desc", "desc"],
-}
+
+@dataclass(frozen=True)
+class IndexLayout:
+    """How each events index is spread over a cluster: primary shards, and copies of each."""
+
+    shards: int = 1
+    #: Copies of each shard beyond its primary; None: one wherever a second node can hold it
+    #: (``auto_expand_replicas: 0-1``), so one node is green and a cluster survives a loss.
+    replicas: int | None = None
+
+    def settings(self) -> dict[str, Any]:
+        """The index settings of an events index laid out so."""
+        copies: dict[str, Any] = (
+            {"index.auto_expand_replicas": "0-1"}
+            if self.replicas is None
+            else {"index.number_of_replicas": self.replicas, "index.auto_expand_replicas": False}
+        )
+        return {
+            "index.number_of_shards": self.shards,
+            **copies,
+            # A malformed secondary value (say, a creationDate that is not a date) is skipped
+            # instead of losing the whole event.
+            "index.mapping.ignore_malformed": True,
+            # Stored newest first, in the API's own order: a page of the newest events is read
+            # from the top of each segment and stops there, however many events it holds.
+            "index.sort.field": [field_path("eventTime"), field_path("eventID")],
+            "index.sort.order": ["desc", "desc"],
+        }
 
 
-def index_template(alias: str) -> dict[str, Any]:
+def custom_template(alias: str) -> str:
+    """The component template an operator may create to add settings to every new month.
+
+    An index lifecycle policy (``index.lifecycle.name``) on a distribution with ILM, a codec,
+    a refresh interval: the events template takes it in when it exists. The events template's
+    own settings (shards, replicas, the mapping) win over it.
+    """
+    return f"{alias}@custom"
+
+
+def index_template(alias: str, layout: IndexLayout | None = None) -> dict[str, Any]:
     """A composable index template for the monthly indices behind ``alias``."""
     return {
         "index_patterns": [f"{alias}-*"],
         "priority": 500,
+        "composed_of": [custom_template(alias)],
+        "ignore_missing_component_templates": [custom_template(alias)],
         "_meta": {"trailql_schema_version": SCHEMA_VERSION},
         "template": {
-            "settings": _INDEX_SETTINGS,
+            "settings": (layout or IndexLayout()).settings(),
             "mappings": event_mapping(),
             "aliases": {alias: {}},
         },
@@ -159,10 +195,21 @@ def without_index(alias: str, unindexed: str) -> str:
     return f"{alias}_without_{unindexed.lower()}"
 
 
-def without_index_body(alias: str, unindexed: str) -> dict[str, Any]:
+def unindexed_field(alias: str, index: str) -> str | None:
+    """The field an index behind ``alias`` leaves unindexed (see :func:`without_index`)."""
+    prefix = f"{alias}_without_"
+    if not index.startswith(prefix):
+        return None
+    lowered = index.removeprefix(prefix)
+    return next((f.name for f in EVENT_FIELDS if f.name.lower() == lowered), None)
+
+
+def without_index_body(
+    alias: str, unindexed: str, layout: IndexLayout | None = None
+) -> dict[str, Any]:
     """Settings, mapping and alias of :func:`without_index`, for ``indices.create``."""
     return {
-        "settings": _INDEX_SETTINGS,
+        "settings": (layout or IndexLayout()).settings(),
         "mappings": event_mapping(unindexed),
         "aliases": {alias: {}},
     }

@@ -18,6 +18,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
+import boto3
 import pytest
 from elasticsearch import Elasticsearch
 from starlette.testclient import TestClient
@@ -27,6 +28,7 @@ from common.elastic import Connection, sync_client
 from generator import generate
 from indexer.run import IndexSummary, index_sources
 from tests.helpers import drop_alias, graphql, moto_server
+from tests.indexer.continuous import REGION, TrailObject, repack
 from tests.samples import SAMPLES, read_sample_records, records_of
 from trailql import local_elasticsearch
 from trailql.connection import resolve_connection
@@ -172,3 +174,33 @@ def generated_api(
             return made[events, seed, days]
 
         yield make
+
+
+@pytest.fixture
+def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Any]:
+    """S3 and SQS clients, with the environment pointing every boto3 client at moto."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", moto_endpoint)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SQS", moto_endpoint)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    session = boto3.session.Session()
+    return session.client("s3"), session.client("sqs")
+
+
+@pytest.fixture
+def names() -> str:
+    """A fresh bucket and queue name for one test (the moto server lives for the whole run)."""
+    return f"trail-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(scope="session")
+def trail_100k(tmp_path_factory: pytest.TempPathFactory) -> list[TrailObject]:
+    """100,000 generated events in 250 files of 400, as a busy account's trail holds them.
+
+    ``generate`` spreads one day over 2,468 small files; moto's S3 (about 15 ms a request on
+    a busy two-core machine) would spend a minute just on those, so they are repacked.
+    """
+    root = tmp_path_factory.mktemp("trail-100k")
+    generate(root / "generated", events=100_000, seed=100, days=1)
+    return repack(root / "generated", root / "packed", events=100_000, files=250)

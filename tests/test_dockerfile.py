@@ -28,6 +28,7 @@ def test_every_package_of_the_wheel_is_copied_into_the_image_build() -> None:
         "detections",
         "generator",
         "indexer",
+        "integrity",
         "schema",
         "trailql",
     }

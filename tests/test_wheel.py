@@ -80,6 +80,7 @@ def test_the_installed_package_carries_graphiql_and_no_node_modules_is_in_reach(
     assert sorted(p.name for p in assets.glob("*.min.*")) == [
         "graphiql.min.css",
         "graphiql.min.js",
+        "graphql-ws.min.js",
         "react-dom.production.min.js",
         "react.production.min.js",
     ]

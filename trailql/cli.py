@@ -9,16 +9,23 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 import sys
 from collections.abc import Sequence
 from datetime import date
 from importlib import metadata
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from trailql.output import EXIT_ERROR, EXIT_INCOMPLETE, EXIT_OK, error, stderr
 
 __all__ = ["EXIT_ERROR", "EXIT_INCOMPLETE", "EXIT_OK", "main"]
+
+_MONTH = re.compile(r"[0-9]{4}-[0-9]{2}")
+
+if TYPE_CHECKING:
+    # argparse names no public type for what add_subparsers returns.
+    Subparsers = argparse._SubParsersAction["_Parser"]  # noqa: SLF001
 
 
 def _version() -> str:
@@ -35,6 +42,13 @@ def _day(text: str) -> date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a day (YYYY-MM-DD)") from None
 
 
+def _month(text: str) -> str:
+    """Checked here, read by the command (``indexer.lifecycle.Month``), so --help stays light."""
+    if not _MONTH.fullmatch(text) or not 1 <= int(text[5:]) <= 12:  # noqa: PLR2004 -- months
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a month (YYYY-MM)")
+    return text
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, with a mistake told in one line and a pointer to --help, not the usage."""
 
@@ -43,7 +57,7 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_ERROR, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
-def _add_export(commands: argparse._SubParsersAction[_Parser]) -> None:
+def _add_export(commands: Subparsers) -> None:
     export = commands.add_parser(
         "export", help="write every event a filter matches to stdout (NDJSON or CSV)"
     )
@@ -58,7 +72,7 @@ def _add_export(commands: argparse._SubParsersAction[_Parser]) -> None:
     export.add_argument("--token", help="or a JWT bearer token (TRAILQL_TOKEN)")
 
 
-def _add_generate_detect_and_verify(commands: argparse._SubParsersAction[_Parser]) -> None:
+def _add_generate_detect_and_verify(commands: Subparsers) -> None:
     """``trailql generate``, ``trailql detect`` and ``trailql verify``."""
     generate = commands.add_parser("generate", help="write synthetic trail files for demos")
     generate.add_argument(
@@ -122,15 +136,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    elasticsearch = commands.add_parser(
-        "elasticsearch", help="run a local single-node Elasticsearch for development"
-    )
-    actions = elasticsearch.add_subparsers(dest="action", required=True, metavar="ACTION")
-    up = actions.add_parser("up", help='start it and print export lines: eval "$(… up)"')
-    up.add_argument("--port", type=int, default=9200, help="HTTP port (default 9200)")
-    up.add_argument("--heap", default="1g", help="JVM heap, such as 1g (default)")
-    actions.add_parser("down", help="stop it (its data is kept)")
-    actions.add_parser("status", help="say whether it runs, and where")
+    _elasticsearch_parser(commands)
 
     index = commands.add_parser("index", help="load CloudTrail log files into Elasticsearch")
     index.add_argument("sources", nargs="*", metavar="SOURCE", help="file, folder or s3://…")
@@ -229,9 +235,78 @@ def _parser() -> argparse.ArgumentParser:
     for action in (listing, replay):
         action.add_argument("--reason", help="only records quarantined for this reason")
 
+    _indices_parser(commands)
+
     _add_export(commands)
     commands.add_parser("schema", help="print the GraphQL schema (SDL)")
     return parser
+
+
+def _elasticsearch_parser(commands: Subparsers) -> None:
+    elasticsearch = commands.add_parser(
+        "elasticsearch", help="run a local Elasticsearch, one node or a cluster, for development"
+    )
+    actions = elasticsearch.add_subparsers(dest="action", required=True, metavar="ACTION")
+    up = actions.add_parser("up", help='start it and print export lines: eval "$(… up)"')
+    up.add_argument(
+        "--nodes", type=int, default=1, help="nodes: 1 (default), or 2-9 for a local cluster"
+    )
+    up.add_argument(
+        "--port", type=int, help="HTTP port of the (first) node: 9200 for one node, 9301 a cluster"
+    )
+    up.add_argument("--heap", help="JVM heap of each node: 1g for one node, 512m in a cluster")
+    down = actions.add_parser("down", help="stop every local node, or one (its data is kept)")
+    down.add_argument("--port", type=int, help="only the node on this HTTP port")
+    down.add_argument(
+        "--cluster", action="store_true", help="with --port: every node of that node's cluster"
+    )
+    status = actions.add_parser("status", help="which local nodes run; each cluster's health")
+    status.add_argument("--port", type=int, help="only the node on this port, and its cluster")
+
+
+def _indices_parser(commands: Subparsers) -> None:
+    indices = commands.add_parser(
+        "indices", help="the monthly indices: list, optimize, delete, snapshot, restore"
+    )
+    index_actions = indices.add_subparsers(dest="action", required=True, metavar="ACTION")
+    listed = index_actions.add_parser("list", help="each month: documents, size, segments")
+    listed.add_argument("--json", action="store_true", help="one JSON object per line, to stdout")
+    optimize = index_actions.add_parser(
+        "optimize", help="make months read-only and force-merge them to one segment a shard"
+    )
+    delete = index_actions.add_parser("delete", help="delete months past retention")
+    for action in (optimize, delete):
+        action.add_argument(
+            "--before", type=_month, required=True, metavar="YYYY-MM", help="months before this"
+        )
+    confirm = delete.add_mutually_exclusive_group(required=True)
+    confirm.add_argument("--dry-run", action="store_true", help="only list what would go")
+    confirm.add_argument("--yes", action="store_true", help="delete them")
+    snapshot = index_actions.add_parser(
+        "snapshot", help="snapshot every index of the alias to a filesystem repository"
+    )
+    snapshot.add_argument("--name", help="the snapshot's name (default: alias and UTC time)")
+    listing_snapshots = index_actions.add_parser("snapshots", help="list a repository's snapshots")
+    restore = index_actions.add_parser(
+        "restore", help="restore the alias's indices from a snapshot (never over existing ones)"
+    )
+    restore.add_argument("snapshot", metavar="SNAPSHOT", help="the snapshot's name")
+    restore.add_argument(
+        "--month",
+        type=_month,
+        action="append",
+        default=[],
+        metavar="YYYY-MM",
+        help="only this month (repeatable)",
+    )
+    for action in (snapshot, listing_snapshots, restore):
+        action.add_argument(
+            "--repository", default="trailql", help="repository name (default trailql)"
+        )
+        action.add_argument(
+            "--location",
+            help="register the repository at this folder (under the nodes' path.repo) first",
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

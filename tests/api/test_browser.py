@@ -6,16 +6,24 @@ the API runs under uvicorn on a loopback port, exactly as ``trailql serve`` runs
 
 from __future__ import annotations
 
+import gzip
 import json
+import subprocess
+import time
+import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from elasticsearch import Elasticsearch
 from starlette.testclient import TestClient
 
 from api import graphiql
+from api.app import create_app
+from bench.api_server import in_thread
 from common.elastic import Connection
-from indexer.run import IndexSummary
+from indexer.run import IndexSummary, index_sources
 from tests.live import (
     CHROMIUM,
     INSTALL,
@@ -50,6 +58,53 @@ def test_graphiql_runs_the_example_query_in_chromium_with_no_request_elsewhere(g
 
     seen = run_node("graphiql.mjs", graphql_url)
     check_graphiql_session(seen, graphql_url, expected)
+
+
+def test_graphiql_runs_eventsadded_and_shows_the_events_of_a_file_as_it_is_indexed(
+    es: Elasticsearch, es_connection: Connection, alias: str, tmp_path: Path
+):
+    require_node_package("playwright-core")
+    assert not graphiql.missing_assets(), INSTALL
+    logs = _logs_records()
+    others = [r for r in read_sample_records() if r["eventSource"] == "kms.amazonaws.com"][:3]
+    fresh = [{**r, "eventID": f"live-{uuid.uuid4()}"} for r in logs + others]
+    expected = [r["eventID"] for r in fresh[: len(logs)]]
+    trail_file = tmp_path / "trail" / "live.json.gz"
+    trail_file.parent.mkdir()
+    with gzip.open(trail_file, "wt") as handle:
+        json.dump({"Records": fresh}, handle)
+
+    app = create_app(es_connection, alias)
+    with in_thread(app) as base:
+        script = ROOT / "tests" / "browser" / "graphiql.mjs"
+        browser = subprocess.Popen(
+            ["node", str(script), f"{base}/graphql", "--live", str(len(expected))],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            feed = app.state.live.feeds["events"]
+            deadline = time.monotonic() + 300  # a hang guard (Chromium on a busy machine)
+            while feed.subscribers < 1:
+                assert browser.poll() is None, browser.stderr.read() if browser.stderr else ""
+                assert time.monotonic() < deadline, "GraphiQL never subscribed"
+                time.sleep(0.05)
+            assert index_sources([str(trail_file.parent)], client=es, alias=alias).clean
+            out, err = browser.communicate(timeout=300)  # a hang guard
+        finally:
+            if browser.poll() is None:
+                browser.kill()
+                browser.wait()
+    assert browser.returncode == 0, err
+    lines = out.strip().splitlines()
+    assert lines[0] == "subscribed"
+    seen = json.loads(lines[-1])
+    assert sorted(seen["liveIds"]) == sorted(expected)
+    assert seen["liveIds"][-1] in seen["liveShown"]
+    assert seen["external"] == []
+    assert seen["consoleErrors"] == []
 
 
 def test_the_page_refers_only_to_this_server(samples_api: TestClient):

@@ -116,6 +116,8 @@ def test_a_tenant_exports_only_its_accounts(secured_api, keys, sample_records):
         ({"filter": '{"from": "2024-02-01T00:00:00Z", "to": "2024-01-01T00:00:00Z"}'}, "from"),
         ({"filter": json.dumps({"eventName": ["x"] * 5000})}, "at most 1,000"),
         ({"filter": "[" * 2000 + "]" * 2000}, "filter must be JSON"),
+        ({"filter": '{"logFileIntegrity": ["MODIFIED"]}'}, "logFileIntegrity is not available"),
+        ({"filter": '{"or": [{"not": {"logFileIntegrity": []}}]}'}, "logFileIntegrity is not"),
         ({"format": "xml"}, "format must be ndjson or csv"),
         ({"fields": "__proto__"}, "not a field path"),
         ({"fields": "a..b"}, "not a field path"),

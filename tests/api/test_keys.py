@@ -82,7 +82,9 @@ def test_lines_from_the_environment_and_a_file_together(tmp_path):
     assert len(keys) == 3
     [sigma] = parse_key_lines(f"sigma:{DIGEST}:{SIGMA}:2030-01-01T12:00:00+02:00", "env")
     assert sigma.expires == datetime(2030, 1, 1, 10, tzinfo=UTC)
-    assert sigma.tenant() == Tenant(name="sigma", accounts=frozenset({SIGMA}))
+    assert sigma.tenant() == Tenant(
+        name="sigma", accounts=frozenset({SIGMA}), expires=datetime(2030, 1, 1, 10, tzinfo=UTC)
+    )
     assert sigma.expired(datetime(2030, 1, 1, 10, tzinfo=UTC))
     assert not sigma.expired(datetime(2030, 1, 1, 9, 59, tzinfo=UTC))
 

@@ -2,16 +2,28 @@
 // with (the run button), and prints one JSON object with what the browser saw, for
 // tests/api/test_browser.py to assert on. Never downloads a browser: playwright-core drives
 // /usr/bin/chromium (or CHROMIUM). Exits 1 with the reason on stderr when it cannot finish.
+//
+// With `--live N`, it then runs the subscription LIVE_QUERY (the run button again), prints
+// "subscribed" on a line of its own once the page has sent it, waits for N events to arrive
+// over the page's WebSocket and the last one to show in the result pane, then prints the
+// JSON object, with the events' IDs as they arrived.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 
 const url = process.argv[2];
-if (!url) {
-  console.error("usage: node tests/browser/graphiql.mjs http://127.0.0.1:PORT/graphql");
+const live = process.argv[3] === "--live" ? Number(process.argv[4]) : null;
+if (!url || (live !== null && !(live > 0))) {
+  console.error("usage: node tests/browser/graphiql.mjs http://127.0.0.1:PORT/graphql [--live N]");
   process.exit(2);
 }
+const LIVE_QUERY = `subscription {
+  eventsAdded(filter: {eventSource: ["logs.amazonaws.com"]}) {
+    cursor
+    node { eventID eventName }
+  }
+}`;
 const STEP_TIMEOUT_MS = 30_000;
 const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]"]);
 
@@ -64,13 +76,43 @@ try {
   const result = await page.evaluate(editorText, ".result-window");
   const resultShown = await page.locator(".result-window").innerText();
 
+  const liveIds = [];
+  let liveShown = null;
+  if (live !== null) {
+    page.on("websocket", (socket) => {
+      socket.on("framesent", ({ payload }) => {
+        if (JSON.parse(payload).type === "subscribe") console.log("subscribed");
+      });
+      socket.on("framereceived", ({ payload }) => {
+        const message = JSON.parse(payload);
+        if (message.type === "next") liveIds.push(message.payload.data.eventsAdded.node.eventID);
+      });
+    });
+    await page.evaluate(
+      (text) => document.querySelector(".graphiql-query-editor .CodeMirror").CodeMirror.setValue(text),
+      LIVE_QUERY,
+    );
+    await page.locator("button.graphiql-execute-button").click();
+    // The events arrive once the test has indexed them; the test's own timeout guards this.
+    while (liveIds.length < live) await new Promise((resolve) => setTimeout(resolve, 100));
+    const lastId = liveIds[liveIds.length - 1];
+    await page.waitForFunction(
+      (id) => (document.querySelector(".result-window")?.innerText ?? "").includes(id),
+      lastId,
+    );
+    liveShown = await page.locator(".result-window").innerText();
+  }
+
   const external = requests.filter((address) => {
     const { protocol, host, hostname } = new URL(address);
     if (protocol === "data:" || protocol === "blob:") return false;
     return !LOOPBACK.has(hostname) && !LOOPBACK.has(host);
   });
   console.log(
-    JSON.stringify({ status, title, query, answered, result, resultShown, requests, external, consoleErrors }),
+    JSON.stringify({
+      status, title, query, answered, result, resultShown, requests, external, consoleErrors,
+      liveIds, liveShown,
+    }),
   );
 } catch (error) {
   console.error(`graphiql.mjs: ${error.stack ?? error}`);

@@ -100,7 +100,13 @@ def test_sigkill_at_ten_random_points_then_sigterm_loses_nothing(  # noqa: PLR09
         # SIGTERM in the middle of the load: the chunk in hand is finished, then exit 0.
         follower.start()
         target = count(es, alias) + 2_000
-        wait_until(lambda: count(es, alias) >= target, timeout=120, what="more events")
+        # Its own events, not the killed one's last bulk landing late: SIGTERM before it has
+        # started following would find no handler yet.
+        wait_until(
+            lambda: count(es, alias) >= target and "following" in follower.last_log(),
+            timeout=120,
+            what="more events",
+        )
         assert follower.signal(signal.SIGTERM) == 0, follower.last_log()
         assert json_lines(follower.last_log())[-1]["message"] == "follower stopped"
 

@@ -126,8 +126,16 @@ def test_the_command_logs_json_serves_metrics_and_exits_0_on_sigterm(  # noqa: P
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         wait_until(lambda: recorded_files(es, alias) == 5, timeout=60, what="the files")
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as answer:
-            metrics = answer.read().decode()
+        # A file's state is written before it is counted: the count may come a moment later.
+        scraped: list[str] = []
+
+        def counted() -> bool:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as answer:
+                scraped.append(answer.read().decode())
+            return 'trailql_indexer_files_total{outcome="read"} 5.0' in scraped[-1]
+
+        wait_until(counted, timeout=60, what="the files counted")
+        metrics = scraped[-1]
         process.send_signal(signal.SIGTERM)
         stdout, stderr = process.communicate(timeout=60)
     finally:

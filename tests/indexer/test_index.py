@@ -5,11 +5,13 @@ from __future__ import annotations
 import gzip
 import json
 import shutil
+import time
 from pathlib import Path
 
 import pytest
 
 from indexer.run import index_sources
+from schema.paths import INDEXED_AT, LOG_FILE
 from tests.samples import SAMPLES, STRATUS, records_of, sigma_files
 from trailql.cli import EXIT_INCOMPLETE, EXIT_OK, main
 
@@ -134,7 +136,9 @@ def test_records_are_stored_as_their_own_bytes_say(es, alias, tmp_path):
     (tmp_path / "own.json.gz").write_bytes(
         gzip.compress(b'{"Records":[' + b",".join(texts) + b"]}")
     )
+    before = time.time_ns() // 1_000_000
     summary = index_sources([str(tmp_path)], client=es, alias=alias)
+    after = time.time_ns() // 1_000_000
     assert (summary.indexed, summary.rejected_records) == (3, [])
     es.indices.refresh(index=alias)
     for number, text in enumerate(texts, start=1):
@@ -142,6 +146,12 @@ def test_records_are_stored_as_their_own_bytes_say(es, alias, tmp_path):
         [hit] = hits["hits"]
         # The client reads integers beyond 64 bits as floats, as orjson does.
         assert hit["_source"] == json.loads(text, parse_int=_int_or_float)
+    # Each carries its file and the time it was sent, the one sent again too (stamped anew,
+    # not with the 0 the refused document was read back with).
+    own_file = {"term": {LOG_FILE: str(tmp_path / "own.json.gz")}}
+    sent_then = {"range": {INDEXED_AT: {"gte": before, "lte": after, "format": "epoch_millis"}}}
+    found = es.count(index=alias, query={"bool": {"filter": [own_file, sent_then]}})
+    assert found["count"] == 3
 
 
 def _int_or_float(digits: str) -> int | float:

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import logging
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import replace
+from datetime import UTC
 
+from elasticsearch import Elasticsearch
 from rich.table import Table
 
 from common.elastic import sync_client
@@ -13,6 +17,7 @@ from common.layout import DayRange
 from common.settings import IndexSettings
 from detections import DetectionSettings, RuleError
 from detections.continuous import ContinuousDetector, configured
+from detections.findings import record_finding
 from indexer.documents import TimeWindow
 from indexer.follow import FollowOptions
 from indexer.integrity import IntegrityOptions
@@ -24,15 +29,23 @@ from indexer.settings import IndexerSettings
 from indexer.sources import SourceError
 from indexer.sqs import MAX_WAIT_SECONDS
 from indexer.worker import WorkerOptions
-from integrity import PublicKeyError
+from integrity import IntegrityFinding, PublicKeyError, set_finding_recorder
+from schema import IndexLayout
 from trailql.connection import resolve_connection
 from trailql.output import EXIT_INCOMPLETE, EXIT_OK, error, problems, stderr
 
+logger = logging.getLogger(__name__)
+
 
 def index_options(*, max_bytes: int | None = None, concurrency: int | None = None) -> IndexOptions:
-    """How records are indexed: the bulk sizes asked for, the time window configured."""
+    """How records are indexed: the bulk sizes asked for, the time window and layout set."""
     settings = IndexerSettings()
-    options = IndexOptions(window=TimeWindow(settings.earliest_event_time, settings.max_future))
+    indices = IndexSettings()
+    replicas = None if indices.replicas == "auto" else indices.replicas
+    options = IndexOptions(
+        window=TimeWindow(settings.earliest_event_time, settings.max_future),
+        layout=IndexLayout(shards=indices.shards, replicas=replicas),
+    )
     if max_bytes is not None:
         options = replace(options, max_bytes=max_bytes)
     if concurrency is not None:
@@ -113,6 +126,9 @@ def run(arguments: argparse.Namespace) -> int:
                         return error(f"detections: {exc}")
                     detector = stack.enter_context(ContinuousDetector(client, alias, setup))
                     mode = replace(mode, load=replace(mode.load, on_indexed=detector.submit))
+                    channels = [channel.name for channel in setup.channels]
+                    set_finding_recorder(integrity_recorder(client, alias, channels))
+                    stack.callback(set_finding_recorder, None)
                 run_continuous(
                     mode, client=client, alias=alias, metrics_port=arguments.metrics_port
                 )
@@ -154,3 +170,49 @@ def _report(summary: IndexSummary, alias: str) -> None:
         ("rejected", "red", summary.rejected_records),
         ("unindexed", "yellow", summary.partial_records),
     )
+
+
+#: What each kind of integrity problem is called in a finding, and the ATT&CK technique.
+_INTEGRITY_TITLES = {
+    "modified": ("A trail file was changed after CloudTrail delivered it", "T1565.001"),
+    "missing": ("A trail file a digest lists is not in the bucket", "T1070"),
+    "unlisted": ("A trail file that no digest lists", "T1565.001"),
+}
+
+
+def integrity_recorder(
+    client: Elasticsearch, alias: str, channels: Sequence[str] = ()
+) -> Callable[[IntegrityFinding], None]:
+    """What raises each integrity problem the indexer finds as a critical finding.
+
+    Keyed on the problem and the file, so a file judged again raises nothing new. A failure
+    to store it is logged, never raised: integrity must not stop loading.
+    """
+
+    def record(found: IntegrityFinding) -> None:
+        title, technique = _INTEGRITY_TITLES.get(
+            found.kind,
+            ("A gap in a chain of digest files", "T1070")
+            if found.kind.startswith("gap")
+            else (f"A digest file failed its check ({found.kind})", "T1070"),
+        )
+        detail = f": {found.detail}" if found.detail else ""
+        try:
+            record_finding(
+                client,
+                alias,
+                rule_id=f"integrity_{found.kind}",
+                title=title,
+                severity=found.severity,
+                summary=f"{found.file} is {found.kind.replace('_', ' ')}{detail}.",
+                account_id=found.account or "",
+                key=found.file,
+                event_time=found.found_at.astimezone(UTC).isoformat(timespec="milliseconds"),
+                techniques=(technique,),
+                details={"file": found.file, "verdict": found.kind, "detail": found.detail},
+                channels=channels,
+            )
+        except Exception:
+            logger.exception("cannot store an integrity finding for %s", found.file)
+
+    return record

@@ -69,6 +69,10 @@ def run(arguments: argparse.Namespace) -> int:
         "access_log": False,
         # SIGTERM: requests in flight get this long to finish, then are cancelled.
         "timeout_graceful_shutdown": settings.shutdown_timeout,
+        # Subscriptions: a message as large as a request body at most; frames uncompressed,
+        # as compressing each event once per connection costs more than it saves.
+        "ws_max_size": settings.max_body_bytes,
+        "ws_per_message_deflate": False,
     }
     if arguments.workers == 1:
         uvicorn.run(app, **options)

@@ -12,6 +12,10 @@ ELASTICSEARCH_VERSION = "9.3.2"
 
 HOST = "127.0.0.1"
 USERNAME = "elastic"
+CLUSTER_PORT = 9301
+"""A local cluster's first HTTP port unless told: clear of the single node on 9200 (and 9300)."""
+TRANSPORT_OFFSET = 100
+"""A node's transport port is its HTTP port plus this, as Elasticsearch's 9200/9300 habit."""
 TAIL_LINES = 20
 """How many lines of a log or of Maven's output an error message quotes."""
 
@@ -28,12 +32,58 @@ class LocalNode:
 
     def exports(self) -> str:
         """Shell lines for ``eval "$(trailql elasticsearch up)"``."""
-        pairs = (
-            ("ELASTICSEARCH_URL", self.url),
-            ("ELASTICSEARCH_USERNAME", self.username),
-            ("ELASTICSEARCH_PASSWORD", self.password),
-        )
-        return "".join(f"export {name}={shlex.quote(value)}\n" for name, value in pairs)
+        return _exports(self.url, self.username, self.password)
+
+
+def _exports(url: str, username: str, password: str) -> str:
+    pairs = (
+        ("ELASTICSEARCH_URL", url),
+        ("ELASTICSEARCH_USERNAME", username),
+        ("ELASTICSEARCH_PASSWORD", password),
+    )
+    return "".join(f"export {name}={shlex.quote(value)}\n" for name, value in pairs)
+
+
+@dataclass(frozen=True)
+class Membership:
+    """The cluster a node belongs to: its name and every member's HTTP port, lowest first."""
+
+    name: str
+    ports: tuple[int, ...]
+
+    @classmethod
+    def of(cls, port: int, nodes: int) -> Membership:
+        """The cluster of ``nodes`` nodes on consecutive HTTP ports from ``port``."""
+        return cls(f"trailql-local-{port}", tuple(range(port, port + nodes)))
+
+    def describe(self) -> str:
+        """Say which cluster, as a person would look for it."""
+        return f"the {len(self.ports)}-node cluster on ports {self.ports[0]}-{self.ports[-1]}"
+
+
+@dataclass(frozen=True)
+class LocalCluster:
+    """How to reach a local cluster: every node, so a client survives losing any one."""
+
+    name: str
+    nodes: tuple[LocalNode, ...]
+
+    @property
+    def url(self) -> str:
+        """Every node's URL, comma-separated, as ``ELASTICSEARCH_URL`` takes them."""
+        return ",".join(node.url for node in self.nodes)
+
+    @property
+    def username(self) -> str:
+        return self.nodes[0].username
+
+    @property
+    def password(self) -> str:
+        return self.nodes[0].password
+
+    def exports(self) -> str:
+        """Shell lines for ``eval "$(trailql elasticsearch up --nodes N)"``."""
+        return _exports(self.url, self.username, self.password)
 
 
 class LocalElasticsearchError(Exception):
@@ -53,6 +103,11 @@ def cache_dir() -> Path:
         # folder needs no permission changes on it.
         return Path("/var/cache/trailql")
     return Path.home() / ".cache" / "trailql"
+
+
+def snapshots_dir() -> Path:
+    """Every local node's ``path.repo``: filesystem snapshot repositories live beneath it."""
+    return cache_dir() / "snapshots"
 
 
 def node_url(port: int) -> str:

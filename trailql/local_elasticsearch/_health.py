@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import urllib.request
+from typing import Any
 
 from trailql.local_elasticsearch._common import LocalNode
 
@@ -15,23 +16,36 @@ _USABLE = frozenset({"green", "yellow"})
 
 def usable(node: LocalNode, *, wait: bool) -> bool:
     """``wait`` lets the node take up to a second to turn yellow before answering."""
-    return _health(node, wait=wait) in _USABLE
+    health = cluster_health(node, wait_for="status=yellow" if wait else None)
+    return health is not None and health.get("status") in _USABLE
 
 
-def _health(node: LocalNode, *, wait: bool) -> str | None:
-    """The cluster status seen with the node's credentials, or None if it does not answer so.
+def cluster_health(node: LocalNode, *, wait_for: str | None = None) -> dict[str, Any] | None:
+    """The cluster's health seen through ``node``, or None if it does not answer so.
 
-    ``GET /`` is not available in this distribution (405), so health is the probe.
+    ``wait_for`` (``status=yellow``, ``nodes=3``) lets the node take up to a second to get
+    there. ``GET /`` is not available in this distribution (405), so health is the probe.
     """
-    query = "?wait_for_status=yellow&timeout=1s" if wait else ""
+    query = f"?wait_for_{wait_for}&timeout=1s" if wait_for else ""
+    body = _get(node, f"/_cluster/health{query}")
+    return body if isinstance(body, dict) and isinstance(body.get("status"), str) else None
+
+
+def cluster_nodes(node: LocalNode) -> list[dict[str, Any]] | None:
+    """The nodes ``node``'s cluster holds now (``_cat/nodes``), or None if it does not say."""
+    body = _get(node, "/_cat/nodes?format=json&h=name,http_address,master,node.role,heap.percent")
+    if not isinstance(body, list):
+        return None
+    return [entry for entry in body if isinstance(entry, dict)]
+
+
+def _get(node: LocalNode, path: str) -> Any:
     token = base64.b64encode(f"{node.username}:{node.password}".encode()).decode("ascii")
     request = urllib.request.Request(  # noqa: S310 -- always http://127.0.0.1 (node_url)
-        f"{node.url}/_cluster/health{query}", headers={"Authorization": f"Basic {token}"}
+        f"{node.url}{path}", headers={"Authorization": f"Basic {token}"}
     )
     try:
         with urllib.request.urlopen(request, timeout=5.0) as response:  # noqa: S310 -- as above
-            body = json.load(response)
+            return json.load(response)
     except (OSError, ValueError):  # URLError and HTTPError (401, 408, 503) are OSErrors
         return None
-    value = body.get("status") if isinstance(body, dict) else None
-    return value if isinstance(value, str) else None

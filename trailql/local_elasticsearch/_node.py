@@ -10,25 +10,30 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from trailql.local_elasticsearch._common import (
     ELASTICSEARCH_VERSION,
     HOST,
     TAIL_LINES,
+    TRANSPORT_OFFSET,
     USERNAME,
     LocalElasticsearchError,
     LocalNode,
+    Membership,
     node_url,
+    snapshots_dir,
 )
 from trailql.local_elasticsearch._health import usable
 from trailql.local_elasticsearch._processes import is_our_process, terminate, transport_port
 from trailql.local_elasticsearch._programs import require, run
 from trailql.local_elasticsearch._service_user import chown_tree
 from trailql.local_elasticsearch._state import (
+    has_data,
     new_state,
     pid_file,
     read_state,
+    recorded_membership,
     recorded_node,
     state_file,
     write_state,
@@ -50,6 +55,12 @@ class Setup:
     port: int
     java_home: Path
     user: str | None
+    #: The cluster this node belongs to; None for a single node.
+    membership: Membership | None = None
+
+    def state(self, password: str, *, pid: int | None) -> dict[str, Any]:
+        """What state.json records for this node."""
+        return new_state(self.instance, self.port, password, pid=pid, membership=self.membership)
 
     def environment(self) -> dict[str, str]:
         """ES_PATH_CONF keeps the shared distribution read-only; the tmp settings spare /tmp."""
@@ -91,19 +102,34 @@ class Setup:
         return run(self.command(tool, *arguments), env=self.environment(), stdin=stdin)
 
 
-def _settings(instance: Path, port: int) -> str:
+def _settings(setup: Setup) -> str:
+    instance, port, membership = setup.instance, setup.port, setup.membership
     lines = {
-        "cluster.name": _CLUSTER_NAME,
-        "node.name": _CLUSTER_NAME,
+        "cluster.name": _CLUSTER_NAME if membership is None else membership.name,
+        "node.name": _CLUSTER_NAME if membership is None else f"trailql-{port}",
         "network.host": HOST,
         "http.port": str(port),
-        "transport.port": str(transport_port(port)),
-        "discovery.type": "single-node",
+    }
+    if membership is None:
+        lines["transport.port"] = str(transport_port(port))
+        lines["discovery.type"] = "single-node"
+    else:
+        # Fixed, not probed: every member must know every other's transport port.
+        lines["transport.port"] = str(port + TRANSPORT_OFFSET)
+        seeds = [f"{HOST}:{member + TRANSPORT_OFFSET}" for member in membership.ports]
+        lines["discovery.seed_hosts"] = json.dumps(seeds)
+        if not has_data(instance):
+            # Bootstrapping only: once the cluster has formed, its members ignore this.
+            names = [f"trailql-{member}" for member in membership.ports]
+            lines["cluster.initial_master_nodes"] = json.dumps(names)
+    lines |= {
         "xpack.security.enabled": "true",
         "xpack.security.http.ssl.enabled": "false",
         "xpack.security.transport.ssl.enabled": "false",
         "path.data": json.dumps(str(instance / "data")),
         "path.logs": json.dumps(str(instance / "logs")),
+        # Filesystem snapshot repositories (`trailql indices snapshot`), shared by every node.
+        "path.repo": json.dumps([str(snapshots_dir())]),
         "action.destructive_requires_name": "false",
         # A nearly full developer disk would otherwise make shards unassignable or read-only.
         "cluster.routing.allocation.disk.threshold_enabled": "false",
@@ -112,8 +138,13 @@ def _settings(instance: Path, port: int) -> str:
     return header + "".join(f"{key}: {value}\n" for key, value in lines.items())
 
 
-def provision(setup: Setup, heap: str, log: Callable[[str], None]) -> str:
-    """Prepares the instance folder and returns the ``elastic`` password."""
+def provision(
+    setup: Setup, heap: str, log: Callable[[str], None], *, password: str | None = None
+) -> str:
+    """Prepares the instance folder and returns the ``elastic`` password.
+
+    ``password``: the one a cluster's members share; a single node keeps its own.
+    """
     instance = setup.instance
     config = instance / "config"
     instance.mkdir(parents=True, exist_ok=True)
@@ -125,14 +156,15 @@ def provision(setup: Setup, heap: str, log: Callable[[str], None]) -> str:
         staging.rename(config)
     for name in ("data", "logs", "tmp"):
         (instance / name).mkdir(exist_ok=True)
-    (config / "elasticsearch.yml").write_text(_settings(instance, setup.port), encoding="utf-8")
+    _prepare_snapshots(setup)
+    (config / "elasticsearch.yml").write_text(_settings(setup), encoding="utf-8")
     options = config / "jvm.options.d"
     options.mkdir(exist_ok=True)
     (options / "heap.options").write_text(f"-Xms{heap}\n-Xmx{heap}\n", encoding="utf-8")
 
     keystore = config / "elasticsearch.keystore"
-    state = read_state(instance) or {}
-    password = state.get("password")
+    if password is None:
+        password = (read_state(instance) or {}).get("password")
     if not isinstance(password, str) and keystore.exists():
         # state.json was lost but the data (and so the password) survives in the keystore.
         shown = setup.run("elasticsearch-keystore", "show", "bootstrap.password")
@@ -140,7 +172,7 @@ def provision(setup: Setup, heap: str, log: Callable[[str], None]) -> str:
     if not isinstance(password, str) or not password:
         password = secrets.token_urlsafe(18)
     # Recorded before anything can fail, so a retried start reuses the same password.
-    write_state(instance, new_state(instance, setup.port, password, pid=None))
+    write_state(instance, setup.state(password, pid=None))
     if setup.user is not None:
         chown_tree(instance, setup.user, keep=frozenset({state_file(instance)}))
 
@@ -160,6 +192,15 @@ def provision(setup: Setup, heap: str, log: Callable[[str], None]) -> str:
     return password
 
 
+def _prepare_snapshots(setup: Setup) -> None:
+    """``path.repo`` must exist, writable by the node, before a repository is registered."""
+    snapshots = snapshots_dir()
+    if not snapshots.is_dir():
+        snapshots.mkdir(parents=True)
+        if setup.user is not None:
+            chown_tree(snapshots, setup.user, keep=frozenset())
+
+
 def adopt_running(instance: Path, timeout: float, log: Callable[[str], None]) -> LocalNode | None:
     """The node already recorded for this instance, waited for if it is still coming up."""
     node = recorded_node(instance)
@@ -168,25 +209,32 @@ def adopt_running(instance: Path, timeout: float, log: Callable[[str], None]) ->
     if usable(node, wait=False):
         return node
     log(f"Elasticsearch (pid {node.pid}) is running but not answering yet; waiting")
-    _wait_until_usable(node, instance, time.monotonic() + timeout, started_here=False)
+    wait_until_usable(node, instance, time.monotonic() + timeout, started_here=False)
     return node
 
 
 def start(setup: Setup, password: str, timeout: float, log: Callable[[str], None]) -> LocalNode:
     """Launches the provisioned node as a daemon and waits until it is usable."""
     deadline = time.monotonic() + timeout
+    node = finish_launch(setup, password, begin_launch(setup, log), deadline)
+    wait_until_usable(node, setup.instance, deadline, started_here=True)
+    log(f"Elasticsearch is up (pid {node.pid})")
+    return node
+
+
+def begin_launch(setup: Setup, log: Callable[[str], None]) -> subprocess.Popen[bytes]:
+    """Starts the launcher, which returns once the server JVM runs and has written its pid.
+
+    Members of a cluster are launched together: each waits for the others to form it.
+    """
     instance = setup.instance
-    url = node_url(setup.port)
     logs = instance / "logs"
-    pids = pid_file(instance)
-    pids.unlink(missing_ok=True)
-    log(f"Starting Elasticsearch {ELASTICSEARCH_VERSION} on {url} (logs: {logs})")
-    startup_log = logs / "startup.log"
-    # With -d the launcher returns once the server JVM is up and has written its pid file.
+    pid_file(instance).unlink(missing_ok=True)
+    log(f"Starting Elasticsearch {ELASTICSEARCH_VERSION} on {node_url(setup.port)} (logs: {logs})")
     # (-q is refused together with -d; its output goes to startup.log, never our stdout.)
-    with startup_log.open("wb") as output:
-        launcher = subprocess.Popen(  # noqa: S603 -- fixed argv
-            setup.command("elasticsearch", "-d", "-p", str(pids)),
+    with (logs / "startup.log").open("wb") as output:
+        return subprocess.Popen(  # noqa: S603 -- fixed argv
+            setup.command("elasticsearch", "-d", "-p", str(pid_file(instance))),
             stdin=subprocess.DEVNULL,
             stdout=output,
             stderr=subprocess.STDOUT,
@@ -194,30 +242,37 @@ def start(setup: Setup, password: str, timeout: float, log: Callable[[str], None
             env=setup.environment(),
             start_new_session=True,
         )
-        try:
-            returncode = launcher.wait(timeout=max(deadline - time.monotonic(), 1.0))
-        except subprocess.TimeoutExpired:
-            launcher.kill()
-            launcher.wait()
-            returncode = None
+
+
+def finish_launch(
+    setup: Setup, password: str, launcher: subprocess.Popen[bytes], deadline: float
+) -> LocalNode:
+    """Waits for the launcher and records the server's pid; raises if it did not start."""
+    instance = setup.instance
+    try:
+        returncode: int | None = launcher.wait(timeout=max(deadline - time.monotonic(), 1.0))
+    except subprocess.TimeoutExpired:
+        launcher.kill()
+        launcher.wait()
+        returncode = None
     pid = written_pid(instance)
     if pid is not None:
-        write_state(instance, new_state(instance, setup.port, password, pid=pid))
+        write_state(instance, setup.state(password, pid=pid))
     if returncode != 0 or pid is None:
         if pid is not None and is_our_process(pid, instance):
             terminate(pid, 30.0, instance)
         what = "timed out" if returncode is None else f"exited with {returncode}"
+        startup_log = instance / "logs" / "startup.log"
         raise LocalElasticsearchError(
-            f"Elasticsearch did not start (launcher {what}); read {logs}/. "
+            f"Elasticsearch did not start (launcher {what}); read {instance / 'logs'}/. "
             f"Last lines of {startup_log}:\n{_tail(startup_log)}"
         )
-    node = LocalNode(url=url, username=USERNAME, password=password, pid=pid, home=instance)
-    _wait_until_usable(node, instance, deadline, started_here=True)
-    log(f"Elasticsearch is up (pid {pid})")
-    return node
+    return LocalNode(
+        url=node_url(setup.port), username=USERNAME, password=password, pid=pid, home=instance
+    )
 
 
-def _wait_until_usable(
+def wait_until_usable(
     node: LocalNode, instance: Path, deadline: float, *, started_here: bool
 ) -> None:
     while True:
@@ -236,7 +291,8 @@ def _wait_until_usable(
             break
         time.sleep(0.5)
     logs = instance / "logs"
-    server_log = logs / f"{_CLUSTER_NAME}.log"
+    membership = recorded_membership(instance)
+    server_log = logs / f"{_CLUSTER_NAME if membership is None else membership.name}.log"
     source = server_log if _tail(server_log) else logs / "startup.log"
     raise LocalElasticsearchError(
         f"{problem}; read {logs}/. Last lines of {source}:\n{_tail(source)}"

@@ -13,6 +13,7 @@ from trailql.local_elasticsearch._common import (
     ELASTICSEARCH_VERSION,
     USERNAME,
     LocalNode,
+    Membership,
     cache_dir,
     node_url,
 )
@@ -59,8 +60,15 @@ def lock() -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def new_state(instance: Path, port: int, password: str, *, pid: int | None) -> dict[str, Any]:
-    return {
+def new_state(
+    instance: Path,
+    port: int,
+    password: str,
+    *,
+    pid: int | None,
+    membership: Membership | None = None,
+) -> dict[str, Any]:
+    state: dict[str, Any] = {
         "version": ELASTICSEARCH_VERSION,
         "url": node_url(port),
         "username": USERNAME,
@@ -69,6 +77,30 @@ def new_state(instance: Path, port: int, password: str, *, pid: int | None) -> d
         "port": port,
         "home": str(instance),
     }
+    if membership is not None:
+        state["cluster"] = {"name": membership.name, "ports": list(membership.ports)}
+    return state
+
+
+def recorded_membership(instance: Path) -> Membership | None:
+    """The cluster state.json says this node belongs to; None for a single node."""
+    cluster = (read_state(instance) or {}).get("cluster")
+    if not isinstance(cluster, dict):
+        return None
+    name, ports = cluster.get("name"), cluster.get("ports")
+    if not (
+        isinstance(name, str)
+        and isinstance(ports, list)
+        and ports
+        and all(isinstance(port, int) for port in ports)
+    ):
+        return None
+    return Membership(name, tuple(ports))
+
+
+def has_data(instance: Path) -> bool:
+    """Whether the node has started at least once: it then belongs to a cluster for good."""
+    return (instance / "data" / "_state").is_dir()
 
 
 def read_state(instance: Path) -> dict[str, Any] | None:

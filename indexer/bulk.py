@@ -70,7 +70,7 @@ class _RequestRefusedError(Exception):
         self.reason = reason
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one per document, and frozen inits cost twice as much
 class BulkAction(Generic[Tag]):
     """One document, ready to send, and what it is accounted to."""
 
@@ -84,7 +84,7 @@ class BulkAction(Generic[Tag]):
         return self.lines.split(b"\n", 1)[1].removesuffix(b"\n")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one per document
 class BulkResult(Generic[Tag]):
     """One document's outcome; ``reason`` and ``status`` say why when it was rejected.
 
@@ -136,6 +136,8 @@ class BulkWriter(Generic[Tag]):
         self._batch_bytes = 0
         self._executor = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="bulk")
         self._in_flight: set[Future[list[BulkResult[Tag]]]] = set()
+        #: Each action line up to its ``_id``, by operation and index.
+        self._openings: dict[tuple[Operation, str], bytes] = {}
 
     def add(
         self,
@@ -147,7 +149,12 @@ class BulkWriter(Generic[Tag]):
         operation: Operation = "create",
     ) -> None:
         """Queue one serialised document for ``index`` (None for a delete)."""
-        header = orjson.dumps({operation: {"_index": index, "_id": doc_id}})
+        opening = self._openings.get((operation, index))
+        if opening is None:
+            opening = orjson.dumps({operation: {"_index": index, "_id": ""}})[: -len(b'""}}')]
+            self._openings[operation, index] = opening
+        # As orjson.dumps({operation: {"_index": index, "_id": doc_id}}) writes it.
+        header = b"%s%s}}" % (opening, orjson.dumps(doc_id))
         lines = b"%s\n" % header if document is None else b"%s\n%s\n" % (header, document)
         if self._batch and self._batch_bytes + len(lines) > self._max_bytes:
             self._submit()

@@ -17,7 +17,7 @@ from typing import IO
 
 import orjson
 
-from indexer.reader import Hasher, TrailFileError, UnreadableRecord, read_records
+from indexer.reader import Hasher, TrailFileError, UnreadableRecord, read_records_with_bytes
 from schema import (
     DERIVED,
     INDEXED_AT,
@@ -140,7 +140,7 @@ class RawRecord:
             return cls(text=json_text(record, ascii_only=True))  # a lone \ud800 escape
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one per event, and frozen inits cost twice as much
 class Document:
     """One event ready for ``_bulk``: its index, its ``_id``, its serialised source."""
 
@@ -182,11 +182,14 @@ class DocumentMaker:
         self._monthly: dict[int, str] = {}
 
     def document(
-        self, record: object, file: str, position: int, now: datetime
+        self, record: object, file: str, position: int, now: datetime, raw: bytes | None = None
     ) -> Document | BadRecord:
-        """The document for record number ``position`` of ``file``, or why there is none."""
+        """The document for record number ``position`` of ``file``, or why there is none.
+
+        ``raw``: the record's own bytes in the file, when known; they are sent as they are.
+        """
         try:
-            event = event_document(record, file)
+            event = event_document(record, file, raw)
         except InvalidRecordError as exc:
             return self._bad(record, file, position, exc.reason, str(exc))
         refused = self._window.refuses(event.event_time, now)
@@ -235,24 +238,25 @@ def file_documents(
     position = 0
     now = datetime.now(UTC)
     try:
-        for position, record in enumerate(read_records(stream, content_hash), start=1):
+        records = read_records_with_bytes(stream, content_hash)
+        for position, (record, raw) in enumerate(records, start=1):
             if isinstance(record, UnreadableRecord):
-                raw = RawRecord.of_bytes(record.raw)
-                yield BadRecord(Problem(name, record.reason), "not_json", raw, position)
+                unread = RawRecord.of_bytes(record.raw)
+                yield BadRecord(Problem(name, record.reason), "not_json", unread, position)
                 continue
-            yield maker.document(record, name, position, now)
+            yield maker.document(record, name, position, now, raw)
     except TrailFileError as exc:
         kept = f" (the {position} records before it were kept)" if position else ""
         yield BrokenFile(Problem(name, f"{exc}{kept}"))
 
 
 def serialise(event: EventDocument) -> bytes:
-    """The document sent: the record with its search fields, as orjson writes the two.
+    """The document sent: the record's JSON text with its search fields added at its end.
 
-    The record was written already (see :attr:`EventDocument.record_json`): only the
-    search fields are added, exactly as ``orjson.dumps({**record, "trailql": ...})``
-    would write them, ending with the slot for the indexed time (:data:`INDEXED_AT_SLOT`).
-    The standard library writes what orjson cannot.
+    The record's text is its own bytes from the file, or else as orjson writes it (see
+    :attr:`EventDocument.record_json`), or the standard library when orjson cannot; the
+    search fields are spliced in before its closing brace (:func:`with_derived`), ending with
+    the slot for the indexed time (:data:`INDEXED_AT_SLOT`).
 
     Raises:
         UnstorableRecordError: the record holds text that is not Unicode (bytes that were
@@ -260,13 +264,32 @@ def serialise(event: EventDocument) -> bytes:
     """
     record_json = event.record_json
     if record_json is None:
-        record_json = _json({key: value for key, value in event.source.items() if key != DERIVED})
-    derived = _json(event.source[DERIVED])[:-1] + _INDEXED_AT_MEMBER
-    return b"%s,%s:%s}" % (record_json[:-1], _DERIVED_KEY, derived)
+        record_json = _json(event.record)
+    return with_derived(record_json, event.derived)
+
+
+def with_derived(record_json: bytes, derived: dict[str, object]) -> bytes:
+    """A record's JSON text with its search fields at its end, the indexed time's slot last.
+
+    The fields as ``orjson.dumps({**record, "trailql": {**derived, "indexedAt": ...}})``
+    would write them (the standard library, when orjson cannot), after the record's own text.
+    Cheap whatever the record's size: its bytes are copied once, never parsed again. A
+    record's text holds no :data:`INDEXED_AT_SLOT`: its bytes from a file are only kept when
+    orjson parses them, and it refuses a raw NUL.
+
+    Raises:
+        UnstorableRecordError: see :func:`serialise`.
+    """
+    members = _json(derived)[:-1] + _INDEXED_AT_MEMBER
+    return b"%s,%s:%s}" % (record_json[: record_json.rindex(b"}")], _DERIVED_KEY, members)
 
 
 def _json(value: object) -> bytes:
-    """Orjson's JSON; the standard library's for integers beyond 64 bits, which orjson refuses."""
+    """Orjson's JSON; the standard library's for integers beyond 64 bits, which orjson refuses.
+
+    Raises:
+        UnstorableRecordError: see :func:`serialise`.
+    """
     try:
         return orjson.dumps(value)
     except orjson.JSONEncodeError:

@@ -39,15 +39,17 @@ from indexer.documents import (
     Problem,
     RawRecord,
     TimeWindow,
+    UnstorableRecordError,
     bad_record,
     file_documents,
     stamped,
+    with_derived,
 )
 from indexer.indices import Indices
 from indexer.quarantine import QuarantinedRecord, quarantine_id, quarantine_index
 from indexer.reader import Hasher, UnreadableRecord, loads
 from indexer.watermark import Watermark
-from schema import DERIVED, IndexLayout, mistyped, without_index
+from schema import DERIVED, INDEXED_AT, IndexLayout, mistyped, without_index
 
 #: Bulk retries of a one-shot run, which has nothing else to wait out an outage with.
 ONE_SHOT_RETRIES = 8
@@ -118,13 +120,14 @@ class _Kind(Enum):
     REFUSED = "refused"  # an event Elasticsearch refused: another index, or the quarantine
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: made for every event, and frozen inits cost twice as much
 class _Sent:
     """What one bulk action is, and whom its answer is for."""
 
     kind: _Kind
     tally: FileTally
-    where: str
+    #: Where the record is, as problems name it; None: record ``position`` of the file.
+    place: str | None
     position: int
     #: An event: the field left unindexed and why. A quarantined record: why it is there.
     problem: Problem | None = None
@@ -133,6 +136,15 @@ class _Sent:
     replaces: str | None = None
     #: An event sent again to the index that leaves this field unindexed.
     unindexed: str | None = None
+    #: An event: the index it was sent to.
+    index: str | None = None
+    #: An event sent again as orjson writes it, rather than as its bytes were in the file.
+    rewritten: bool = False
+
+    @property
+    def where(self) -> str:
+        """Where the record is, as problems name it (worked out only for problems)."""
+        return self.place or f"{self.tally.name}: record {self.position}"
 
 
 def _as_read(quarantined: QuarantinedRecord) -> object:
@@ -142,6 +154,20 @@ def _as_read(quarantined: QuarantinedRecord) -> object:
         return loads(raw.text if raw.text is not None else raw.data or b"")
     except ValueError as exc:
         return UnreadableRecord(f"invalid JSON: {exc}", raw.data or b"")
+
+
+def _as_orjson_writes(record: dict[str, object], derived: dict[str, object]) -> bytes | None:
+    """An event's document as orjson writes its record, its indexed time's slot left open.
+
+    ``derived``: its search fields as sent (``indexedAt`` included, which is written afresh
+    as the slot, so the document sent again is stamped anew). None when orjson cannot write
+    the record.
+    """
+    fields = {name: value for name, value in derived.items() if name != INDEXED_AT}
+    try:
+        return with_derived(orjson.dumps(record), fields)
+    except (orjson.JSONEncodeError, UnstorableRecordError):
+        return None
 
 
 class Pipeline:
@@ -174,6 +200,9 @@ class Pipeline:
             backoff=options.backoff,
             stamper=self._watermark,
         )
+        #: The counters every event's answer adds to, labelled once rather than per answer.
+        self._indexed = INDEXER_EVENTS.labels(outcome="indexed")
+        self._already_present = INDEXER_EVENTS.labels(outcome="already_present")
         #: Actions an answer calls for (quarantining a refused event, removing a replayed
         #: record), sent from the caller's thread once the answer is in.
         self._follow_ups: list[tuple[_Kind, BulkResult[_Sent]]] = []
@@ -212,13 +241,12 @@ class Pipeline:
         if isinstance(item, BadRecord):
             self._quarantine(tally, item)
             return
-        where = f"{tally.name}: record {item.position}"
         if item.event_time is not None:
             if tally.first_event_time is None or item.event_time < tally.first_event_time:
                 tally.first_event_time = item.event_time
             if tally.last_event_time is None or item.event_time > tally.last_event_time:
                 tally.last_event_time = item.event_time
-        sent = _Sent(_Kind.EVENT, tally, where, item.position, replaces=replaces)
+        sent = _Sent(_Kind.EVENT, tally, None, item.position, replaces=replaces, index=item.index)
         self._writer.add(item.index, item.event_id, item.source, sent)
 
     def _quarantine(self, tally: FileTally, bad: BadRecord) -> None:
@@ -266,12 +294,12 @@ class Pipeline:
         tally = sent.tally
         if result.outcome is Outcome.INDEXED:
             tally.indexed += 1
-            INDEXER_EVENTS.labels(outcome="indexed").inc()
+            self._indexed.inc()
             if sent.problem is not None:
                 tally.partial.append(sent.problem)
         else:
             tally.already_present += 1
-            INDEXER_EVENTS.labels(outcome="already_present").inc()
+            self._already_present.inc()
         if sent.replaces is not None:
             self._follow_ups.append((_Kind.DELETE, result))
 
@@ -291,11 +319,19 @@ class Pipeline:
         """An event refused: without its one mistyped field, if that is why; else quarantined.
 
         Looked into only now, as it costs as much as deriving the search fields of a record.
+        An event sent as its bytes were in the file is first sent again as orjson writes it,
+        if that differs: Elasticsearch refuses some JSON that parsing takes (a key twice in
+        one object, which the parsed record holds once).
         """
         sent, action = result.action.tag, result.action
         record = loads(stamped(action.document, 0))  # the indexed time is the indexer's
-        if isinstance(record, dict):
-            record.pop(DERIVED, None)  # what the indexer added, not the record
+        derived = record.pop(DERIVED, None) if isinstance(record, dict) else None
+        if not sent.rewritten and sent.index is not None and isinstance(derived, dict):
+            rewritten = _as_orjson_writes(record, derived)
+            if rewritten is not None and rewritten != action.document:
+                again = replace(sent, rewritten=True)
+                self._writer.add(sent.index, action.doc_id, rewritten, again)
+                return
         wrong = mistyped(record) if isinstance(record, dict) else {}
         if sent.unindexed is None and len(wrong) == 1:
             [(name, detail)] = wrong.items()

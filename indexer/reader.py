@@ -6,6 +6,10 @@ with orjson; a file larger than :data:`WHOLE_FILE_LIMIT` is streamed, so memory 
 bounded whatever the file's size. A damaged file still gives up every record before the
 damage, then says what is wrong with it.
 
+Records of a file written as CloudTrail writes them (compact JSON, each record beginning with
+the same key) also come with their own bytes, cut from the file (see :func:`split_records`),
+so the indexer can send them as they are rather than write them again.
+
 What orjson refuses but a careless producer writes is still read, record by record, when it
 can be without guessing: a UTF-8 byte-order mark, bytes that are not UTF-8 (kept as they are,
 for the record's quarantine), control characters inside strings, and nesting deeper than
@@ -30,10 +34,23 @@ import orjson
 WHOLE_FILE_LIMIT = 32 * 1024 * 1024
 
 _READ_CHUNK = 1024 * 1024
+#: Files smaller than this (as stored) are read in one go: see :func:`_small_file`.
+_SMALL_FILE = 64 * 1024
 _GZIP_MAGIC = b"\x1f\x8b"
 _BYTE_ORDER_MARK = b"\xef\xbb\xbf"
 _RECORDS_FIRST = re.compile(rb'^\s*\{\s*"Records"\s*:')
 _DECOMPRESSION_ERRORS = (EOFError, zlib.error)
+_LIST_OPEN = re.compile(rb'[ \t\r\n]*(\{[ \t\r\n]*"Records"[ \t\r\n]*:[ \t\r\n]*)?\[[ \t\r\n]*')
+_FIRST_KEY = re.compile(rb'\{"(?:[^"\\]|\\.)*":')
+_JSON_SPACE = frozenset(b" \t\r\n")
+_COMPACT_OPEN = b'{"Records":['
+_USUAL_FIRST_KEY = b'{"eventVersion":'
+_USUAL_SEPARATOR = b"}," + _USUAL_FIRST_KEY
+_Joined = tuple[Any, bytes, int]
+#: A piece of a list cut where no record ends is joined to the next, at most this many times
+#: (a record holding its own first key's name, nested, after ``},{``) before the file is
+#: parsed whole instead.
+_MAX_JOINS = 8
 
 
 class TrailFileError(Exception):
@@ -54,6 +71,24 @@ def read_records(trail_file: IO[bytes], content_hash: Hasher | None = None) -> I
     ``content_hash`` is fed every byte of the file once uncompressed (as CloudTrail's digests
     hash them), read to its end even past what parsing needs.
     """
+    for record, _ in read_records_with_bytes(trail_file, content_hash):
+        yield record
+
+
+def read_records_with_bytes(
+    trail_file: IO[bytes], content_hash: Hasher | None = None
+) -> Iterator[tuple[Any, bytes | None]]:
+    """:func:`read_records`, each record with its own bytes from the file when they are known.
+
+    The bytes are exactly the record's JSON text in the file (see :func:`split_records`);
+    None for records of files read any other way (streamed, damaged, lines, pretty-printed).
+    """
+    small = _small_file(trail_file)
+    if small is not None:
+        if content_hash is not None:
+            content_hash.update(small)
+        yield from _whole(small.removeprefix(_BYTE_ORDER_MARK))
+        return
     magic = trail_file.read(2)
     trail_file.seek(0)
     unpacked: IO[bytes] | _Gunzip = _Gunzip(trail_file) if magic == _GZIP_MAGIC else trail_file
@@ -68,17 +103,137 @@ def read_records(trail_file: IO[bytes], content_hash: Hasher | None = None) -> I
             chunks.append(chunk)
             size += len(chunk)
     except _DECOMPRESSION_ERRORS as exc:
-        yield from _salvage(b"".join(chunks).removeprefix(_BYTE_ORDER_MARK))
+        yield from _unsplit(_salvage(b"".join(chunks).removeprefix(_BYTE_ORDER_MARK)))
         raise TrailFileError(f"damaged gzip data: {exc}") from None
     head = b"".join(chunks).removeprefix(_BYTE_ORDER_MARK)
     if size <= WHOLE_FILE_LIMIT:
-        yield from _parse_whole(head)
+        yield from _whole(head)
     else:
-        yield from _parse_stream(io.BufferedReader(_ChainedReader(head, stream)))
+        yield from _unsplit(_parse_stream(io.BufferedReader(_ChainedReader(head, stream))))
         if content_hash is not None:  # whatever follows the records (a newline, spaces)
             with contextlib.suppress(*_DECOMPRESSION_ERRORS):
                 while stream.read(_READ_CHUNK):
                     pass
+
+
+def _small_file(trail_file: IO[bytes]) -> bytes | None:
+    """A small file's bytes, uncompressed, in one read; None for any other (read from the start).
+
+    Most trail files are a few kilobytes of gzip: inflated in one call rather than through
+    :class:`_Gunzip`. Larger files, damaged or concatenated gzip, and any file that inflates
+    past :data:`WHOLE_FILE_LIMIT` are left to the general way.
+    """
+    data = trail_file.read(_SMALL_FILE)
+    if len(data) < _SMALL_FILE:
+        if data[:2] != _GZIP_MAGIC:
+            return data
+        unpacker = zlib.decompressobj(wbits=31)
+        try:
+            inflated = unpacker.decompress(data, WHOLE_FILE_LIMIT + 1)
+        except zlib.error:
+            inflated = None  # damaged: the general way salvages what comes before it
+        if inflated is not None and unpacker.eof and not unpacker.unused_data:
+            return inflated
+    trail_file.seek(0)
+    return None
+
+
+def _whole(data: bytes) -> Iterator[tuple[Any, bytes | None]]:
+    """The records of a whole file read into memory, with their own bytes when they can be."""
+    split = split_records(data)
+    if split is not None:
+        yield from split
+    else:
+        yield from _unsplit(_parse_whole(data))
+
+
+def _unsplit(records: Iterator[Any]) -> Iterator[tuple[Any, None]]:
+    for record in records:
+        yield record, None
+
+
+def split_records(data: bytes) -> list[tuple[Any, bytes]] | None:
+    """Every record of a whole file with its own bytes; None unless it is written compactly.
+
+    The file must be ``{"Records":[...]}`` or ``[...]`` (whitespace allowed around, not
+    inside the list between records) and every record begin with the key the first one
+    begins with, as CloudTrail writes them: the list is then cut at each ``},{"<that key>":``
+    with :meth:`bytes.find`, and each piece parsed alone. A cut that falls inside a string or
+    inside a record leaves a piece that is not JSON (an open string, an open bracket), and the
+    piece is joined to the next, at most :data:`_MAX_JOINS` times. So when every piece parses,
+    every cut was between two records, and the records are exactly what parsing the whole
+    file gives. Otherwise (None) the caller parses the file whole.
+    """
+    span = _list_span(data)
+    if span is None:
+        return None
+    start, end = span
+    if start >= end:
+        return []  # only spaces between the brackets
+    separator = _separator(data, start, end)
+    if separator is None:
+        return None
+    records: list[tuple[Any, bytes]] = []
+    while True:
+        cut = data.find(separator, start, end)
+        raw = data[start : end if cut < 0 else cut + 1]
+        try:
+            record = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            joined = _join(data, separator, start, cut, end)
+            if joined is None:
+                return None
+            record, raw, cut = joined
+        records.append((record, raw))
+        if cut < 0:
+            return records
+        start = cut + 2
+
+
+def _separator(data: bytes, start: int, end: int) -> bytes | None:
+    """What lies between two records: ``},{"<the first record's first key>":``."""
+    if data.startswith(_USUAL_FIRST_KEY, start, end):
+        return _USUAL_SEPARATOR
+    first_key = _FIRST_KEY.match(data, start, end)
+    return None if first_key is None else b"}," + first_key.group()
+
+
+def _join(data: bytes, separator: bytes, start: int, cut: int, end: int) -> _Joined | None:
+    """The record from ``start`` when the piece up to ``cut`` is not one: up to a later cut."""
+    for _ in range(_MAX_JOINS):
+        if cut < 0:
+            return None
+        cut = data.find(separator, cut + 1, end)
+        raw = data[start : end if cut < 0 else cut + 1]
+        try:
+            return orjson.loads(raw), raw, cut
+        except orjson.JSONDecodeError:
+            continue
+    return None
+
+
+def _list_span(data: bytes) -> tuple[int, int] | None:
+    """Where the items of the file's list of records begin and end (no space around them)."""
+    if data.startswith(_COMPACT_OPEN) and data.endswith(b"}]}") and data[12:13] == b"{":
+        return len(_COMPACT_OPEN), len(data) - 2  # as CloudTrail writes it
+    opened = _LIST_OPEN.match(data)
+    if opened is None:
+        return None
+    end = _end_without_space(data, len(data))
+    if opened.group(1) is not None:  # {"Records":[ ... ]}
+        if data[end - 1 : end] != b"}":
+            return None
+        end = _end_without_space(data, end - 1)
+    if data[end - 1 : end] != b"]":
+        return None
+    return opened.end(), _end_without_space(data, end - 1)
+
+
+def _end_without_space(data: bytes, end: int) -> int:
+    """Where ``data[:end]`` ends once JSON whitespace at its end is left out."""
+    while end and data[end - 1] in _JSON_SPACE:
+        end -= 1
+    return end
 
 
 class Hasher(Protocol):

@@ -87,16 +87,24 @@ class InvalidRecordError(ValueError):
         self.reason = reason
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one per event, and frozen inits cost twice as much
 class EventDocument:
     """What the indexer writes for one record."""
 
     event_id: str
     event_time: datetime
-    source: dict[str, Any]
-    #: The record alone as orjson writes it; None when orjson cannot (integers beyond 64
-    #: bits, text that is not Unicode).
+    #: The record, as parsed: never changed.
+    record: dict[str, Any]
+    #: The fields derived for searching, stored under :data:`DERIVED`.
+    derived: dict[str, Any]
+    #: The record's JSON text: its own bytes when given, else as orjson writes it; None when
+    #: orjson cannot (integers beyond 64 bits, text that is not Unicode).
     record_json: bytes | None = None
+
+    @property
+    def source(self) -> dict[str, Any]:
+        """The document as a value: the record with its search fields under :data:`DERIVED`."""
+        return {**self.record, DERIVED: self.derived}
 
     @property
     def document_id(self) -> str:
@@ -110,74 +118,99 @@ def document_id(event_id: str) -> str:
     Derived: ``sha256:`` and the SHA-256 of the eventID, the same every time, so loading the
     same record again still finds it already present.
     """
-    encoded = event_id.encode()
-    if len(encoded) <= MAX_ID_BYTES and not event_id.startswith(DERIVED_ID_PREFIX):
+    if not event_id.startswith(DERIVED_ID_PREFIX) and (
+        # At most 4 bytes a character: surely short enough, without encoding it.
+        len(event_id) <= MAX_ID_BYTES // 4 or len(event_id.encode()) <= MAX_ID_BYTES
+    ):
         return event_id
-    return DERIVED_ID_PREFIX + hashlib.sha256(encoded).hexdigest()
+    return DERIVED_ID_PREFIX + hashlib.sha256(event_id.encode()).hexdigest()
 
 
-def event_document(record: object, log_file: str | None = None) -> EventDocument:
+def event_document(
+    record: object, log_file: str | None = None, raw: bytes | None = None
+) -> EventDocument:
     """Check one record and derive its searchable fields; ``log_file``: the file it came from.
 
-    The file is named as it was read: an ``s3://bucket/key`` URI or a path.
+    The file is named as it was read: an ``s3://bucket/key`` URI or a path. ``raw``: the
+    record's own JSON text, when the caller has it (it is then kept, not written again).
     """
     if not isinstance(record, dict):
         raise InvalidRecordError(
             f"a record must be a JSON object, not {_json_type(record)}", "not_an_object"
         )
-    record_json = _record_json(record)
-    event_id = check_event_id(record.get("eventID"))
-    event_time = parse_event_time(record.get("eventTime"))
+    record_json, shallow = _record_json(record, raw)
+    get = record.get
+    event_id = check_event_id(get("eventID"))
+    event_time = parse_event_time(get("eventTime"))
     if DERIVED in record:
         raise InvalidRecordError(
             f"the record has a top-level field {DERIVED!r}, the name TrailQL keeps for its "
             "search fields (it would be lost from the stored record)",
             "reserved_field",
         )
-    derived = derived_fields(record)
+    derived = derived_fields(record, shallow=shallow)
     if log_file is not None:
         derived["logFile"] = log_file
-    source = {**record, DERIVED: derived}
-    return EventDocument(event_id, event_time, source, record_json)
+    return EventDocument(event_id, event_time, record, derived, record_json)
 
 
-def derived_fields(record: dict[str, Any]) -> dict[str, Any]:
+def derived_fields(record: dict[str, Any], *, shallow: bool = False) -> dict[str, Any]:
     """The fields TrailQL derives from a record for searching, but its file and indexed time.
 
     What the indexer stores under ``trailql``; a live subscription derives them again from
-    the stored record to match new events in-process (``api.matching``).
+    the stored record to match new events in-process (``api.matching``). ``shallow``: the
+    record is known to nest too little for any parameter block to need cutting (see
+    :func:`_record_json`), so the blocks are taken as they are, without looking into them.
     """
+    get = record.get
     derived: dict[str, Any] = {}
-    principal = principal_name(record.get("userIdentity"))
+    principal = principal_name(get("userIdentity"))
     if principal is not None:
         derived["principal"] = principal
-    source_ip = ip_address(record.get("sourceIPAddress"))
+    source_ip = ip_address(get("sourceIPAddress"))
     if source_ip is not None:
         derived["sourceIp"] = source_ip
-    log_groups = log_group_names(record.get("requestParameters"))
+    log_groups = log_group_names(get("requestParameters"))
     if log_groups:
         derived["logGroupName"] = log_groups
     for name in OPAQUE_FIELDS:
-        copy = searchable(record.get(name))
-        if copy is not None:
-            derived[name] = copy
-    derived["text"] = search_text(record, [principal or "", *log_groups])
+        block = get(name)
+        if block is None:
+            continue
+        if shallow:  # nothing in the record nests deep enough to need a copy
+            derived[name] = block if type(block) is dict else {SCALAR_KEY: block}
+        else:
+            derived[name] = searchable(block)
+    derived["text"] = search_text(record, principal, log_groups)
     return derived
 
 
-def _record_json(record: dict[str, Any]) -> bytes | None:
-    """The record as orjson writes it, which also shows it nests no deeper than it should.
+#: Objects and arrays a record's text may open and still be known to nest no deeper than
+#: :data:`SEARCHABLE_DEPTH` below any of its top-level fields (the record is one of them).
+_SHALLOW_BRACKETS = SEARCHABLE_DEPTH + 1
 
-    Writing it in C is cheaper than walking it in Python, and the indexer uses the bytes.
-    Only when orjson cannot write it for another reason is the depth measured by walking.
+
+def _record_json(record: dict[str, Any], raw: bytes | None) -> tuple[bytes | None, bool]:
+    """The record's JSON text, and whether it surely nests too little for any opaque copy.
+
+    Both checked on the text, which also shows it nests no deeper than it should: counting its
+    brackets bounds its depth, and writing it in C is cheaper than walking it in Python. Only
+    when orjson cannot write it for another reason is the depth measured by walking.
     """
+    if raw is not None:
+        brackets = raw.count(b"{") + raw.count(b"[")
+        if brackets > MAX_NESTING and nests_deeper_than(record, MAX_NESTING):
+            raise InvalidRecordError(
+                f"the record nests deeper than {MAX_NESTING} levels", "too_deep"
+            )
+        return raw, brackets <= _SHALLOW_BRACKETS
     try:
-        return orjson.dumps(record)
+        return orjson.dumps(record), False
     except orjson.JSONEncodeError:
         pass
     if nests_deeper_than(record, MAX_NESTING):
         raise InvalidRecordError(f"the record nests deeper than {MAX_NESTING} levels", "too_deep")
-    return None
+    return None, False
 
 
 def check_event_id(value: object) -> str:
@@ -311,12 +344,17 @@ def _json_type(value: object) -> str:
             return "null"
 
 
-def search_text(record: dict[str, Any], extra: list[str]) -> str:
-    """Names, messages and parameter values, as one text for free-text search."""
-    parts = list(extra)
+def search_text(record: dict[str, Any], principal: str | None, log_groups: list[str]) -> str:
+    """Names, messages and parameter values, as one text for free-text search.
+
+    In order: the principal, the log groups, the texts at :data:`_SEARCHED_PATHS`, the
+    resources' ARNs, then every string and number in the parameter blocks.
+    """
+    parts = [principal, *log_groups] if principal else list(log_groups)
     _add_named_values(record, parts)
+    get = record.get
     for name in OPAQUE_FIELDS:
-        block = record.get(name)
+        block = get(name)
         if isinstance(block, dict):
             _collect_leaves(block.values(), parts)
         elif isinstance(block, list):
@@ -327,35 +365,55 @@ def search_text(record: dict[str, Any], extra: list[str]) -> str:
 
 
 def _add_named_values(record: dict[str, Any], parts: list[str]) -> None:
-    """The texts at :data:`_SEARCHED_PATHS`, then the resources' ARNs."""
-    for path in _SEARCHED_PATHS:
-        value: Any = record
-        for key in path:
-            if not isinstance(value, dict):
-                value = None
-                break
-            value = value.get(key)
-        if isinstance(value, str):
-            parts.append(value)
-    resources = record.get("resources")
-    for resource in resources if isinstance(resources, list) else ():
-        if isinstance(resource, dict):
-            arn = resource.get("ARN")
-            if isinstance(arn, str):
-                parts.append(arn)
+    """The texts at :data:`_SEARCHED_PATHS`, then the resources' ARNs.
+
+    Written out path by path rather than walked: it runs for every event.
+    """
+    get = record.get
+    named = (get("eventName"), get("eventSource"), get("errorCode"), get("errorMessage"))
+    parts += [value for value in named if isinstance(value, str)]
+    identity = get("userIdentity")
+    if isinstance(identity, dict):
+        names = (identity.get("arn"), identity.get("userName"))
+        parts += [value for value in names if isinstance(value, str)]
+        context = identity.get("sessionContext")
+        issuer = context.get("sessionIssuer") if isinstance(context, dict) else None
+        if isinstance(issuer, dict):
+            issuer_name = issuer.get("userName")
+            if isinstance(issuer_name, str):
+                parts.append(issuer_name)
+    resources = get("resources")
+    if isinstance(resources, list):
+        arns = (resource.get("ARN") for resource in resources if isinstance(resource, dict))
+        parts += [arn for arn in arns if isinstance(arn, str)]
 
 
 def _collect_leaves(values: Iterable[object], parts: list[str]) -> None:
     """Every string and number below ``values``, depth first, as text."""
     for value in values:
-        if isinstance(value, str):
-            parts.append(value)
-        elif isinstance(value, dict):
-            _collect_leaves(value.values(), parts)
-        elif isinstance(value, list):
-            _collect_leaves(value, parts)
-        elif isinstance(value, int | float) and not isinstance(value, bool):
+        kind = type(value)
+        if kind is str:
+            parts.append(value)  # type: ignore[arg-type]
+        elif kind is dict:
+            _collect_leaves(value.values(), parts)  # type: ignore[attr-defined]
+        elif kind is list:
+            _collect_leaves(value, parts)  # type: ignore[arg-type]
+        elif kind is int or kind is float:
             parts.append(str(value))
+        elif kind is not bool and value is not None:
+            _collect_other(value, parts)
+
+
+def _collect_other(value: object, parts: list[str]) -> None:
+    """:func:`_collect_leaves` for values of other types than JSON's own (their subclasses)."""
+    if isinstance(value, str):
+        parts.append(str(value))
+    elif isinstance(value, dict):
+        _collect_leaves(value.values(), parts)
+    elif isinstance(value, list):
+        _collect_leaves(value, parts)
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        parts.append(str(value))
 
 
 def failed(record: dict[str, Any]) -> bool:
@@ -390,7 +448,8 @@ def parse_event_time(value: object) -> datetime:
             "bad_event_time",
         )
     try:
-        return datetime.fromisoformat(value).astimezone(UTC)
+        moment = datetime.fromisoformat(value)
+        return moment if moment.tzinfo is UTC else moment.astimezone(UTC)
     except (ValueError, OverflowError):  # February 30th; or past year 9999 once in UTC
         raise InvalidRecordError(
             f"eventTime {shown} is not a valid time", "bad_event_time"

@@ -1,4 +1,5 @@
 import gzip
+import hashlib
 import io
 import json
 
@@ -134,3 +135,106 @@ def test_an_unreadable_line_keeps_its_bytes():
     assert isinstance(got[1], UnreadableRecord)
     assert got[1].raw == b'{"eventID": \xff'
     assert got[1].reason.startswith("line 2: invalid JSON")
+
+
+#: Record texts as a producer might write them, each kept exactly: spaces inside, escapes
+#: orjson would not write, an integer beyond 64 bits (which parsing turns into a float), and
+#: strings and nested objects that look like the boundary between two records.
+OWN_TEXTS = [
+    b'{"eventVersion":"1.09", "eventID" : "a","eventTime":"2023-07-10T12:00:00Z"}',
+    (
+        b'{"eventVersion":"1.09","eventID":"b\\u00e9\\/","eventTime":"2023-07-10T12:00:00Z",'
+        b'"requestParameters":{"n":123456789012345678901234567890,"f":1.50,"e":1E+2}}'
+    ),
+    (
+        b'{"eventVersion":"1.09","eventID":"c","eventTime":"2023-07-10T12:00:00Z",'
+        b'"errorMessage":"x},{\\"eventVersion\\":\\"1\\"}"}'
+    ),
+    (
+        b'{"eventVersion":"1.09","eventID":"d","eventTime":"2023-07-10T12:00:00Z",'
+        b'"resources":[{"a":1},{"eventVersion":"nested"},{"eventVersion":{"deeper":[]}}]}'
+    ),
+    b'{"eventVersion":"1.09","eventID":"e","eventTime":"2023-07-10T12:00:00Z"}',
+]
+
+
+def _parsed(text: bytes) -> object:
+    """JSON as the reader parses it: integers beyond 64 bits become floats."""
+
+    def number(digits: str) -> int | float:
+        value = int(digits)
+        return value if -(2**63) <= value < 2**64 else float(value)
+
+    return json.loads(text, parse_int=number)
+
+
+def _hashed_records(count: int) -> list[bytes]:
+    return [
+        b'{"eventVersion":"1.09","eventID":"%s","eventTime":"2023-07-10T12:00:00Z"}'
+        % hashlib.sha256(b"%d" % number).hexdigest().encode()
+        for number in range(count)
+    ]
+
+
+_LARGE_GZIP = gzip.compress(b'{"Records":[' + b",".join(_hashed_records(4_000)) + b"]}")
+
+
+def test_the_large_gzip_case_is_larger_than_a_small_file():
+    assert len(_LARGE_GZIP) >= reader._SMALL_FILE
+
+
+def _with_bytes(data: bytes) -> list[tuple[object, bytes | None]]:
+    return list(reader.read_records_with_bytes(io.BytesIO(data)))
+
+
+@pytest.mark.parametrize(
+    ("opening", "closing"),
+    [(b'{"Records":[', b"]}"), (b'\n { "Records" : [ ', b" ] }\n"), (b"[", b"]"), (b" [", b"]\n")],
+)
+def test_compact_files_give_each_record_its_own_bytes(opening, closing):
+    data = opening + b",".join(OWN_TEXTS) + closing
+    for stored in (data, gzip.compress(data)):
+        got = _with_bytes(stored)
+        assert [raw for _, raw in got] == OWN_TEXTS
+        assert [record for record, _ in got] == [_parsed(text) for text in OWN_TEXTS]
+
+
+def test_files_written_otherwise_give_their_records_without_bytes():
+    other_first_key = b'{"eventID":"f","eventTime":"2023-07-10T12:00:00Z"}'
+    cases = [
+        b'{"Records":[' + b", ".join(OWN_TEXTS) + b"]}",  # a space between records
+        b'{"Records":[' + b",".join([*OWN_TEXTS, other_first_key]) + b"]}",
+        b"[\n  " + b",\n  ".join(OWN_TEXTS) + b"\n]",
+        b'{"Records":[' + b",".join(OWN_TEXTS) + b'],"more":[1]}',
+    ]
+    for data in cases:
+        expected = _parsed(data)
+        records = expected["Records"] if isinstance(expected, dict) else expected
+        got = _with_bytes(data)
+        assert [raw for _, raw in got] == [None] * len(got)
+        assert [record for record, _ in got] == records
+
+
+def test_empty_lists_of_records_hold_no_records():
+    for data in (b'{"Records":[]}', b'{"Records":[ ]}', b"[]", b" [\n] "):
+        assert _with_bytes(data) == []
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        gzip.compress(b'{"Records":[' + b",".join(OWN_TEXTS) + b"]}\n"),
+        # Two gzip members inflate to their concatenation, as gzip reads them.
+        gzip.compress(b'{"Records":[' + OWN_TEXTS[0]) + gzip.compress(b"]}"),
+        # Larger than a small file read in one go (hashes compress poorly).
+        _LARGE_GZIP,
+        b'{"Records":[' + b",".join(OWN_TEXTS * 200) + b"]}",
+    ],
+    ids=["small-gzip", "two-members", "large-gzip", "plain"],
+)
+def test_the_content_hash_is_of_the_whole_uncompressed_file(stored):
+    inflated = gzip.decompress(stored) if stored[:2] == b"\x1f\x8b" else stored
+    content_hash = hashlib.sha256()
+    records = list(read_records(io.BytesIO(stored), content_hash))
+    assert content_hash.hexdigest() == hashlib.sha256(inflated).hexdigest()
+    assert records == _parsed(inflated)["Records"]  # type: ignore[index]

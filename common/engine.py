@@ -10,7 +10,15 @@ transport under that client, and nowhere else:
   ``ignore_above`` nor ``depth_limit``: the indexer cuts deeper blocks itself); and keeps its
   point-in-time API under ``_search/point_in_time``, with ``pit_id`` for ``id``. Nor does it
   take ``ignore_missing_component_templates``: the component templates an index template is
-  composed of are made, empty, where missing, so that a user's own still win.
+  composed of are made, empty, where missing, so that a user's own still win. And it applies
+  ``index.mapping.depth.limit`` (20) to arrays nested in unindexed objects too, which would
+  refuse a record Elasticsearch stores: its indices are made with a limit above the indexer's.
+
+One difference is left as it is: with ``index.mapping.ignore_malformed``, OpenSearch also
+ignores an object given to a keyword, date, ip or boolean field, where Elasticsearch refuses
+the event (and the indexer stores it in ``<alias>_without_<field>``, without that field). Either
+way the event is kept, found by its other fields and not by that one. Translating the setting
+field by field would make OpenSearch refuse a boolean written ``"yes"``, which both ignore now.
 
 The engine is read from the server's first answer (``GET /_nodes/_local``), or named by
 ``ELASTICSEARCH_ENGINE`` when the credentials may not read node information.
@@ -31,6 +39,7 @@ from elastic_transport import (
     Transport,
     TransportApiResponse,
 )
+from elasticsearch._version import __versionstr__ as elasticsearch_version
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -65,6 +74,13 @@ ENGINE_NAMES = tuple(
 PROBE_PATH = "/_nodes/_local?filter_path=nodes.*.version"
 
 _FORBIDDEN = 403
+
+#: The major version elasticsearch-py speaks to unchanged.
+CLIENT_MAJOR = int(elasticsearch_version.split(".", 1)[0])
+
+#: OpenSearch's nesting limit on the indices TrailQL makes: above the 254 levels the indexer
+#: lets a record nest (schema.document.MAX_NESTING), below Jackson's own 1,000.
+OPENSEARCH_DEPTH_LIMIT = 300
 
 
 class UnsupportedEngineError(Exception):
@@ -144,6 +160,8 @@ class Dialect:
     def __init__(self, server: Server) -> None:
         self.server = server
         opensearch = server.engine is Engine.OPENSEARCH
+        #: Asked exactly as the client asks (Elasticsearch 9): nothing to translate either way.
+        self.passthrough = server.engine is Engine.ELASTICSEARCH and server.major == CLIENT_MAJOR
         self._media = (
             r"application/\1"
             if opensearch
@@ -172,18 +190,11 @@ class Dialect:
             if _TEMPLATE.match(target):
                 body = {k: v for k, v in body.items() if k != "ignore_missing_component_templates"}
             if _TEMPLATE.match(target) and isinstance(body.get("template"), dict):
-                template = body["template"]
-                if isinstance(template.get("mappings"), dict):
-                    body = {
-                        **body,
-                        "template": {**template, "mappings": flat_objects(template["mappings"])},
-                    }
+                body = {**body, "template": _opensearch_index(body["template"])}
             elif _MAPPING.match(target):
                 body = flat_objects(body)
-            elif (
-                method == "PUT" and _INDEX.match(target) and isinstance(body.get("mappings"), dict)
-            ):
-                body = {**body, "mappings": flat_objects(body["mappings"])}
+            elif method == "PUT" and _INDEX.match(target):
+                body = _opensearch_index(body)
         return target, sent, body
 
     def preliminaries(self, method: str, target: str, body: Any) -> list[tuple[str, str, Any]]:
@@ -224,14 +235,33 @@ class Dialect:
         return TransportApiResponse(meta, body)
 
 
+def _opensearch_index(body: dict[str, Any]) -> dict[str, Any]:
+    """An index's (or a template's) settings and mappings as OpenSearch takes them."""
+    settings = body.get("settings")
+    settings = dict(settings) if isinstance(settings, dict) else {}
+    settings.setdefault("index.mapping.depth.limit", OPENSEARCH_DEPTH_LIMIT)
+    translated = {**body, "settings": settings}
+    if isinstance(body.get("mappings"), dict):
+        translated["mappings"] = flat_objects(body["mappings"])
+    return translated
+
+
 def flat_objects(mapping: dict[str, Any]) -> dict[str, Any]:
-    """A mapping with every ``flattened`` field made OpenSearch's ``flat_object``."""
+    """A mapping (or one field's) with every ``flattened`` field made ``flat_object``.
+
+    Walked by ``properties`` and ``fields`` only: a field may well be named ``type``.
+    """
     if mapping.get("type") == "flattened":
         return {"type": "flat_object"}
-    return {
-        key: flat_objects(value) if isinstance(value, dict) and key != "_meta" else value
-        for key, value in mapping.items()
-    }
+    translated = dict(mapping)
+    for children in ("properties", "fields"):
+        named = mapping.get(children)
+        if isinstance(named, dict):
+            translated[children] = {
+                name: flat_objects(field) if isinstance(field, dict) else field
+                for name, field in named.items()
+            }
+    return translated
 
 
 def _probe_headers(headers: Mapping[str, str]) -> dict[str, str]:
@@ -294,6 +324,8 @@ class EngineTransport(_Probing, Transport):
         """The request in the engine's dialect, after the probe on the first one."""
         given: Mapping[str, str] = headers or {}
         dialect = self.dialect
+        if dialect is not None and dialect.passthrough and self.signer is None:
+            return super().perform_request(method, target, body=body, headers=headers, **options)
         if dialect is None:
             sent, _ = self._outgoing("GET", PROBE_PATH, _probe_headers(given), None)
             probe = super().perform_request("GET", PROBE_PATH, headers=sent, **options)
@@ -320,6 +352,10 @@ class AsyncEngineTransport(_Probing, AsyncTransport):
         """The same, awaited."""
         given: Mapping[str, str] = headers or {}
         dialect = self.dialect
+        if dialect is not None and dialect.passthrough and self.signer is None:
+            return await super().perform_request(
+                method, target, body=body, headers=headers, **options
+            )
         if dialect is None:
             sent, _ = self._outgoing("GET", PROBE_PATH, _probe_headers(given), None)
             probe = await super().perform_request("GET", PROBE_PATH, headers=sent, **options)

@@ -35,6 +35,7 @@ REASONS: dict[str, str] = {
     "implausible_event_time": "an eventTime outside the plausible window",
     "too_deep": "nesting deeper than 100 levels",
     "reserved_field": "a top-level field named trailql, which TrailQL keeps for itself",
+    "metadata_field": "a top-level field named as the engine's metadata (_id, _doc_count, …)",
     "wrong_type": "more than one field of a JSON type its mapping cannot index",
     "unstorable": "text that is not valid Unicode",
     "refused": "Elasticsearch refused the document (its reason is kept)",

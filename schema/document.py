@@ -48,6 +48,32 @@ SEARCHABLE_DEPTH = 16
 #: The key a scalar gets when CloudTrail records a parameter block as a bare value.
 SCALAR_KEY = "_value"
 
+#: Top-level names the search engines keep for their own fields. Elasticsearch refuses a
+#: document with most of them; OpenSearch stores some; and ``_doc_count`` would be taken as
+#: the number of events the document stands for, inflating every count. Every engine gets
+#: the same answer: the record is quarantined.
+METADATA_FIELDS = frozenset(
+    {
+        "_id",
+        "_index",
+        "_source",
+        "_routing",
+        "_ignored",
+        "_ignored_source",
+        "_seq_no",
+        "_primary_term",
+        "_version",
+        "_doc_count",
+        "_field_names",
+        "_data_stream_timestamp",
+        "_tier",
+        "_nested_path",
+        "_feature",
+        "_size",
+        "_tsid",
+    }
+)
+
 #: Free text indexed per event for ``search``; enough for every parameter of real calls.
 SEARCH_TEXT_LIMIT = 32 * 1024
 
@@ -148,6 +174,13 @@ def event_document(
             "search fields (it would be lost from the stored record)",
             "reserved_field",
         )
+    if not METADATA_FIELDS.isdisjoint(record):
+        name = min(METADATA_FIELDS.intersection(record))
+        raise InvalidRecordError(
+            f"the record has a top-level field {name!r}, a name the search engine keeps for "
+            "its own metadata",
+            "metadata_field",
+        )
     derived = derived_fields(record, shallow=shallow)
     if log_file is not None:
         derived["logFile"] = log_file
@@ -159,8 +192,8 @@ def derived_fields(record: dict[str, Any], *, shallow: bool = False) -> dict[str
 
     What the indexer stores under ``trailql``; a live subscription derives them again from
     the stored record to match new events in-process (``api.matching``). ``shallow``: the
-    record is known to nest too little for any parameter block to need cutting (see
-    :func:`_record_json`), so the blocks are taken as they are, without looking into them.
+    record is known to nest too little, and to hold no string too long, for any parameter
+    block to need a copy (see :func:`_record_json`): the blocks are taken as they are.
     """
     get = record.get
     derived: dict[str, Any] = {}
@@ -177,7 +210,7 @@ def derived_fields(record: dict[str, Any], *, shallow: bool = False) -> dict[str
         block = get(name)
         if block is None:
             continue
-        if shallow:  # nothing in the record nests deep enough to need a copy
+        if shallow:  # nothing in the record nests deep enough or is long enough to need a copy
             derived[name] = block if type(block) is dict else {SCALAR_KEY: block}
         else:
             derived[name] = searchable(block)
@@ -188,6 +221,10 @@ def derived_fields(record: dict[str, Any], *, shallow: bool = False) -> dict[str
 #: Objects and arrays a record's text may open and still be known to nest no deeper than
 #: :data:`SEARCHABLE_DEPTH` below any of its top-level fields (the record is one of them).
 _SHALLOW_BRACKETS = SEARCHABLE_DEPTH + 1
+
+#: A run of JSON text between two quotes long enough to hold a string too long to index: when
+#: none is found (as in nearly every record), no parameter string needs to be left out.
+_LONG_STRING = re.compile(rb'"(?:[^"\\]|\\.){%d,}"' % (KEYWORD_IGNORE_ABOVE + 1))
 
 
 def _record_json(record: dict[str, Any], raw: bytes | None) -> tuple[bytes | None, bool]:
@@ -203,7 +240,10 @@ def _record_json(record: dict[str, Any], raw: bytes | None) -> tuple[bytes | Non
             raise InvalidRecordError(
                 f"the record nests deeper than {MAX_NESTING} levels", "too_deep"
             )
-        return raw, brackets <= _SHALLOW_BRACKETS
+        plain = brackets <= _SHALLOW_BRACKETS and (
+            len(raw) <= KEYWORD_IGNORE_ABOVE or _LONG_STRING.search(raw) is None
+        )
+        return raw, plain
     try:
         return orjson.dumps(record), False
     except orjson.JSONEncodeError:
@@ -537,37 +577,58 @@ def _add_log_group(found: list[str], value: object) -> None:
         found.append(value)
 
 
-def searchable(value: object, depth: int = 0) -> Any:
-    """A version of an opaque block that the flattened field always accepts.
+def searchable(value: object) -> Any:
+    """A version of an opaque block that the flattened field of every engine accepts alike.
 
-    Flattened fields take only objects: a bare value becomes ``{"_value": ...}``, and
-    subtrees deeper than :data:`SEARCHABLE_DEPTH` are replaced by their JSON text. A block
-    that already fits (nearly every one) is used as it is, not copied.
+    Flattened fields take only objects: a bare value becomes ``{"_value": ...}``. Subtrees
+    deeper than :data:`SEARCHABLE_DEPTH` are replaced by their JSON text. Strings longer
+    than :data:`KEYWORD_IGNORE_ABOVE` are left out: Elasticsearch's ``ignore_above`` would
+    leave them unindexed, and OpenSearch's ``flat_object``, which has none, refuses the whole
+    event for a value over 32 KB. A block that already fits (nearly every one) is used as it
+    is, not copied.
     """
     if value is None:
         return None
-    if depth == 0 and not (isinstance(value, dict | list) and _nests_too_deep(value, 0)):
+    if not _needs_copy(value, 0):
         return value if isinstance(value, dict) else {SCALAR_KEY: value}
-    copy = _cut_below(value, depth)
-    return {SCALAR_KEY: copy} if depth == 0 and isinstance(value, list) else copy
+    copy = _cut_below(value, 0)
+    if isinstance(copy, dict):
+        return copy
+    return {} if copy is _LEFT_OUT else {SCALAR_KEY: copy}
+
+
+#: What :func:`_cut_below` returns for a value the copy leaves out.
+_LEFT_OUT = object()
 
 
 def _cut_below(value: object, depth: int) -> Any:
-    """A copy of ``value`` (at ``depth``) with every too-deep subtree as its JSON text."""
+    """A copy of ``value`` (at ``depth``): too-deep subtrees as JSON text, too-long text out."""
     if depth >= SEARCHABLE_DEPTH and isinstance(value, dict | list):
-        return orjson.dumps(value).decode()
+        value = orjson.dumps(value).decode()
+    if isinstance(value, str):
+        return _LEFT_OUT if _too_long(value) else value
     if isinstance(value, dict):
-        return {key: _cut_below(item, depth + 1) for key, item in value.items()}
+        kept = ((key, _cut_below(item, depth + 1)) for key, item in value.items())
+        return {key: item for key, item in kept if item is not _LEFT_OUT}
     if isinstance(value, list):
-        return [_cut_below(item, depth + 1) for item in value]
+        return [
+            item for item in (_cut_below(one, depth + 1) for one in value) if item is not _LEFT_OUT
+        ]
     return value
 
 
-def _nests_too_deep(container: dict[str, Any] | list[Any], depth: int) -> bool:
-    """Whether an object or array sits at :data:`SEARCHABLE_DEPTH` or deeper below."""
+def _needs_copy(value: object, depth: int) -> bool:
+    """Whether a container sits at :data:`SEARCHABLE_DEPTH` or deeper, or a string is too long."""
+    if isinstance(value, str):
+        return _too_long(value)
+    if not isinstance(value, dict | list):
+        return False
     if depth >= SEARCHABLE_DEPTH:
         return True
-    for item in container.values() if isinstance(container, dict) else container:
-        if isinstance(item, dict | list) and _nests_too_deep(item, depth + 1):
-            return True
-    return False
+    items = value.values() if isinstance(value, dict) else value
+    return any(_needs_copy(item, depth + 1) for item in items)
+
+
+def _too_long(text: str) -> bool:
+    """Longer than a keyword is indexed (counted as Elasticsearch does, in UTF-16 units)."""
+    return len(text) > KEYWORD_IGNORE_ABOVE // 2 and _utf16_length(text) > KEYWORD_IGNORE_ABOVE

@@ -6,6 +6,7 @@ no test imports a conftest.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -15,6 +16,15 @@ from moto.server import ThreadedMotoServer
 from starlette.testclient import TestClient
 
 from bench.api_server import free_port
+
+
+def on_opensearch() -> bool:
+    """Whether this run's engine is OpenSearch (``TRAILQL_TEST_ENGINE``, scripts/test-engines).
+
+    For the one difference common/engine.py documents and leaves: an object given to a
+    keyword, date, ip or boolean field is ignored by OpenSearch, refused by Elasticsearch.
+    """
+    return os.environ.get("TRAILQL_TEST_ENGINE", "").startswith("opensearch-")
 
 
 def graphql(client: TestClient, query: str, **variables: Any) -> dict[str, Any]:

@@ -19,7 +19,9 @@ from elasticsearch import (
 )
 from pydantic import ValidationError
 
+from common.aws_signing import NoAwsCredentialsError
 from common.elastic import NoElasticsearchError
+from common.engine import UnsupportedEngineError
 from indexer.bulk import ElasticsearchUnavailableError
 from trailql.local_elasticsearch import LocalElasticsearchError
 from trailql.output import (
@@ -60,7 +62,13 @@ def explain(exc: BaseException) -> Failure | None:  # noqa: PLR0911  one return 
             "it answers: what was indexed stays, and nothing is indexed twice.",
             EXIT_UNREACHABLE,
         )
-    if isinstance(exc, NoElasticsearchError | LocalElasticsearchError):
+    if isinstance(
+        exc,
+        NoElasticsearchError
+        | LocalElasticsearchError
+        | UnsupportedEngineError
+        | NoAwsCredentialsError,
+    ):
         return Failure(str(exc), EXIT_ERROR)
     if isinstance(exc, ValidationError):
         return Failure(f"a setting cannot be read: {_first_line(exc)}", EXIT_ERROR)

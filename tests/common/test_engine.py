@@ -74,6 +74,10 @@ def test_elasticsearch_9_is_asked_as_the_client_asks() -> None:
     body: dict[str, object] = {"query": {"match_all": {}}}
     headers = {"accept": JSON9, "content-type": JSON9, "authorization": "Basic x"}
     assert dialect.request("POST", "/a/_search", headers, body) == ("/a/_search", headers, body)
+    # So the transport hands such requests on untouched; every other dialect translates.
+    assert dialect.passthrough
+    assert not Dialect(Server(Engine.ELASTICSEARCH, "8.19.3")).passthrough
+    assert not Dialect(Server(Engine.OPENSEARCH, "2.19.6")).passthrough
 
 
 def test_elasticsearch_8_is_asked_in_its_own_media_type() -> None:
@@ -104,15 +108,15 @@ def test_opensearch_gets_flat_objects_and_component_templates_made_first() -> No
     assert target == "/_index_template/trail"
     assert "ignore_missing_component_templates" not in sent
     assert sent["composed_of"] == ["trail@custom"]
-    derived = sent["template"]["mappings"]["properties"]["trailql"]["properties"]
-    assert derived["requestParameters"] == {"type": "flat_object"}
-    assert derived["principal"] == {"type": "keyword", "ignore_above": 4096}
-    assert (
-        template["template"]["mappings"]["properties"]["trailql"]["properties"][
-            "requestParameters"
-        ]["type"]
-        == "flattened"
-    )  # the caller's own body is left as it was
+    settings = sent["template"]["settings"]
+    assert settings == {**template["template"]["settings"], "index.mapping.depth.limit": 300}
+    original = template["template"]["mappings"]["properties"]
+    properties = sent["template"]["mappings"]["properties"]
+    assert properties["trailql"]["properties"]["requestParameters"] == {"type": "flat_object"}
+    assert original["trailql"]["properties"]["requestParameters"]["type"] == "flattened"
+    # Everything else as it was; a field named "type" is a field, not a mapping's type.
+    assert properties["userIdentity"] == original["userIdentity"]
+    assert properties["eventTime"] == original["eventTime"]
     assert OPENSEARCH.preliminaries("PUT", "/_index_template/trail", template) == [
         ("PUT", "/_component_template/trail@custom?create=true", {"template": {}})
     ]
@@ -122,7 +126,11 @@ def test_opensearch_gets_flat_objects_and_component_templates_made_first() -> No
 def test_opensearch_mappings_of_new_indices_and_added_fields() -> None:
     mapping = {"properties": {"p": {"type": "flattened", "depth_limit": 20}}}
     _, _, created = OPENSEARCH.request("PUT", "/trail-2025.01", {}, {"mappings": mapping})
-    assert created == {"mappings": {"properties": {"p": {"type": "flat_object"}}}}
+    assert created == {
+        "mappings": {"properties": {"p": {"type": "flat_object"}}},
+        # OpenSearch would refuse arrays nested deeper than 20 even in unindexed objects.
+        "settings": {"index.mapping.depth.limit": 300},
+    }
     _, _, added = OPENSEARCH.request("PUT", "/trail-2025.01/_mapping", {}, mapping)
     assert added == {"properties": {"p": {"type": "flat_object"}}}
 

@@ -9,7 +9,6 @@ checked against counts read from the files, so three engines agreeing on a wrong
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -126,9 +125,10 @@ def _walk(client: TestClient, *, forwards: bool) -> list[str]:
 
 
 def _ask(client: TestClient, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+    """The answer without its ``extensions`` (how long each engine took, which differs)."""
     response = client.post("/graphql", json={"query": query, "variables": variables})
     assert response.status_code == 200, response.text
-    return response.json()  # type: ignore[no-any-return]
+    return {key: value for key, value in response.json().items() if key != "extensions"}
 
 
 def _hostile(client: TestClient) -> list[tuple[str, int, list[str]]]:
@@ -192,7 +192,7 @@ def answers(es_connection: Connection, trail: Path) -> dict[str, dict[str, Any]]
 @pytest.mark.parametrize("question", [*QUESTIONS, "forwards", "backwards"])
 def test_every_engine_gives_the_same_answer(answers: dict[str, Any], question: str) -> None:
     reference = answers[ENGINES[0]][question]
-    assert "errors" not in json.dumps(reference)[:20]
+    assert "errors" not in (reference if isinstance(reference, dict) else {})
     for engine in ENGINES[1:]:
         assert answers[engine][question] == reference, engine
 

@@ -324,7 +324,14 @@ def _structure_cases() -> list[Case]:
             "empty-key", good("empty-key", **{"": "x"}), quarantined("refused", "empty-key")
         ),
         _record_case(
-            "metadata-key", good("meta-key", _id="forged"), quarantined("refused", "meta-key")
+            "metadata-key",
+            good("meta-key", _id="forged"),
+            quarantined("metadata_field", "meta-key"),
+        ),
+        _record_case(
+            "doc-count-key",
+            good("doc-count", _doc_count=1_000_000),
+            quarantined("metadata_field", "doc-count"),
         ),
         _record_case("dots-key", good("dots-key", **{"..": 1}), quarantined("refused", "dots-key")),
     ]

@@ -77,6 +77,44 @@ def test_bare_and_deep_parameter_blocks_get_searchable_copies():
     assert copy == json.dumps(below, separators=(",", ":"))
 
 
+# 4,096 UTF-16 units is the longest string a keyword (and a flattened leaf) indexes.
+LONGEST = "p" * 4096
+TOO_LONG = "p" * 4097
+
+
+def test_strings_too_long_to_index_are_left_out_of_the_searchable_copy():
+    block = {"policy": TOO_LONG, "name": "kept", "longest": LONGEST, "list": ["a", TOO_LONG]}
+    assert searchable(block) == {"name": "kept", "longest": LONGEST, "list": ["a"]}
+    assert searchable(TOO_LONG) == {}
+    assert searchable([TOO_LONG, 1]) == {"_value": [1]}
+    # Counted in UTF-16 units, as Elasticsearch counts: 2,049 emoji are 4,098 of them.
+    assert searchable({"e": "\U0001f600" * 2049, "f": "\U0001f600" * 2048}) == {
+        "f": "\U0001f600" * 2048
+    }
+    # A subtree cut at the depth limit becomes its JSON text, which can be too long too.
+    deep: object = {"leaf": TOO_LONG}
+    for _ in range(20):
+        deep = {"level": deep}
+    copy = searchable(deep)
+    for _ in range(15):  # objects down to depth 15; the text of depth 16 is too long
+        assert isinstance(copy, dict)
+        copy = copy["level"]
+    assert copy == {}
+
+
+@pytest.mark.parametrize("raw", [True, False])
+def test_a_record_with_a_long_parameter_keeps_it_stored_but_not_indexed(raw: bool) -> None:  # noqa: FBT001
+    record = {
+        "eventID": "e",
+        "eventTime": "2023-07-10T12:18:07Z",
+        "requestParameters": {"policyDocument": TOO_LONG, "logGroupName": "/a"},
+    }
+    text = json.dumps(record).encode()
+    document = event_document(record, raw=text if raw else None)
+    assert document.derived["requestParameters"] == {"logGroupName": "/a"}
+    assert document.record == record  # the record stays as written
+
+
 def test_log_groups_are_named_by_name_or_arn():
     parameters = {
         "logGroupName": "/aws/lambda/a",
@@ -122,6 +160,8 @@ def test_a_bad_record_says_what_kind_of_problem_it_has():
         ({"eventID": "e"}, "no_event_time"),
         ({"eventID": "e", "eventTime": 1689000000}, "bad_event_time"),
         ({"eventID": "e", "eventTime": "2023-07-10T12:18:07Z", "trailql": 1}, "reserved_field"),
+        ({"eventID": "e", "eventTime": "2023-07-10T12:18:07Z", "_id": "x"}, "metadata_field"),
+        ({"eventID": "e", "eventTime": "2023-07-10T12:18:07Z", "_doc_count": 9}, "metadata_field"),
     ]
     for record, reason in cases:
         with pytest.raises(InvalidRecordError) as raised:

@@ -22,7 +22,7 @@ from api.errors import ErrorCode, user_error
 from api.integrity import FileIntegrity, files_with_verdicts
 from api.limits import Limits
 from common.times import utc
-from schema.document import SEARCHABLE_DEPTH
+from schema.document import SCALAR_KEY, SEARCHABLE_DEPTH
 from schema.paths import (
     ACCESS_KEY_ID,
     ACCOUNT_ID,
@@ -57,6 +57,11 @@ _PRINCIPAL_FIELDS = (PRINCIPAL, USER_ARN, USER_NAME, PRINCIPAL_ID, ISSUER_ARN, I
 _MAX_NESTING = 8
 #: The searchable copy of each parameter block a condition can name.
 _BLOCKS = {"requestParameters": REQUEST_PARAMETERS, "responseElements": RESPONSE_ELEMENTS}
+
+#: Paths no parameter condition may name, on any engine: OpenSearch's flat_object answers
+#: them from its own subfields (every leaf's value; ``path=value`` pairs), Elasticsearch from
+#: the block, so the same filter would find other events on each.
+_RESERVED_PATHS = frozenset({SCALAR_KEY, "_valueAndPath"})
 _SHOWN = 60
 
 
@@ -393,6 +398,12 @@ class _QueryBuilder:
         if not path or "*" in path:
             raise user_error(
                 ErrorCode.BAD_USER_INPUT, f"{block} path {_shown(condition.path)} is not valid."
+            )
+        if path in _RESERVED_PATHS:
+            raise user_error(
+                ErrorCode.BAD_USER_INPUT,
+                f"{block} path {_shown(path)} is reserved (OpenSearch matches every value of the "
+                "block by it); a block recorded as a bare value is found with `search`.",
             )
         if path.count(".") >= SEARCHABLE_DEPTH:
             raise user_error(

@@ -31,6 +31,11 @@ def elasticsearch_connection(port: int, engine: str | None = None) -> Iterator[C
     ``engine`` (``opensearch-2.19.6``): that engine's local node instead of Elasticsearch 9.
     """
     if os.environ.get("ELASTICSEARCH_URL"):
+        if engine is not None:
+            raise SystemExit(
+                "--engine starts a local node; ELASTICSEARCH_URL names a cluster already: "
+                "unset one of them"
+            )
         yield resolve_connection()
         return
     distribution = local_elasticsearch.Distribution()

@@ -8,7 +8,6 @@ from typing import Any
 from elasticsearch import AsyncElasticsearch, Elasticsearch
 from elasticsearch.serializer import NdjsonSerializer, OrjsonSerializer
 
-from common.aws_signing import AwsSigner
 from common.engine import AsyncEngineTransport, EngineTransport, Server, transport_classes
 from common.settings import ElasticsearchSettings, node_urls
 
@@ -54,9 +53,8 @@ class Connection:
     request_timeout: float = 30.0
     #: ``auto`` (ask the server) or an engine and major version, such as ``opensearch-2``.
     engine: str = "auto"
-    #: Requests are signed with AWS SigV4 for this region (and service) when set.
+    #: Requests are signed with AWS SigV4 for this region when set.
     aws_region: str | None = None
-    aws_service: str = "es"
 
     def environment(self) -> dict[str, str]:
         """The ``ELASTICSEARCH_*`` variables that name this cluster to another process."""
@@ -75,7 +73,6 @@ class Connection:
             variables["ELASTICSEARCH_ENGINE"] = self.engine
         if self.aws_region:
             variables["ELASTICSEARCH_AWS_REGION"] = self.aws_region
-            variables["ELASTICSEARCH_AWS_SERVICE"] = self.aws_service
         return variables
 
     @property
@@ -115,7 +112,6 @@ def connection_from_settings(settings: ElasticsearchSettings | None = None) -> C
         request_timeout=settings.request_timeout,
         engine=settings.engine,
         aws_region=settings.aws_region,
-        aws_service=settings.aws_service,
     )
 
 
@@ -130,7 +126,9 @@ def _transports(
             "ELASTICSEARCH_AWS_REGION signs requests for one endpoint: give ELASTICSEARCH_URL "
             "one URL (the domain's)"
         )
-    signer = AwsSigner(connection.aws_region, connection.aws_service)
+    from common.aws_signing import AwsSigner  # noqa: PLC0415  boto3 only when signing
+
+    signer = AwsSigner.from_environment(connection.aws_region)
     return transport_classes(named, signer, connection.hosts[0])
 
 

@@ -75,6 +75,14 @@ PROBE_PATH = "/_nodes/_local?filter_path=nodes.*.version"
 
 _FORBIDDEN = 403
 
+#: OpenSearch's versions are 1 to 3; a server that does not name itself and says 5 to 7 is an
+#: Elasticsearch from before X-Elastic-Product (7.14).
+_FIRST_UNNAMED_ELASTICSEARCH = 5
+
+_SUPPORTED_TEXT = " and ".join(
+    f"{engine.title} {', '.join(map(str, majors))}" for engine, majors in SUPPORTED.items()
+)
+
 #: The major version elasticsearch-py speaks to unchanged.
 CLIENT_MAJOR = int(elasticsearch_version.split(".", 1)[0])
 
@@ -115,36 +123,54 @@ class Server:
     def checked(self) -> Server:
         """Itself when supported; UnsupportedEngineError saying what is, otherwise."""
         if self.major not in SUPPORTED[self.engine]:
-            supported = " and ".join(
-                f"{engine.title} {', '.join(map(str, majors))}"
-                for engine, majors in SUPPORTED.items()
+            raise UnsupportedEngineError(
+                f"{self} is not supported: TrailQL runs on {_SUPPORTED_TEXT}"
             )
-            raise UnsupportedEngineError(f"{self} is not supported: TrailQL runs on {supported}")
         return self
 
 
+#: Probe answers that say nothing of the engine, only that the request would fail the same
+#: way: they are the request's answer, and the client raises them as it always does.
+PASSED_ON = frozenset({401, 408, 429, 500, 502, 503, 504})
+
+_ASK_FOR_THE_SETTING = (
+    "set ELASTICSEARCH_ENGINE to elasticsearch-9, elasticsearch-8 or opensearch-2 to say which"
+)
+
+
 def server_from_probe(status: int, headers: Mapping[str, str], body: Any) -> Server | None:
-    """The server behind a probe's answer; None when the answer cannot tell (say, a 401).
+    """The server behind a probe's answer; None for an answer in :data:`PASSED_ON`.
 
     Elasticsearch marks every answer ``X-Elastic-Product: Elasticsearch``; OpenSearch none.
-    Without the right to read node information (403), Elasticsearch is taken to be 9.
+    Without the right to read node information (403), Elasticsearch is taken to be 9; an
+    OpenSearch cannot be told from anything else, and the setting must say.
     """
     elasticsearch = headers.get("x-elastic-product") == "Elasticsearch"
     engine = Engine.ELASTICSEARCH if elasticsearch else Engine.OPENSEARCH
     if status == _FORBIDDEN and elasticsearch:
         return Server(engine, "9")
-    if not 200 <= status < 300 or not isinstance(body, dict):  # noqa: PLR2004
+    if status in PASSED_ON:
         return None
+    nodes = body.get("nodes") if 200 <= status < 300 and isinstance(body, dict) else None  # noqa: PLR2004
     versions = [
         node["version"]
-        for node in (body.get("nodes") or {}).values()
+        for node in (nodes.values() if isinstance(nodes, dict) else ())
         if isinstance(node, dict) and isinstance(node.get("version"), str)
     ]
     if not versions:
-        return None
+        raise UnsupportedEngineError(
+            f"cannot tell which engine this is: GET /_nodes/_local answered {status} without "
+            f"a version (credentials that may not read node information?); {_ASK_FOR_THE_SETTING}"
+        )
     # During a rolling upgrade, the oldest node decides what every node understands.
     oldest = min(versions, key=lambda version: tuple(int(n) for n in re.findall(r"\d+", version)))
-    return Server(engine, oldest).checked()
+    server = Server(engine, oldest)
+    if not elasticsearch and server.major >= _FIRST_UNNAMED_ELASTICSEARCH:
+        raise UnsupportedEngineError(
+            f"Elasticsearch {oldest} (older than 7.14, which names itself) is not supported: "
+            f"TrailQL runs on {_SUPPORTED_TEXT}"
+        )
+    return server.checked()
 
 
 _VERSIONED_MEDIA = re.compile(r"application/vnd\.elasticsearch\+([\w-]+); ?compatible-with=\d+")
@@ -215,23 +241,26 @@ class Dialect:
         if not self._opensearch:
             return answer
         meta, body = answer
+        status = meta.status
+        if method == "POST" and _PIT_OPEN.match(target) and isinstance(body, dict):
+            if body.get("pit_id") is None:
+                # Over no index at all, OpenSearch opens a point in time without an id, which
+                # every search then refuses; Elasticsearch answers 404, as this does.
+                status = 404
+                reason = "no index to open a point in time over"
+                body = {"error": {"type": "index_not_found_exception", "reason": reason}}
+            else:
+                body = {**body, "id": body["pit_id"]}
         headers = meta.headers.copy()
         # The client refuses a 2xx answer without it; the probe has already told the engine.
         headers["x-elastic-product"] = "Elasticsearch"
         meta = ApiResponseMeta(
-            status=meta.status,
+            status=status,
             http_version=meta.http_version,
             headers=headers,
             duration=meta.duration,
             node=meta.node,
         )
-        if (
-            method == "POST"
-            and _PIT_OPEN.match(target)
-            and isinstance(body, dict)
-            and "pit_id" in body
-        ):
-            body = {**body, "id": body["pit_id"]}
         return TransportApiResponse(meta, body)
 
 
@@ -295,7 +324,9 @@ class _Probing:
         unsigned = {k: v for k, v in headers.items() if k.lower() != "authorization"}
         payload = None
         if body is not None:
-            payload = self.serializers.dumps(body, mimetype=unsigned.get("content-type"))
+            # By its mimetype (looked up whatever its case): a _bulk's or an msearch's NDJSON.
+            mimetype = HttpHeaders(unsigned).get("content-type")
+            payload = self.serializers.dumps(body, mimetype=mimetype)
         signed = self.signer.headers(method, f"{self.endpoint}{target}", unsigned, payload)
         return HttpHeaders({**unsigned, **signed}), payload
 
@@ -304,11 +335,6 @@ class _Probing:
         if server is not None:
             self.dialect = Dialect(server)
         return self.dialect
-
-
-#: The dialect for one request when the server could not be told (an answer the request
-#: itself will fail on the same way, with the client's usual error).
-_UNKNOWN = Dialect(Server(Engine.ELASTICSEARCH, "9"))
 
 
 class EngineTransport(_Probing, Transport):
@@ -329,14 +355,16 @@ class EngineTransport(_Probing, Transport):
         if dialect is None:
             sent, _ = self._outgoing("GET", PROBE_PATH, _probe_headers(given), None)
             probe = super().perform_request("GET", PROBE_PATH, headers=sent, **options)
-            dialect = self._learn(probe) or _UNKNOWN
+            dialect = self._learn(probe)
+            if dialect is None:
+                return probe
         for verb, path, content in dialect.preliminaries(method, target, body):
             sent, payload = self._outgoing(verb, path, _json(given), content)
             super().perform_request(verb, path, body=payload, headers=sent, **options)
-        target, translated, body = dialect.request(method, target, given, body)
-        sent, payload = self._outgoing(method, target, translated, body)
-        answer = super().perform_request(method, target, body=payload, headers=sent, **options)
-        return dialect.response(method, target, answer)
+        path, translated, body = dialect.request(method, target, given, body)
+        sent, payload = self._outgoing(method, path, translated, body)
+        answer = super().perform_request(method, path, body=payload, headers=sent, **options)
+        return dialect.response(method, target, answer)  # what was asked, not what was sent
 
 
 class AsyncEngineTransport(_Probing, AsyncTransport):
@@ -359,16 +387,16 @@ class AsyncEngineTransport(_Probing, AsyncTransport):
         if dialect is None:
             sent, _ = self._outgoing("GET", PROBE_PATH, _probe_headers(given), None)
             probe = await super().perform_request("GET", PROBE_PATH, headers=sent, **options)
-            dialect = self._learn(probe) or _UNKNOWN
+            dialect = self._learn(probe)
+            if dialect is None:
+                return probe
         for verb, path, content in dialect.preliminaries(method, target, body):
             sent, payload = self._outgoing(verb, path, _json(given), content)
             await super().perform_request(verb, path, body=payload, headers=sent, **options)
-        target, translated, body = dialect.request(method, target, given, body)
-        sent, payload = self._outgoing(method, target, translated, body)
-        answer = await super().perform_request(
-            method, target, body=payload, headers=sent, **options
-        )
-        return dialect.response(method, target, answer)
+        path, translated, body = dialect.request(method, target, given, body)
+        sent, payload = self._outgoing(method, path, translated, body)
+        answer = await super().perform_request(method, path, body=payload, headers=sent, **options)
+        return dialect.response(method, target, answer)  # what was asked, not what was sent
 
 
 def transport_classes(

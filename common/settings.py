@@ -43,9 +43,8 @@ class ElasticsearchSettings(BaseSettings):
     #: ``elasticsearch-9``, ``opensearch-2``) when the credentials may not read node information.
     engine: str = "auto"
     #: Sign every request with AWS SigV4 for this region (Amazon OpenSearch Service domains
-    #: behind IAM), from boto3's usual credentials; ``aws_service`` is ``es``, or ``aoss``.
+    #: behind IAM), from boto3's usual credentials.
     aws_region: str | None = None
-    aws_service: Literal["es", "aoss"] = "es"
 
     @field_validator("engine")
     @classmethod

@@ -222,9 +222,15 @@ def derived_fields(record: dict[str, Any], *, shallow: bool = False) -> dict[str
 #: :data:`SEARCHABLE_DEPTH` below any of its top-level fields (the record is one of them).
 _SHALLOW_BRACKETS = SEARCHABLE_DEPTH + 1
 
-#: A run of JSON text between two quotes long enough to hold a string too long to index: when
-#: none is found (as in nearly every record), no parameter string needs to be left out.
-_LONG_STRING = re.compile(rb'"(?:[^"\\]|\\.){%d,}"' % (KEYWORD_IGNORE_ABOVE + 1))
+#: Matches a record's JSON text that holds a string too long to index: when it does not (as
+#: for nearly every record), no parameter string needs to be left out. One pass from the
+#: start, never back (possessive): text outside strings, and strings short enough, then one
+#: that is not. (Searching for a long string from every quote instead is quadratic: 0.6 s for
+#: 40 KB of escaped quotes.)
+_LONG_STRING = re.compile(
+    rb'(?:[^"]++|"(?:[^"\\]|\\.){0,%d}")*+"(?:[^"\\]|\\.){%d}'
+    % (KEYWORD_IGNORE_ABOVE, KEYWORD_IGNORE_ABOVE + 1)
+)
 
 
 def _record_json(record: dict[str, Any], raw: bytes | None) -> tuple[bytes | None, bool]:
@@ -241,7 +247,7 @@ def _record_json(record: dict[str, Any], raw: bytes | None) -> tuple[bytes | Non
                 f"the record nests deeper than {MAX_NESTING} levels", "too_deep"
             )
         plain = brackets <= _SHALLOW_BRACKETS and (
-            len(raw) <= KEYWORD_IGNORE_ABOVE or _LONG_STRING.search(raw) is None
+            len(raw) <= KEYWORD_IGNORE_ABOVE or _LONG_STRING.match(raw) is None
         )
         return raw, plain
     try:

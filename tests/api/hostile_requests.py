@@ -362,6 +362,16 @@ def _cases() -> Iterator[HostileRequest]:  # noqa: PLR0915  one statement per ca
         FILTERED,
         {"f": {"requestParameters": [{"path": "tags.*", "exists": True}]}},
     )
+    # Names OpenSearch's flat_object keeps for itself (every leaf's value; path=value pairs).
+    for reserved in ("_value", "_valueAndPath"):
+        yield HostileRequest(
+            f"a parameter path named {reserved}",
+            "paths",
+            200,
+            BAD_INPUT,
+            FILTERED,
+            {"f": {"responseElements": [{"path": reserved, "equals": "x"}]}},
+        )
     # Wildcard-looking text is matched as text.
     yield HostileRequest(
         "a userAgent of wildcards",

@@ -21,6 +21,9 @@ from api.export import MAX_FIELDS, PAGE_SIZE, export_columns
 from common.elastic import Connection
 from tests.api.credentials import SIGMA
 
+# Correctness that must hold on every engine: scripts/test-engines runs these on each.
+pytestmark = pytest.mark.engines
+
 GUARD_SECONDS = 300  # a guard against a hang, not a measurement
 
 

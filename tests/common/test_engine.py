@@ -42,23 +42,47 @@ def test_without_the_right_to_read_nodes_elasticsearch_is_taken_as_9() -> None:
     )
 
 
-@pytest.mark.parametrize(("status", "headers"), [(401, ELASTIC), (503, ELASTIC), (403, {})])
-def test_an_answer_that_cannot_tell_tells_nothing(status: int, headers: dict[str, str]) -> None:
+@pytest.mark.parametrize(("status", "headers"), [(401, ELASTIC), (503, ELASTIC), (429, {})])
+def test_an_answer_the_request_would_get_too_is_passed_on(
+    status: int, headers: dict[str, str]
+) -> None:
     assert server_from_probe(status, headers, {"error": "x"}) is None
 
 
 @pytest.mark.parametrize(
-    ("headers", "version", "named"),
-    [(ELASTIC, "7.17.29", "Elasticsearch 7.17.29"), ({}, "1.3.20", "OpenSearch 1.3.20")],
+    ("status", "headers", "body"),
+    [(403, {}, {"error": "forbidden"}), (404, {}, {}), (200, ELASTIC, {"nodes": {}})],
+)
+def test_an_answer_that_cannot_tell_asks_for_the_setting(
+    status: int, headers: dict[str, str], body: object
+) -> None:
+    with pytest.raises(UnsupportedEngineError) as refused:
+        server_from_probe(status, headers, body)
+    assert str(refused.value) == (
+        f"cannot tell which engine this is: GET /_nodes/_local answered {status} without a "
+        "version (credentials that may not read node information?); set ELASTICSEARCH_ENGINE "
+        "to elasticsearch-9, elasticsearch-8 or opensearch-2 to say which"
+    )
+
+
+@pytest.mark.parametrize(
+    ("headers", "version", "message"),
+    [
+        (ELASTIC, "7.17.29", "Elasticsearch 7.17.29 is not supported"),
+        ({}, "1.3.20", "OpenSearch 1.3.20 is not supported"),
+        (
+            {},
+            "7.10.2",
+            "Elasticsearch 7.10.2 (older than 7.14, which names itself) is not supported",
+        ),
+    ],
 )
 def test_older_engines_are_refused_by_name(
-    headers: dict[str, str], version: str, named: str
+    headers: dict[str, str], version: str, message: str
 ) -> None:
     with pytest.raises(UnsupportedEngineError) as refused:
         server_from_probe(200, headers, nodes(version))
-    assert str(refused.value) == (
-        f"{named} is not supported: TrailQL runs on Elasticsearch 8, 9 and OpenSearch 2"
-    )
+    assert str(refused.value) == (f"{message}: TrailQL runs on Elasticsearch 8, 9 and OpenSearch 2")
 
 
 def test_a_setting_names_an_engine_and_major() -> None:
@@ -146,3 +170,8 @@ def test_opensearch_point_in_time_lives_elsewhere() -> None:
     )
     assert answer.body == {"pit_id": "abc", "id": "abc"}
     assert answer.meta.headers["x-elastic-product"] == "Elasticsearch"
+    # Over no index, OpenSearch opens one without an id; Elasticsearch says 404, as this does.
+    empty = TransportApiResponse(meta, {"pit_id": None, "_shards": {"total": 0}})
+    missing = OPENSEARCH.response("POST", "/nothing/_pit?keep_alive=1m", empty)
+    assert missing.meta.status == 404
+    assert missing.body["error"]["type"] == "index_not_found_exception"

@@ -115,6 +115,21 @@ def test_a_record_with_a_long_parameter_keeps_it_stored_but_not_indexed(raw: boo
     assert document.record == record  # the record stays as written
 
 
+@pytest.mark.parametrize("length", [4096, 4097])
+def test_strings_of_escapes_are_measured_as_the_characters_they_write(length: int) -> None:
+    """Quotes written as ``\\"``: twice the bytes, once the characters (and, in bulk, the
+    input that makes a search from every quote quadratic)."""
+    quotes = '"' * length
+    record = {
+        "eventID": "e",
+        "eventTime": "2023-07-10T12:18:07Z",
+        "requestParameters": {"short": ['"' * 2047] * 20, "quotes": quotes},
+    }
+    document = event_document(record, raw=json.dumps(record).encode())
+    expected = {"short": ['"' * 2047] * 20} if length > 4096 else record["requestParameters"]
+    assert document.derived["requestParameters"] == expected
+
+
 def test_log_groups_are_named_by_name_or_arn():
     parameters = {
         "logGroupName": "/aws/lambda/a",

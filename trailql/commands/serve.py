@@ -19,6 +19,7 @@ from api.metrics import MULTIPROCESS_DIRECTORY
 from api.persisted import PersistedQueryConfigError
 from api.rate_limit import RateConfigError
 from api.settings import ApiSettings
+from api.tcp import NoDelayH11Protocol
 from common.settings import IndexSettings
 from trailql.connection import resolve_connection
 from trailql.failures import PortBusyError
@@ -59,21 +60,7 @@ def run(arguments: argparse.Namespace) -> int:
     logging.getLogger("trailql.api").info(
         "GraphiQL: %s (%d worker%s)", url, arguments.workers, "s" * (arguments.workers > 1)
     )
-    # The API logs each request itself (api/request_log.py): no uvicorn access log, and no
-    # logging config of uvicorn's own, so its lines reach the JSON handler too.
-    options: dict[str, Any] = {
-        "host": arguments.host,
-        "port": arguments.port,
-        "log_level": "info",
-        "log_config": None,
-        "access_log": False,
-        # SIGTERM: requests in flight get this long to finish, then are cancelled.
-        "timeout_graceful_shutdown": settings.shutdown_timeout,
-        # Subscriptions: a message as large as a request body at most; frames uncompressed,
-        # as compressing each event once per connection costs more than it saves.
-        "ws_max_size": settings.max_body_bytes,
-        "ws_per_message_deflate": False,
-    }
+    options = uvicorn_options(arguments, settings)
     if arguments.workers == 1:
         uvicorn.run(app, **options)
         return EXIT_OK
@@ -86,3 +73,24 @@ def run(arguments: argparse.Namespace) -> int:
             "api.app:app_from_environment", factory=True, workers=arguments.workers, **options
         )
     return EXIT_OK
+
+
+def uvicorn_options(arguments: argparse.Namespace, settings: ApiSettings) -> dict[str, Any]:
+    """How uvicorn serves the API, with one process or several."""
+    # The API logs each request itself (api/request_log.py): no uvicorn access log, and no
+    # logging config of uvicorn's own, so its lines reach the JSON handler too.
+    return {
+        "host": arguments.host,
+        "port": arguments.port,
+        "log_level": "info",
+        "log_config": None,
+        "access_log": False,
+        # SIGTERM: requests in flight get this long to finish, then are cancelled.
+        "timeout_graceful_shutdown": settings.shutdown_timeout,
+        # Subscriptions: a message as large as a request body at most; frames uncompressed,
+        # as compressing each event once per connection costs more than it saves.
+        "ws_max_size": settings.max_body_bytes,
+        "ws_per_message_deflate": False,
+        # Nagle's algorithm off on every connection, whoever bound the socket (api/tcp.py).
+        "http": NoDelayH11Protocol,
+    }

@@ -40,8 +40,7 @@ def elasticsearch_connection(port: int, engine: str | None = None) -> Iterator[C
         return
     distribution = local_elasticsearch.Distribution()
     if engine is not None:
-        name, _, version = engine.partition("-")
-        distribution = local_elasticsearch.Distribution(name, version)
+        distribution = local_elasticsearch.Distribution.named(engine)
         if port == local_elasticsearch.default_port(local_elasticsearch.DEFAULT_DISTRIBUTION):
             port = local_elasticsearch.default_port(distribution)  # not --es-port: its own
     before = local_elasticsearch.status(port=port)

@@ -67,8 +67,7 @@ def local_engine_connection(name: str) -> tuple[Connection, bool]:
     ``TRAILQL_TEST_ENGINE`` names one for the whole run (scripts/test-engines); each engine
     listens on a port of its own, beside Elasticsearch 9 on 9200.
     """
-    engine, _, version = name.partition("-")
-    distribution = local_elasticsearch.Distribution(engine, version)
+    distribution = local_elasticsearch.Distribution.named(name)
     port = local_elasticsearch.default_port(distribution)
     before = local_elasticsearch.status(port=port)
     node = local_elasticsearch.up(port=port, heap="768m", distribution=distribution)

@@ -52,6 +52,12 @@ class Distribution:
         engine = engine or "elasticsearch"
         return cls(engine, version or DEFAULT_VERSIONS.get(engine, ""))
 
+    @classmethod
+    def named(cls, name: str) -> Distribution:
+        """The distribution :attr:`name` names (``opensearch-2.19.6``)."""
+        engine, _, version = name.partition("-")
+        return cls(engine, version)
+
     @property
     def name(self) -> str:
         """``elasticsearch-9.3.2``: its folder, its zip and what state.json records."""

@@ -49,9 +49,8 @@ def is_our_process(pid: int, instance: Path) -> bool:
 
 def _recorded(instance: Path) -> Distribution:
     """What the instance runs; the default when state.json is unreadable or garbled."""
-    engine, _, version = recorded_distribution(read_state(instance) or {}).partition("-")
     try:
-        return Distribution(engine, version)
+        return Distribution.named(recorded_distribution(read_state(instance) or {}))
     except LocalElasticsearchError:
         return Distribution()
 

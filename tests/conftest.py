@@ -27,7 +27,7 @@ from api.app import create_app
 from common.elastic import Connection, sync_client
 from generator import generate
 from indexer.run import IndexSummary, index_sources
-from tests.helpers import drop_alias, graphql, moto_server
+from tests.helpers import ELASTICSEARCH_7, drop_alias, graphql, moto_server
 from tests.indexer.continuous import REGION, TrailObject, repack
 from tests.samples import SAMPLES, read_sample_records, records_of
 from trailql import local_elasticsearch
@@ -72,6 +72,15 @@ def local_engine_connection(name: str) -> tuple[Connection, bool]:
     before = local_elasticsearch.status(port=port)
     node = local_elasticsearch.up(port=port, heap="768m", distribution=distribution)
     return local_connection(node), before is None
+
+
+@pytest.fixture
+def elasticsearch_7() -> Iterator[Connection]:
+    """A real Elasticsearch too old for TrailQL, started for the test (on 9270) and stopped."""
+    connection, started = local_engine_connection(ELASTICSEARCH_7)
+    yield connection
+    if started:
+        local_elasticsearch.down(port=int(connection.url.rsplit(":", 1)[1]))
 
 
 @pytest.fixture(scope="session")

@@ -17,6 +17,9 @@ from starlette.testclient import TestClient
 
 from bench.api_server import free_port
 
+#: The newest engine TrailQL refuses, run for real to show it is refused by name.
+ELASTICSEARCH_7 = "elasticsearch-7.17.29"
+
 
 def on_opensearch() -> bool:
     """Whether this run's engine is OpenSearch (``TRAILQL_TEST_ENGINE``, scripts/test-engines).
@@ -25,6 +28,13 @@ def on_opensearch() -> bool:
     keyword, date, ip or boolean field is ignored by OpenSearch, refused by Elasticsearch.
     """
     return os.environ.get("TRAILQL_TEST_ENGINE", "").startswith("opensearch-")
+
+
+def engine_of_this_run() -> str:
+    """This run's engine as ``ELASTICSEARCH_ENGINE`` names it (``opensearch-2``)."""
+    name = os.environ.get("TRAILQL_TEST_ENGINE", "elasticsearch-9.3.2")
+    engine, _, version = name.partition("-")
+    return f"{engine}-{version.split('.', 1)[0]}"
 
 
 def graphql(client: TestClient, query: str, **variables: Any) -> dict[str, Any]:

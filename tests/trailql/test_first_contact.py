@@ -10,14 +10,13 @@ import os
 import socket
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from elasticsearch import NotFoundError
 
 from bench.api_server import free_port
 from common.elastic import Connection
+from tests.helpers import ELASTICSEARCH_7
 from trailql.failures import explain
 from trailql.output import (
     EXIT_ERROR,
@@ -122,36 +121,11 @@ def test_the_version_is_printed():
     assert done.stdout.startswith("trailql ")
 
 
-class _OldElasticsearch(BaseHTTPRequestHandler):
-    """Answers every request as an Elasticsearch 7.17 node would answer ``GET /_nodes``."""
-
-    def do_GET(self) -> None:
-        payload = b'{"nodes":{"n":{"version":"7.17.29"}}}'
-        self.send_response(200)
-        self.send_header("content-type", "application/json")
-        self.send_header("x-elastic-product", "Elasticsearch")
-        self.send_header("content-length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    do_POST = do_PUT = do_HEAD = do_GET  # noqa: N815
-
-    def log_message(self, *_: object) -> None:
-        """Quiet."""
-
-
-def test_an_engine_too_old_is_named_with_what_is_supported(tmp_path):
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _OldElasticsearch)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{server.server_port}"
-        done = trailql("index", str(tmp_path), env={"ELASTICSEARCH_URL": url})
-    finally:
-        server.shutdown()
-        server.server_close()
+def test_an_engine_too_old_is_named_with_what_is_supported(elasticsearch_7: Connection, tmp_path):
+    done = trailql("index", str(tmp_path), env=elasticsearch_7.environment())
     assert done.returncode == EXIT_ERROR, done.stderr
     assert (
-        "Elasticsearch 7.17.29 is not supported: TrailQL runs on Elasticsearch 8, 9 and "
-        "OpenSearch 2" in done.stderr
+        f"Elasticsearch {ELASTICSEARCH_7.split('-')[1]} is not supported: TrailQL runs on "
+        "Elasticsearch 8, 9 and OpenSearch 2" in done.stderr
     )
     _no_traceback(done)

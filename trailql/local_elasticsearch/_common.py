@@ -90,6 +90,8 @@ class Distribution:
         """The Java versions it runs on, lowest and highest (None: any newer)."""
         if self.engine == "opensearch":
             return 11, 21
+        if self.major <= 7:  # noqa: PLR2004  it needs the Security Manager, gone in Java 24
+            return 11, 21
         return (21, None) if self.major >= 9 else (17, None)  # noqa: PLR2004
 
 

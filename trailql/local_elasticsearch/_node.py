@@ -178,8 +178,7 @@ def provision(
         (instance / name).mkdir(exist_ok=True)
     _prepare_snapshots(setup)
     (config / f"{setup.distribution.engine}.yml").write_text(_settings(setup), encoding="utf-8")
-    if not setup.distribution.secured:
-        _anchor_jvm_paths(config / "jvm.options", instance)
+    _anchor_jvm_paths(config / "jvm.options", instance)
     options = config / "jvm.options.d"
     options.mkdir(exist_ok=True)
     (options / "heap.options").write_text(f"-Xms{heap}\n-Xmx{heap}\n", encoding="utf-8")
@@ -192,7 +191,8 @@ def provision(
 def _anchor_jvm_paths(options: Path, instance: Path) -> None:
     """The instance's own jvm.options point logs/ and data at the instance.
 
-    OpenSearch's name them relative to the distribution, which is read-only here.
+    OpenSearch's and Elasticsearch 7's name them relative to the distribution, which is
+    read-only here.
     """
     text = options.read_text(encoding="utf-8")
     for relative in ("file=logs/", "-Xloggc:logs/", "-XX:ErrorFile=logs/"):

@@ -16,6 +16,7 @@ from enum import Enum
 from typing import Any
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.types.nodes import SelectedField, Selection
 
 from api.completion import PlannedType, Reader, plan_type
@@ -508,9 +509,13 @@ async def time_span(
 async def _event_time_bounds(
     context: Context, event_filter: EventFilter | None
 ) -> tuple[datetime, datetime] | None:
-    """The earliest and latest eventTime among the events matching the filter."""
+    """The earliest and latest eventTime among the events matching the filter.
+
+    With no filter the query is the tenant's alone (none for a caller of every account), which
+    Elasticsearch answers from each segment's own minimum and maximum without reading events.
+    """
     response = await context.search(
-        query=await event_query(context, event_filter),
+        query=await event_query(context, event_filter) if event_filter is not None else None,
         size=0,
         track_total_hits=False,
         aggs={
@@ -524,6 +529,61 @@ async def _event_time_bounds(
     if first is None or last is None:
         return None
     return datetime.fromtimestamp(first / 1000, UTC), datetime.fromtimestamp(last / 1000, UTC)
+
+
+def _open_ended(event_filter: EventFilter | None) -> bool:
+    return event_filter is None or (event_filter.from_ is None and event_filter.to is None)
+
+
+def _fixed_top_level_timelines(selections: list[Selection]) -> bool:
+    """Whether every timeline is a direct child of eventStats, none of them AUTO.
+
+    Over an open range such a timeline's buckets run from the first event's to the last's
+    by themselves; AUTO needs the range to choose its width, and a timeline inside a group
+    needs it to draw every group's buckets over the same range.
+    """
+    for field in selected_fields(selections):
+        if field.name == "timeline":
+            if _enum(Interval, field.arguments.get("interval") or "AUTO") is Interval.AUTO:
+                return False
+        elif _has_timeline(field.selections):
+            return False
+    return True
+
+
+async def _fits_whatever_matches(context: Context, selections: list[Selection]) -> bool:
+    """Whether every timeline fits over all the caller's events.
+
+    Then no filter's events can need more buckets, and their range need not be found.
+    """
+    bounds = await _event_time_bounds(context, None)
+    if bounds is None:
+        return True
+    span = (bounds[0], bounds[1] + timedelta(milliseconds=1))
+    try:
+        stats_aggregations(selections, span)
+    except GraphQLError:
+        return False
+    return True
+
+
+async def _timeline_span(
+    context: Context, event_filter: EventFilter | None, selections: list[Selection]
+) -> tuple[datetime, datetime] | None:
+    """The range timelines are drawn over, or None when their own buckets already are it.
+
+    Finding the range of an open filter costs a search of every event it matches, before the
+    statistics' own search. A fixed-width timeline at the top does not need it, once a search
+    of the edges of all the caller's events (cheap: no event is read) shows that no filter's
+    events can be cut into more buckets than a search may return.
+    """
+    if (
+        _open_ended(event_filter)
+        and _fixed_top_level_timelines(selections)
+        and await _fits_whatever_matches(context, selections)
+    ):
+        return None
+    return await time_span(context, event_filter)
 
 
 def _has_timeline(selections: list[Selection]) -> bool:
@@ -541,7 +601,11 @@ async def event_stats(
     """Statistics over the events matching `filter`."""
     # One field, or several of one response key that GraphQL merges into one.
     selections = [selection for field in info.selected_fields for selection in field.selections]
-    span = await time_span(info.context, filter) if _has_timeline(selections) else None
+    span = (
+        await _timeline_span(info.context, filter, selections)
+        if _has_timeline(selections)
+        else None
+    )
     aggregations = stats_aggregations(selections, span)
     request: dict[str, Any] = {
         "query": await event_query(info.context, filter),

@@ -184,13 +184,66 @@ def test_one_event_stats_is_one_elasticsearch_search(es, samples_alias, samples_
     assert _query_total(es, alias) - before == per_search > 0
 
 
-def test_a_timeline_over_an_open_range_first_finds_the_first_and_last_event(
+def _hours(first: str, last: str) -> list[datetime]:
+    start = datetime.fromisoformat(first[:13] + ":00:00+00:00")
+    end = datetime.fromisoformat(last[:13] + ":00:00+00:00")
+    return [start + timedelta(hours=n) for n in range(int((end - start) / timedelta(hours=1)) + 1)]
+
+
+def test_an_open_timeline_runs_from_the_filter_s_first_event_to_its_last(
     samples_api, sample_records
 ):
+    """Hourly over 16 months of EC2 calls: every hour from the first to the last, no more."""
+    query = """query($f: EventFilter) { eventStats(filter: $f) {
+        count timeline(interval: HOUR) { buckets { start count } } } }"""
+    variables = {"f": {"eventSource": ["ec2.amazonaws.com"]}}
+    body = samples_api.post("/graphql", json={"query": query, "variables": variables}).json()
+    assert "errors" not in body
+    # The edges of all events (read from no event), then the statistics' one search: the
+    # filter's own first and last event need no search of their own.
+    assert body["extensions"]["elasticsearch"]["searches"] == 2
+    times = sorted(
+        r["eventTime"] for r in sample_records if r["eventSource"] == "ec2.amazonaws.com"
+    )
+    per_hour = Counter(time[:13] for time in times)
+    expected = [
+        {"start": hour.isoformat(), "count": per_hour[hour.strftime("%Y-%m-%dT%H")]}
+        for hour in _hours(times[0], times[-1])
+    ]
+    buckets = body["data"]["eventStats"]["timeline"]["buckets"]
+    assert len(buckets) == len(expected) == 505 * 24 + 5  # 2023-07-10T11 to 2024-11-26T15
+    assert buckets == expected
+    assert body["data"]["eventStats"]["count"] == len(times) == 979
+
+
+def test_a_timeline_too_fine_for_all_events_is_drawn_over_the_filter_s(samples_api, sample_records):
+    """By the minute: 17 months of all events would be too many buckets, S3's 48 minutes not."""
+    query = """query($f: EventFilter) { eventStats(filter: $f) {
+        timeline(interval: MINUTE) { buckets { start count } } } }"""
+    variables = {"f": {"eventSource": ["s3.amazonaws.com"]}}
+    body = samples_api.post("/graphql", json={"query": query, "variables": variables}).json()
+    assert "errors" not in body
+    # All events' edges, then the filter's own first and last event, then the statistics.
+    assert body["extensions"]["elasticsearch"]["searches"] == 3
+    per_minute = Counter(
+        r["eventTime"][:16] for r in sample_records if r["eventSource"] == "s3.amazonaws.com"
+    )
+    first, last = (
+        datetime.fromisoformat(f"{m}:00+00:00") for m in (min(per_minute), max(per_minute))
+    )
+    minutes = int((last - first) / timedelta(minutes=1)) + 1
+    expected = [
+        {"start": minute.isoformat(), "count": per_minute[minute.strftime("%Y-%m-%dT%H:%M")]}
+        for minute in (first + timedelta(minutes=n) for n in range(minutes))
+    ]
+    assert body["data"]["eventStats"]["timeline"]["buckets"] == expected
+    assert len(expected) == 48
+
+
+def test_a_timeline_over_an_open_range_by_calendar_month(samples_api, sample_records):
     query = "{ eventStats { timeline(interval: MONTH) { buckets { start count } } } }"
     body = samples_api.post("/graphql", json={"query": query}).json()
     assert "errors" not in body
-    # The min/max search that closes the range, then the one search of the statistics.
     assert body["extensions"]["elasticsearch"]["searches"] == 2
     per_month = Counter(r["eventTime"][:7] for r in sample_records)
     first, last = min(per_month), max(per_month)

@@ -178,18 +178,20 @@ async def find_events(
             counting.cancel()
     more = len(hits) > size
     page = hits[:size][::-1] if backwards else hits[:size]
-    edges = [
-        Edge(cursor=encode_cursor(direction, hit["sort"]), node=hit.get("_source")) for hit in page
-    ]
+    # A cursor per event only when edges are asked for; pageInfo needs the two at the ends.
+    edges = (
+        [
+            Edge(cursor=encode_cursor(direction, hit["sort"]), node=hit.get("_source"))
+            for hit in page
+        ]
+        if "edges" in selected_names(info)
+        else []
+    )
+    ends = [encode_cursor(direction, hit["sort"]) for hit in (page[:1] + page[1:][-1:])]
     return EventConnection(
         edges=edges,
-        nodes=[edge.node for edge in edges],
-        page_info=page_info(
-            [edge.cursor for edge in edges],
-            more=more,
-            resumed=cursor is not None,
-            backwards=backwards,
-        ),
+        nodes=[hit.get("_source") for hit in page],
+        page_info=page_info(ends, more=more, resumed=cursor is not None, backwards=backwards),
         total_count=total,
         query=query,
     )

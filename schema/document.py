@@ -485,8 +485,8 @@ def parse_event_time(value: object) -> datetime:
         raise InvalidRecordError(
             f"eventTime must be a string, not {_json_type(value)}", "bad_event_time"
         )
-    shown = repr(value[:64]) + ("…" if len(value) > 64 else "")  # noqa: PLR2004
     if _EVENT_TIME.fullmatch(value) is None:
+        shown = _shown(value)
         if _EVENT_TIME.fullmatch(value + "Z") is not None:
             raise InvalidRecordError(f"eventTime {shown} has no time zone", "bad_event_time")
         raise InvalidRecordError(
@@ -498,8 +498,13 @@ def parse_event_time(value: object) -> datetime:
         return moment if moment.tzinfo is UTC else moment.astimezone(UTC)
     except (ValueError, OverflowError):  # February 30th; or past year 9999 once in UTC
         raise InvalidRecordError(
-            f"eventTime {shown} is not a valid time", "bad_event_time"
+            f"eventTime {_shown(value)} is not a valid time", "bad_event_time"
         ) from None
+
+
+def _shown(value: str) -> str:
+    """A time as an error message quotes it: at most 64 characters of it."""
+    return repr(value[:64]) + ("…" if len(value) > 64 else "")  # noqa: PLR2004
 
 
 def principal_name(identity: object) -> str | None:  # noqa: PLR0911  one return per identity type

@@ -226,6 +226,16 @@ _ISO_TEXTS: dict[tuple[datetime, Any], str] = {}
 _ISO_TEXTS_KEPT = 200_000
 
 
+class IsoText(str):
+    """A DateTime already written as its coercion writes it, passed on as is.
+
+    For readers that have the text at hand: a timeline's bucket starts, remembered by their
+    epoch milliseconds.
+    """
+
+    __slots__ = ()
+
+
 def iso_text(moment: datetime) -> str:
     """``moment.isoformat()``, DateTime's own coercion, remembered."""
     key = (moment, moment.tzinfo)
@@ -261,6 +271,7 @@ def _object(planned: PlannedType, fields: list[_Field]) -> Complete:
         "isfinite": math.isfinite,
         "datetime": datetime,
         "iso_text": iso_text,
+        "IsoText": IsoText,
         "source_type": planned.source,
         "unwrap": planned.unwrap,
     }
@@ -308,7 +319,7 @@ def _field_lines(one: _Field, index: int, namespace: dict[str, Any]) -> list[str
             f"{value} = {read}",
             (
                 f"{value} = iso_text({value}) if type({value}) is datetime "
-                f"else complete{index}({value})"
+                f"else {value} if type({value}) is IsoText else complete{index}({value})"
             ),
         ]
     return [f"{value} = complete{index}({read})"]
@@ -361,7 +372,13 @@ def _leaf(leaf_type: GraphQLLeafType, *, non_null: bool) -> Complete:
     if name == "JSON" and not non_null:
         return _as_is
     if name == "DateTime":
-        return lambda value: iso_text(value) if type(value) is datetime else slow(value)
+        return lambda value: (
+            iso_text(value)
+            if type(value) is datetime
+            else value
+            if type(value) is IsoText
+            else slow(value)
+        )
     passes = _PASSES.get(name)
     if passes is None:
         return slow

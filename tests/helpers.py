@@ -16,6 +16,7 @@ from moto.server import ThreadedMotoServer
 from starlette.testclient import TestClient
 
 from bench.api_server import free_port
+from trailql import local_elasticsearch
 
 #: The newest engine TrailQL refuses, run for real to show it is refused by name.
 ELASTICSEARCH_7 = "elasticsearch-7.17.29"
@@ -32,9 +33,10 @@ def on_opensearch() -> bool:
 
 def engine_of_this_run() -> str:
     """This run's engine as ``ELASTICSEARCH_ENGINE`` names it (``opensearch-2``)."""
-    name = os.environ.get("TRAILQL_TEST_ENGINE", "elasticsearch-9.3.2")
-    engine, _, version = name.partition("-")
-    return f"{engine}-{version.split('.', 1)[0]}"
+    distribution = local_elasticsearch.Distribution.named(
+        os.environ.get("TRAILQL_TEST_ENGINE", local_elasticsearch.DEFAULT_DISTRIBUTION.name)
+    )
+    return f"{distribution.engine}-{distribution.major}"
 
 
 def graphql(client: TestClient, query: str, **variables: Any) -> dict[str, Any]:

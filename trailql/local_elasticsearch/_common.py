@@ -88,9 +88,8 @@ class Distribution:
     @property
     def java(self) -> tuple[int, int | None]:
         """The Java versions it runs on, lowest and highest (None: any newer)."""
-        if self.engine == "opensearch":
-            return 11, 21
-        if self.major <= 7:  # noqa: PLR2004  it needs the Security Manager, gone in Java 24
+        # Elasticsearch 7 needs the Security Manager, which Java 24 removed.
+        if self.engine == "opensearch" or self.major <= 7:  # noqa: PLR2004
             return 11, 21
         return (21, None) if self.major >= 9 else (17, None)  # noqa: PLR2004
 

@@ -45,27 +45,53 @@ class Slice:
         return {"range": {field_name: bounds}} if bounds else None
 
 
+@dataclass(frozen=True)
+class _Behind:
+    """What the names of the indices behind an alias say, and when they were read."""
+
+    read_at: float
+    months: list[datetime]
+    only_months: bool  # no index whose events may lie in any month
+
+
 @dataclass
 class Months:
     """The first instant of each month with an index behind each alias, kept a minute."""
 
-    _known: dict[str, tuple[float, list[datetime]]] = field(default_factory=dict)
+    _known: dict[str, _Behind] = field(default_factory=dict)
 
     async def of(self, elasticsearch: AsyncElasticsearch, alias: str) -> list[datetime]:
         """The months behind ``alias``, oldest first."""
+        return (await self._behind(elasticsearch, alias)).months
+
+    async def span(
+        self, elasticsearch: AsyncElasticsearch, alias: str
+    ) -> tuple[datetime, datetime] | None:
+        """A range every event behind ``alias`` lies in, from the indices' names alone.
+
+        From the start of the first month to the end of the last; None when there is no
+        index, or one that is not a month (its events may lie anywhere). A month created in
+        the last minute is not in it yet.
+        """
+        behind = await self._behind(elasticsearch, alias)
+        if not behind.months or not behind.only_months:
+            return None
+        return behind.months[0], _next(behind.months[-1]) or datetime.max.replace(tzinfo=UTC)
+
+    async def _behind(self, elasticsearch: AsyncElasticsearch, alias: str) -> _Behind:
         now = time.monotonic()
         known = self._known.get(alias)
-        if known is not None and now - known[0] < MONTHS_FRESH_SECONDS:
-            return known[1]
+        if known is not None and now - known.read_at < MONTHS_FRESH_SECONDS:
+            return known
         try:
             names = list(await elasticsearch.indices.get_alias(name=alias))
         except NotFoundError:
             names = []
-        months = sorted(
-            {month for name in names if (month := month_of_index(alias, name)) is not None}
-        )
-        self._known[alias] = (now, months)
-        return months
+        of_names = [month_of_index(alias, name) for name in names]
+        months = sorted({month for month in of_names if month is not None})
+        behind = _Behind(now, months, only_months=None not in of_names)
+        self._known[alias] = behind
+        return behind
 
 
 def slices(

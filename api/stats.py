@@ -31,9 +31,11 @@ from schema import paths
 MAX_TERMS = 500
 DEFAULT_TERMS = 10
 DEFAULT_GROUPS = 5
-#: Most buckets one timeline may return, its groups' buckets included: Elasticsearch refuses
-#: a search past search.max_buckets (65,536 by default); this leaves room for the rest.
-MAX_TIMELINE_BUCKETS = 50_000
+#: Most buckets one timeline may return, its groups' buckets included. Elasticsearch refuses
+#: a search past search.max_buckets (65,536 by default), and counts a timeline's empty buckets
+#: twice (each 10,000 as it adds them, then all): one of mostly empty buckets is refused past
+#: 35,536. This leaves room for the rest of the statistics.
+MAX_TIMELINE_BUCKETS = 30_000
 MAX_GROUPS = 50
 #: Cardinality is exact below this many distinct values, approximate (within about 1%) above.
 DISTINCT_PRECISION = 3000
@@ -569,15 +571,27 @@ def _fixed_top_level_timelines(selections: list[Selection]) -> bool:
     return True
 
 
-async def _fits_whatever_matches(context: Context, selections: list[Selection]) -> bool:
-    """Whether every timeline fits over all the caller's events.
+async def _bound_that_fits(
+    context: Context, selections: list[Selection]
+) -> tuple[datetime, datetime] | None:
+    """A range holding all the caller's events, over which every timeline fits; or None.
 
-    Then no filter's events can need more buckets, and their range need not be found.
+    Then no filter's events can need more buckets, and their range need not be found. The
+    months behind the alias bound every event's time with no search; where that bound is too
+    wide (or unknown), the edges of all the caller's events are searched for (cheap: no
+    event is read).
     """
-    bounds = await _event_time_bounds(context, None)
-    if bounds is None:
-        return True
-    span = (bounds[0], bounds[1] + timedelta(milliseconds=1))
+    months = await context.months.span(context.elasticsearch, context.alias)
+    if months is not None and _fits(selections, months):
+        return months
+    edges = await _event_time_bounds(context, None)
+    if edges is None:
+        return None
+    span = (edges[0], edges[1] + timedelta(milliseconds=1))
+    return span if _fits(selections, span) else None
+
+
+def _fits(selections: list[Selection], span: tuple[datetime, datetime]) -> bool:
     try:
         stats_aggregations(selections, span)
     except GraphQLError:
@@ -585,23 +599,32 @@ async def _fits_whatever_matches(context: Context, selections: list[Selection]) 
     return True
 
 
-async def _timeline_span(
-    context: Context, event_filter: EventFilter | None, selections: list[Selection]
-) -> tuple[datetime, datetime] | None:
-    """The range timelines are drawn over, or None when their own buckets already are it.
+def _clipped(aggregations: dict[str, Any], bound: tuple[datetime, datetime]) -> dict[str, Any]:
+    """The top-level timelines kept inside ``bound``: never more buckets than it was shown to fit.
 
-    Finding the range of an open filter costs a search of every event it matches, before the
-    statistics' own search. A fixed-width timeline at the top does not need it, once a search
-    of the edges of all the caller's events (cheap: no event is read) shows that no filter's
-    events can be cut into more buckets than a search may return.
+    The months are a minute old at most; an event outside them (a month created since) is
+    left out of every bucket, which :func:`_all_counted` notices. Elasticsearch keeps a bucket
+    only when it starts at or after the lower bound and ends by the upper one, so each side
+    is widened by a bucket.
     """
-    if (
-        _open_ended(event_filter)
-        and _fixed_top_level_timelines(selections)
-        and await _fits_whatever_matches(context, selections)
-    ):
-        return None
-    return await time_span(context, event_filter)
+    for aggregation in aggregations.values():
+        if "date_histogram" in aggregation:
+            histogram = aggregation["date_histogram"]
+            width = _WIDTHS[aggregation["meta"]["interval"]]
+            histogram["hard_bounds"] = {
+                "min": int((bound[0] - width).timestamp() * 1000),
+                "max": int((bound[1] + width).timestamp() * 1000),
+            }
+    return aggregations
+
+
+def _all_counted(level: _Level) -> bool:
+    """Whether every top-level timeline's buckets hold every event counted."""
+    return all(
+        sum(bucket["doc_count"] for bucket in found["buckets"]) == level.count
+        for found in level.aggregations.values()
+        if isinstance(found, dict) and "interval" in found.get("meta", {})
+    )
 
 
 def _has_timeline(selections: list[Selection]) -> bool:
@@ -619,20 +642,35 @@ async def event_stats(
     """Statistics over the events matching `filter`."""
     # One field, or several of one response key that GraphQL merges into one.
     selections = [selection for field in info.selected_fields for selection in field.selections]
-    span = (
-        await _timeline_span(info.context, filter, selections)
-        if _has_timeline(selections)
-        else None
-    )
-    aggregations = stats_aggregations(selections, span)
+    context = info.context
+    if not _has_timeline(selections):
+        return await _stats(context, filter, stats_aggregations(selections))
+    # Over an open range a timeline of fixed width at the top draws its buckets from the
+    # first event to the last by itself: the filter's range need not be found, once a bound
+    # on all events shows that no filter's events can be cut into more buckets than allowed.
+    if _open_ended(filter) and _fixed_top_level_timelines(selections):
+        bound = await _bound_that_fits(context, selections)
+        if bound is not None:
+            aggregations = _clipped(stats_aggregations(selections), bound)
+            stats = await _stats(context, filter, aggregations)
+            if _all_counted(stats.level):
+                return stats
+    span = await time_span(context, filter)
+    return await _stats(context, filter, stats_aggregations(selections, span))
+
+
+async def _stats(
+    context: Context, event_filter: EventFilter | None, aggregations: dict[str, Any]
+) -> EventStats:
+    """The statistics of the events matching ``event_filter``: one search."""
     request: dict[str, Any] = {
-        "query": await event_query(info.context, filter),
+        "query": await event_query(context, event_filter),
         "size": 0,
         "track_total_hits": True,
     }
     if aggregations:
         request["aggs"] = aggregations
-    response = await info.context.search(**request)
+    response = await context.search(**request)
     count = response["hits"]["total"]["value"]
     found = response.get("aggregations") or _nothing_found(aggregations)
     return EventStats(level=_Level(count, found))

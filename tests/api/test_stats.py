@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import gzip
+import json
+import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+from starlette.testclient import TestClient
+
+from api.app import create_app
+from api.stats import MAX_TIMELINE_BUCKETS
+from indexer.run import index_sources
 
 # Correctness that must hold on every engine: scripts/test-engines runs these on each.
 pytestmark = pytest.mark.engines
@@ -199,9 +208,9 @@ def test_an_open_timeline_runs_from_the_filter_s_first_event_to_its_last(
     variables = {"f": {"eventSource": ["ec2.amazonaws.com"]}}
     body = samples_api.post("/graphql", json={"query": query, "variables": variables}).json()
     assert "errors" not in body
-    # The edges of all events (read from no event), then the statistics' one search: the
-    # filter's own first and last event need no search of their own.
-    assert body["extensions"]["elasticsearch"]["searches"] == 2
+    # The statistics' one search: the months behind the alias show that the hours of all
+    # events fit, so the filter's own first and last event need no search of their own.
+    assert body["extensions"]["elasticsearch"]["searches"] == 1
     times = sorted(
         r["eventTime"] for r in sample_records if r["eventSource"] == "ec2.amazonaws.com"
     )
@@ -223,7 +232,8 @@ def test_a_timeline_too_fine_for_all_events_is_drawn_over_the_filter_s(samples_a
     variables = {"f": {"eventSource": ["s3.amazonaws.com"]}}
     body = samples_api.post("/graphql", json={"query": query, "variables": variables}).json()
     assert "errors" not in body
-    # All events' edges, then the filter's own first and last event, then the statistics.
+    # The minutes of 17 months do not fit, nor those from the first event to the last: the
+    # edges of all events, then the filter's own first and last event, then the statistics.
     assert body["extensions"]["elasticsearch"]["searches"] == 3
     per_minute = Counter(
         r["eventTime"][:16] for r in sample_records if r["eventSource"] == "s3.amazonaws.com"
@@ -244,7 +254,7 @@ def test_a_timeline_over_an_open_range_by_calendar_month(samples_api, sample_rec
     query = "{ eventStats { timeline(interval: MONTH) { buckets { start count } } } }"
     body = samples_api.post("/graphql", json={"query": query}).json()
     assert "errors" not in body
-    assert body["extensions"]["elasticsearch"]["searches"] == 2
+    assert body["extensions"]["elasticsearch"]["searches"] == 1
     per_month = Counter(r["eventTime"][:7] for r in sample_records)
     first, last = min(per_month), max(per_month)
     months = []
@@ -254,6 +264,87 @@ def test_a_timeline_over_an_open_range_by_calendar_month(samples_api, sample_rec
         year, month = (year + 1, 1) if month == 12 else (year, month + 1)
     expected = [{"start": f"{m}-01T00:00:00+00:00", "count": per_month[m]} for m in months]
     assert body["data"]["eventStats"]["timeline"]["buckets"] == expected
+
+
+def _events_at(tmp_path: Path, name: str, record: dict[str, Any], *times: str) -> Path:
+    """A trail file of copies of ``record``, one at each of ``times``."""
+    folder = tmp_path / name
+    folder.mkdir()
+    copies = [
+        {**record, "eventID": str(uuid.uuid5(uuid.NAMESPACE_URL, name + at)), "eventTime": at}
+        for at in times
+    ]
+    with gzip.open(folder / f"{name}.json.gz", "wt") as trail:
+        json.dump({"Records": copies}, trail)
+    return folder
+
+
+def test_a_month_created_after_the_months_were_read_cannot_stretch_a_timeline(
+    es, es_connection, alias, tmp_path, sample_records
+):
+    """The months behind the alias are read once a minute; a timeline they let through that
+    turns out longer than a timeline may be is refused as if they had been read just now."""
+    record = sample_records[0]
+    march = ["2025-03-01T00:00:00Z", "2025-03-01T05:10:00Z", "2025-03-31T23:59:00Z"]
+    folder = _events_at(tmp_path, "march", record, *march)
+    assert index_sources([str(folder)], client=es, alias=alias).indexed == len(march)
+    query = "{ eventStats { count timeline(interval: HOUR) { buckets { start count } } } }"
+    with TestClient(create_app(es_connection, alias)) as client:
+        body = client.post("/graphql", json={"query": query}).json()
+        assert "errors" not in body
+        # One month's hours fit: the statistics' one search, no edges, no range.
+        assert body["extensions"]["elasticsearch"]["searches"] == 1
+        buckets = body["data"]["eventStats"]["timeline"]["buckets"]
+        assert len(buckets) == len(_hours(march[0], march[-1])) == 31 * 24
+        assert [(b["start"], b["count"]) for b in buckets if b["count"]] == [
+            ("2025-03-01T00:00:00+00:00", 1),
+            ("2025-03-01T05:00:00+00:00", 1),
+            ("2025-03-31T23:00:00+00:00", 1),
+        ]
+
+        # Within the minute the months are trusted, and the timeline is kept inside them: an
+        # event of a month outside them (2021, then 2015) is in no bucket, which shows, and
+        # the range is found after all. Either range is past the limit.
+        times = list(march)
+        for name, late in (("2021", "2021-09-01T00:00:00Z"), ("2015", "2015-06-01T12:00:00Z")):
+            folder = _events_at(tmp_path, name, record, late)
+            assert index_sources([str(folder)], client=es, alias=alias).indexed == 1
+            times.append(late)
+            body = client.post("/graphql", json={"query": query}).json()
+            assert body["data"] is None
+            (error,) = body["errors"]
+            assert error["extensions"]["code"] == "BAD_USER_INPUT"
+            wanted = len(_hours(min(times), max(times)))
+            assert f"would have {wanted:,} buckets" in error["message"], error["message"]
+            assert wanted == {"2021": 31_392, "2015": 86_196}[name]
+
+
+def test_a_timeline_of_the_most_buckets_is_answered_and_one_longer_refused(
+    samples_api, sample_records
+):
+    """Mostly empty hours on every engine, up to the limit; past it, the API's own error."""
+    query = """query($f: EventFilter) { eventStats(filter: $f) {
+        timeline(interval: HOUR) { buckets { start count } } } }"""
+    start = datetime(2021, 1, 1, tzinfo=UTC)
+    most = MAX_TIMELINE_BUCKETS - 1  # a range of N hours is checked as N + 1 buckets
+    end = start + timedelta(hours=most)
+    variables = {"f": {"from": start.isoformat(), "to": end.isoformat()}}
+    body = samples_api.post("/graphql", json={"query": query, "variables": variables}).json()
+    assert "errors" not in body, body["errors"]
+    buckets = body["data"]["eventStats"]["timeline"]["buckets"]
+    assert len(buckets) == most
+    per_hour = Counter(
+        r["eventTime"][:13] for r in sample_records if r["eventTime"] < end.isoformat()[:19]
+    )
+    assert {b["start"][:13]: b["count"] for b in buckets if b["count"]} == dict(per_hour)
+
+    # 35,000 hours: within what the API allowed before, past what Elasticsearch answers.
+    end = start + timedelta(hours=35_000)
+    variables = {"f": {"from": start.isoformat(), "to": end.isoformat()}}
+    body = samples_api.post("/graphql", json={"query": query, "variables": variables}).json()
+    (error,) = body["errors"]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "would have 35,001 buckets" in error["message"]
 
 
 @pytest.mark.parametrize(

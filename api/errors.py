@@ -207,13 +207,16 @@ def _causes(error: object) -> Iterator[dict[str, Any]]:
 
 def refusal(error: BaseException) -> tuple[ErrorCode, str] | None:
     """The code and message for Elasticsearch refusing a search the caller asked for."""
-    if not isinstance(error, ApiError) or error.meta.status not in _CLIENT_ERROR:
+    if not isinstance(error, ApiError):
         return None
     body = error.body if isinstance(error.body, dict) else {}
     for cause in _causes(body.get("error")):
+        # By its type whatever the status: OpenSearch refuses too many buckets with a 503.
         known = _REFUSALS.get(str(cause.get("type")))
         if known is not None:
             return known
+        if error.meta.status not in _CLIENT_ERROR:
+            continue
         reason = str(cause.get("reason", ""))
         for fragment, code, message in _REFUSAL_REASONS:
             if fragment in reason:

@@ -347,6 +347,21 @@ def test_a_timeline_of_the_most_buckets_is_answered_and_one_longer_refused(
     assert "would have 35,001 buckets" in error["message"]
 
 
+def test_timelines_in_every_group_past_the_engine_s_bucket_limit_are_too_costly(samples_api):
+    """Each timeline fits alone; fifty of them do not. Every engine refuses, in its own way
+    (OpenSearch with a 503); the caller gets one code, the same everywhere."""
+    query = """{ eventStats(filter: {from: "2023-07-01T00:00:00Z", to: "2024-12-01T00:00:00Z"}) {
+        terms(field: EVENT_NAME, size: 50) { key stats { timeline(interval: HOUR) {
+            buckets { count } } } } } }"""
+    body = samples_api.post("/graphql", json={"query": query}).json()
+    assert body["data"] is None
+    (error,) = body["errors"]
+    assert error["extensions"]["code"] == "QUERY_TOO_COSTLY"
+    assert error["message"] == (
+        "the statistics would return too many buckets; ask for fewer or wider buckets."
+    )
+
+
 @pytest.mark.parametrize(
     "selection",
     [

@@ -1,7 +1,8 @@
 """Measures 3 and 5: each query's latency through the API and sent raw, on two data sets.
 
 For every query, four variants are sampled in turn: GraphQL on the large data set, its raw
-Elasticsearch requests, and the same two on the small data set. Each sample takes one of
+Elasticsearch requests, and the same two on a baseline data set (the small one; for the
+windows, also the week of the large one's traffic). Each sample takes one of
 each, in an order that rotates from sample to sample, so drift in the machine's load falls
 on every variant alike. A round's samples give each variant's p50/p95/p99; the figures are
 the medians over the rounds, and each ratio is the median of the rounds' ratios.
@@ -28,7 +29,7 @@ Send = Callable[[], None]
 class Variant:
     """One thing sampled: a query through the API or raw, on one data set."""
 
-    name: str  # graphql_large, raw_large, graphql_small, raw_small
+    name: str  # graphql_large, raw_large, graphql_<baseline>, raw_<baseline>
     send: Send
 
 
@@ -78,6 +79,7 @@ class QueryLatency:
     key: str
     label: str
     rounds: list[dict[str, Latency]]
+    baseline: str = "small"  # the data set that growth is measured from
 
     def latency(self, variant: str) -> Latency:
         """The variant's percentiles, each the median over the rounds."""
@@ -99,8 +101,8 @@ class QueryLatency:
 
     @property
     def growth(self) -> float:
-        """Large ÷ small at p50, through the API."""
-        return self.ratio("graphql_large", "graphql_small")
+        """Large ÷ baseline at p50, through the API."""
+        return self.ratio("graphql_large", f"graphql_{self.baseline}")
 
     def as_dict(self) -> dict[str, Any]:
         """For results.json."""
@@ -112,27 +114,29 @@ class QueryLatency:
                 p: round(self.ratio("graphql_large", "raw_large", p), 3)
                 for p in ("p50", "p95", "p99")
             },
-            "graphql_raw_ratio_small": round(self.ratio("graphql_small", "raw_small"), 3),
+            f"graphql_raw_ratio_{self.baseline}": round(
+                self.ratio(f"graphql_{self.baseline}", f"raw_{self.baseline}"), 3
+            ),
             "growth_p50": round(self.growth, 3),
-            "growth_raw_p50": round(self.ratio("raw_large", "raw_small"), 3),
+            "growth_raw_p50": round(self.ratio("raw_large", f"raw_{self.baseline}"), 3),
         }
 
 
 def measure_latencies(
     queries: list[BenchQuery],
     large: PreparedDataSet,
-    small: PreparedDataSet,
+    baseline: PreparedDataSet,
     pools: dict[str, urllib3.HTTPConnectionPool],
     *,
     warmup: int,
     rounds: int,
     per_round: int,
 ) -> list[QueryLatency]:
-    """Every query of the set (``pools``: ``api_large``, ``api_small``, ``elasticsearch``)."""
+    """Every query of the set (``pools``: ``api_<data set>`` for both, ``elasticsearch``)."""
     measured = []
     for query in queries:
         variants = []
-        for data_set in (large, small):
+        for data_set in (large, baseline):
             captured = data_set.queries[query.key]
             variants.append(
                 Variant(
@@ -143,11 +147,13 @@ def measure_latencies(
             variants.append(
                 Variant(f"raw_{data_set.name}", raw_sender(captured.raw, pools["elasticsearch"]))
             )
-        one = QueryLatency(query.key, query.label, sample(variants, warmup, rounds, per_round))
+        one = QueryLatency(
+            query.key, query.label, sample(variants, warmup, rounds, per_round), baseline.name
+        )
         print(
             f"  {query.label}: GraphQL p50 {one.latency('graphql_large').p50:.2f} ms, "
             f"raw {one.latency('raw_large').p50:.2f} ms (x{one.api_ratio:.2f}); "
-            f"growth x{one.growth:.2f}",
+            f"growth from {baseline.name} x{one.growth:.2f}",
             flush=True,
         )
         measured.append(one)

@@ -1,7 +1,7 @@
 """``python -m bench``: every measure, in one run, against one Elasticsearch.
 
 1. indexing (:mod:`bench.indexing`), 2. memory (:mod:`bench.memory`), 3. and 5. query
-latencies on two data sets (:mod:`bench.latency`), 4. throughput (:mod:`bench.throughput`),
+latencies on the query data sets (:mod:`bench.latency`), 4. throughput (:mod:`bench.throughput`),
 6. hostile requests (:mod:`bench.hostile`) and, with ``--peer``, 7. the peer
 (:mod:`bench.peer`); 8. detections, 9. export's memory (:mod:`bench.export`), 10. integrity
 (:mod:`bench.integrity`), 11. live subscriptions (:mod:`bench.live`) and 12. capacity
@@ -90,10 +90,8 @@ def _queries(
 ) -> None:
     notes: list[str] = results["notes"]
     trails = {
-        name: trail_folder(
-            options.workdir, events=events, seed=options.seed, days=options.query_days
-        )
-        for name, events in (("small", options.small_events), ("large", options.query_events))
+        name: trail_folder(options.workdir, events=events, seed=options.seed, days=days)
+        for name, events, days in _query_data_sets(options)
     }
     alias_of = {
         name: index_data_set(aliases, name, trail, request_cache=options.request_cache)
@@ -102,10 +100,10 @@ def _queries(
     server_environment, headers = bench_key()
     with environment(server_environment):
         prepared = {
-            name: prepare_data_set(connection, name, trails[name].events, alias_of[name], headers)
-            for name in ("large", "small")
+            name: prepare_data_set(connection, name, trail.events, alias_of[name], headers)
+            for name, trail in trails.items()
         }
-    large, small = prepared["large"], prepared["small"]
+    large, small, week = prepared["large"], prepared["small"], prepared["week"]
     with_log_group = large.has_log_group and small.has_log_group
     if not with_log_group:
         notes.append("logGroup is not in the schema yet: skipped")
@@ -115,20 +113,32 @@ def _queries(
     with ExitStack() as stack:
         served = {
             name: stack.enter_context(serving(connection, alias_of[name], server_environment))
-            for name in ("large", "small")
+            for name in prepared
         }
-        _check_search_counts(served["large"], large, notes)
-        _check_search_counts(served["small"], small, notes)
-        pools = {
-            "api_large": connection_pool(served["large"].url),
-            "api_small": connection_pool(served["small"].url),
-            "elasticsearch": connection_pool(connection.hosts[0]),
-        }
+        for name, data_set in prepared.items():
+            _check_search_counts(served[name], data_set, notes)
+        pools = {f"api_{name}": connection_pool(one.url) for name, one in served.items()}
+        pools["elasticsearch"] = connection_pool(connection.hosts[0])
         print("3. and 5. query latencies, GraphQL and raw, large and small", flush=True)
         latencies = measure_latencies(
             query_set(with_log_group=with_log_group),
             large,
             small,
+            pools,
+            warmup=options.warmup,
+            rounds=options.latency_rounds,
+            per_round=options.samples_per_round,
+        )
+        print(
+            f"5. the windows, from a store of {WEEK_DAYS} days of the large data set's traffic "
+            f"({week.events:,} events) to the large one",
+            flush=True,
+        )
+        windows = [one for one in query_set(with_log_group=False) if one.key in WINDOWS]
+        retention = measure_latencies(
+            windows,
+            large,
+            week,
             pools,
             warmup=options.warmup,
             rounds=options.latency_rounds,
@@ -147,7 +157,9 @@ def _queries(
         if options.peer:
             results["peer"] = _peer(options, connection, large, served["large"].url, headers)
             results.update({key: results["peer"][key] for key in HEADLINE_KEYS})
-    results["query_sizes"] = {"small": small.events, "large": large.events}
+    results["query_sizes"] = {name: one.events for name, one in prepared.items()}
+    results["query_days"] = {name: days for name, _, days in _query_data_sets(options)}
+    results["retention"] = {one.key: one.as_dict() for one in retention}
     results["facts"] = {name: dataclasses.asdict(one.facts) for name, one in prepared.items()}
     results["queries"] = {one.key: one.as_dict() for one in latencies}
     results["throughput"] = {one.key: one.as_dict() for one in throughput}
@@ -162,6 +174,24 @@ def _queries(
     results["events_first100_large_p50_ms"] = round(large_page, 2)
     first50 = next(one for one in throughput if one.key == "events_first50")
     results["events_first50_requests_per_second"] = round(first50.graphql_per_second, 1)
+
+
+#: The windowed statistics, measured again from a store that holds the same traffic per day
+#: over fewer days: the store grown by retention rather than by traffic.
+WINDOWS = ("event_stats_day", "event_stats_week")
+WEEK_DAYS = 7
+
+
+def _query_data_sets(options: Options) -> list[tuple[str, int, int]]:
+    """Each query data set's name, events and days: small and large over the same days (the
+    store grown by traffic), and a week at the large one's events per day."""
+    days = options.query_days
+    week_events = max(1, round(options.query_events * WEEK_DAYS / days))
+    return [
+        ("small", options.small_events, days),
+        ("large", options.query_events, days),
+        ("week", week_events, WEEK_DAYS),
+    ]
 
 
 def _peer(
@@ -330,7 +360,7 @@ def run(options: Options) -> dict[str, Any]:
             results["memory"] = memory.as_dict()
             results["indexer_peak_rss_mb"] = round(memory.peak_rss_mb, 1)
         if options.runs("queries"):
-            print("3.-5. queries: indexing the two data sets", flush=True)
+            print("3.-5. queries: indexing the three data sets", flush=True)
             _queries(options, connection, aliases, results)
         if options.runs("hostile"):
             print(f"6. hostile requests, {options.hostile_samples} samples each", flush=True)

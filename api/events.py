@@ -11,7 +11,7 @@ import strawberry
 
 from api.context import Context
 from api.errors import ErrorCode, user_error
-from api.filters import EventFilter, event_query
+from api.filters import EventFilter, event_query, skipping_other_months
 from api.limits import FieldCost
 from api.pagination import (
     DEFAULT_PAGE_SIZE,
@@ -160,7 +160,14 @@ async def find_events(
     search_order = {"asc": "desc", "desc": "asc"}[direction] if backwards else direction
     query = await event_query(context, event_filter)
     counting = (
-        asyncio.ensure_future(context.search(query=query, size=0, track_total_hits=True))
+        asyncio.ensure_future(
+            context.search(
+                query=query,
+                size=0,
+                track_total_hits=True,
+                **skipping_other_months(event_filter),
+            )
+        )
         if selects(info, "totalCount")
         else None
     )

@@ -248,6 +248,19 @@ async def event_query(context: Context, event_filter: EventFilter | None) -> dic
     return filter_query(event_filter, context.limits, files)
 
 
+def skipping_other_months(event_filter: EventFilter | None) -> dict[str, Any]:
+    """Search options that let Elasticsearch skip the monthly indices a time range misses.
+
+    A search without a sort is sent to every index behind the alias; with
+    ``pre_filter_shard_size`` 1 each shard first checks its own eventTime bounds and one the
+    range cannot match is not searched at all, so a window over the last day costs one or two
+    months however many are kept. Without a range the check would find nothing to skip.
+    """
+    if event_filter is None or (event_filter.from_ is None and event_filter.to is None):
+        return {}
+    return {"pre_filter_shard_size": 1}
+
+
 def needs_file_lookup(event_filter: EventFilter | None) -> bool:
     """Whether some level of the filter has ``logFileIntegrity`` (see :func:`event_query`)."""
     if event_filter is None:

@@ -22,7 +22,7 @@ from strawberry.types.nodes import SelectedField, Selection
 from api.completion import IsoText, PlannedType, Reader, plan_type
 from api.context import Context
 from api.errors import ErrorCode, user_error
-from api.filters import EventFilter, event_query, failure_query
+from api.filters import EventFilter, event_query, failure_query, skipping_other_months
 from api.limits import FieldCost
 from api.selection import selected_fields
 from common.times import utc
@@ -538,6 +538,7 @@ async def _event_time_bounds(
         query=await event_query(context, event_filter) if event_filter is not None else None,
         size=0,
         track_total_hits=False,
+        **skipping_other_months(event_filter),
         aggs={
             "first": {"min": {"field": paths.EVENT_TIME}},
             "last": {"max": {"field": paths.EVENT_TIME}},
@@ -667,6 +668,7 @@ async def _stats(
         "query": await event_query(context, event_filter),
         "size": 0,
         "track_total_hits": True,
+        **skipping_other_months(event_filter),
     }
     if aggregations:
         request["aggs"] = aggregations

@@ -107,6 +107,7 @@ SEARCH_KEYS = frozenset(
         "seq_no_primary_term",
         "pit",
         "docvalue_fields",
+        "pre_filter_shard_size",  # only skips shards the query cannot match
     }
 )
 #: Aggregations that read documents outside the query: ``global`` ignores it, and the

@@ -139,7 +139,7 @@ def _parser() -> argparse.ArgumentParser:
     preset = parser.add_mutually_exclusive_group()
     preset.add_argument("--smoke", action="store_true", help="tiny sizes, for CI (< 1 minute)")
     preset.add_argument(
-        "--full", action="store_true", help="queries at 1,000,000 events against 100,000"
+        "--full", action="store_true", help="queries at 5,000,000 events against 100,000"
     )
     sizes = parser.add_argument_group("sizes (after the preset)")
     sizes.add_argument("--index-events", type=int, help=f"default {defaults.index_events:,}")

@@ -118,6 +118,36 @@ def test_statistics_over_the_last_day_and_week_count_exactly_their_events(months
         assert graphql(months.client, query, f=window)["eventStats"]["count"] == expected
 
 
+def _queries_run(es, alias: str) -> dict[str, int]:
+    stats = es.indices.stats(index=alias, metric="search")["indices"]
+    return {name: shards["primaries"]["search"]["query_total"] for name, shards in stats.items()}
+
+
+@pytest.mark.parametrize("days", [1, 7])
+def test_statistics_over_a_window_search_only_the_indices_holding_it(months, es, days):
+    """A window's statistics cost its months: the other indices are never searched."""
+    last = max(datetime.fromisoformat(r["eventTime"]) for r in months.records)
+    start, end = last - timedelta(days=days), last + timedelta(seconds=1)
+    in_window = {"range": {"eventTime": {"gte": start.isoformat(), "lt": end.isoformat()}}}
+    holding = {
+        name
+        for name in es.indices.get_alias(name=months.alias)
+        if es.count(index=name, query=in_window)["count"] > 0
+    }
+    assert 1 <= len(holding) < len(_queries_run(es, months.alias)) - 10
+    before = _queries_run(es, months.alias)
+    query = """query($f: EventFilter) {
+      eventStats(filter: $f) { count terms(field: EVENT_NAME) { key count } }
+      events(filter: $f, first: 1) { totalCount }
+    }"""
+    window = {"from": start.isoformat(), "to": end.isoformat()}
+    answer = graphql(months.client, query, f=window)
+    after = _queries_run(es, months.alias)
+    expected = sum(1 for r in months.records if start <= datetime.fromisoformat(r["eventTime"]))
+    assert answer["eventStats"]["count"] == answer["events"]["totalCount"] == expected
+    assert {name for name in after if after[name] != before[name]} == holding
+
+
 MONTHS = [datetime(2024, month, 1, tzinfo=UTC) for month in (1, 2, 3, 5, 8, 9, 10, 11, 12)]
 
 

@@ -80,6 +80,8 @@ class EventConnection(Connection[Event]):
         )
     )
     query: strawberry.Private[dict[str, Any]] = strawberry.field(default_factory=dict)
+    #: What a count of ``query`` also sends (see api/filters.py skipping_other_months).
+    count_options: strawberry.Private[dict[str, Any]] = strawberry.field(default_factory=dict)
 
     @strawberry.field(
         description=(
@@ -96,7 +98,9 @@ class EventConnection(Connection[Event]):
             raise user_error(
                 ErrorCode.BAD_USER_INPUT, f"`upTo` must be between 1 and {MAX_COUNT_BOUND:,}."
             )
-        response = await info.context.search(query=self.query, size=0, track_total_hits=up_to)
+        response = await info.context.search(
+            query=self.query, size=0, track_total_hits=up_to, **self.count_options
+        )
         total = response["hits"]["total"]
         return BoundedCount(count=int(total["value"]), exact=total["relation"] == "eq")
 
@@ -159,14 +163,10 @@ async def find_events(
     position = resume_after(cursor, direction, EVENT_POSITION)
     search_order = {"asc": "desc", "desc": "asc"}[direction] if backwards else direction
     query = await event_query(context, event_filter)
+    count_options = skipping_other_months(event_filter)
     counting = (
         asyncio.ensure_future(
-            context.search(
-                query=query,
-                size=0,
-                track_total_hits=True,
-                **skipping_other_months(event_filter),
-            )
+            context.search(query=query, size=0, track_total_hits=True, **count_options)
         )
         if selects(info, "totalCount")
         else None
@@ -201,6 +201,7 @@ async def find_events(
         page_info=page_info(ends, more=more, resumed=cursor is not None, backwards=backwards),
         total_count=total,
         query=query,
+        count_options=count_options,
     )
 
 

@@ -138,13 +138,14 @@ def test_statistics_over_a_window_search_only_the_indices_holding_it(months, es,
     before = _queries_run(es, months.alias)
     query = """query($f: EventFilter) {
       eventStats(filter: $f) { count terms(field: EVENT_NAME) { key count } }
-      events(filter: $f, first: 1) { totalCount }
+      events(filter: $f, first: 1) { totalCount boundedCount(upTo: 100000) { count exact } }
     }"""
     window = {"from": start.isoformat(), "to": end.isoformat()}
     answer = graphql(months.client, query, f=window)
     after = _queries_run(es, months.alias)
     expected = sum(1 for r in months.records if start <= datetime.fromisoformat(r["eventTime"]))
     assert answer["eventStats"]["count"] == answer["events"]["totalCount"] == expected
+    assert answer["events"]["boundedCount"] == {"count": expected, "exact": True}
     assert {name for name in after if after[name] != before[name]} == holding
 
 

@@ -149,6 +149,36 @@ def test_statistics_over_a_window_search_only_the_indices_holding_it(months, es,
     assert {name for name in after if after[name] != before[name]} == holding
 
 
+def test_a_window_no_month_holds_answers_zeros(months):
+    """Every month skipped: the statistics of nothing, as when no month was skipped."""
+    query = """query($f: EventFilter) {
+      eventStats(filter: $f) {
+        count errorRate terms(field: EVENT_NAME) { key count }
+        timeline(interval: AUTO) { interval buckets { start count } }
+        callers: distinct(field: SOURCE_IP_ADDRESS)
+      }
+      events(filter: $f, first: 2) { totalCount boundedCount { count exact } nodes { eventID } }
+    }"""
+    day = datetime(2001, 1, 1, tzinfo=UTC)
+    assert all(datetime.fromisoformat(r["eventTime"]) > day for r in months.records)
+    window = {"from": day.isoformat(), "to": (day + timedelta(days=1)).isoformat()}
+    answer = graphql(months.client, query, f=window)
+    half_hours = [(day + timedelta(minutes=30 * n)).isoformat() for n in range(48)]
+    assert answer == {
+        "eventStats": {
+            "count": 0,
+            "errorRate": None,
+            "terms": [],
+            "timeline": {
+                "interval": "30m",
+                "buckets": [{"start": start, "count": 0} for start in half_hours],
+            },
+            "callers": 0,
+        },
+        "events": {"totalCount": 0, "boundedCount": {"count": 0, "exact": True}, "nodes": []},
+    }
+
+
 MONTHS = [datetime(2024, month, 1, tzinfo=UTC) for month in (1, 2, 3, 5, 8, 9, 10, 11, 12)]
 
 

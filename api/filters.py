@@ -248,6 +248,11 @@ async def event_query(context: Context, event_filter: EventFilter | None) -> dic
     return filter_query(event_filter, context.limits, files)
 
 
+def open_ended(event_filter: EventFilter | None) -> bool:
+    """Whether the filter leaves eventTime open at both ends (no ``from``, no ``to``)."""
+    return event_filter is None or (event_filter.from_ is None and event_filter.to is None)
+
+
 def skipping_other_months(event_filter: EventFilter | None) -> dict[str, Any]:
     """Search options that let Elasticsearch skip the monthly indices a time range misses.
 
@@ -256,9 +261,7 @@ def skipping_other_months(event_filter: EventFilter | None) -> dict[str, Any]:
     range cannot match is not searched at all, so a window over the last day costs one or two
     months however many are kept. Without a range the check would find nothing to skip.
     """
-    if event_filter is None or (event_filter.from_ is None and event_filter.to is None):
-        return {}
-    return {"pre_filter_shard_size": 1}
+    return {} if open_ended(event_filter) else {"pre_filter_shard_size": 1}
 
 
 def needs_file_lookup(event_filter: EventFilter | None) -> bool:

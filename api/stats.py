@@ -22,7 +22,13 @@ from strawberry.types.nodes import SelectedField, Selection
 from api.completion import IsoText, PlannedType, Reader, plan_type
 from api.context import Context
 from api.errors import ErrorCode, user_error
-from api.filters import EventFilter, event_query, failure_query, skipping_other_months
+from api.filters import (
+    EventFilter,
+    event_query,
+    failure_query,
+    open_ended,
+    skipping_other_months,
+)
 from api.limits import FieldCost
 from api.selection import selected_fields
 from common.times import utc
@@ -552,10 +558,6 @@ async def _event_time_bounds(
     return datetime.fromtimestamp(first / 1000, UTC), datetime.fromtimestamp(last / 1000, UTC)
 
 
-def _open_ended(event_filter: EventFilter | None) -> bool:
-    return event_filter is None or (event_filter.from_ is None and event_filter.to is None)
-
-
 def _fixed_top_level_timelines(selections: list[Selection]) -> bool:
     """Whether every timeline is a direct child of eventStats, none of them AUTO.
 
@@ -649,7 +651,7 @@ async def event_stats(
     # Over an open range a timeline of fixed width at the top draws its buckets from the
     # first event to the last by itself: the filter's range need not be found, once a bound
     # on all events shows that no filter's events can be cut into more buckets than allowed.
-    if _open_ended(filter) and _fixed_top_level_timelines(selections):
+    if open_ended(filter) and _fixed_top_level_timelines(selections):
         bound = await _bound_that_fits(context, selections)
         if bound is not None:
             aggregations = _clipped(stats_aggregations(selections), bound)

@@ -12,6 +12,7 @@ import strawberry
 from api.context import Context
 from api.errors import ErrorCode, user_error
 from api.filters import EventFilter, event_query, skipping_other_months
+from api.input_conversion import fast_input
 from api.limits import FieldCost
 from api.pagination import (
     DEFAULT_PAGE_SIZE,
@@ -50,6 +51,7 @@ class EventOrderField(Enum):
     EVENT_TIME = paths.EVENT_TIME
 
 
+@fast_input
 @strawberry.input(description="How to order events: by time, newest first unless asked.")
 class EventOrder:
     """GitHub's ordering input."""

@@ -19,6 +19,7 @@ from graphql import GraphQLError
 
 from api.context import Context
 from api.errors import ErrorCode, user_error
+from api.input_conversion import fast_input
 from api.integrity import FileIntegrity, files_with_verdicts
 from api.limits import Limits
 from common.times import utc
@@ -65,6 +66,7 @@ _RESERVED_PATHS = frozenset({SCALAR_KEY, "_valueAndPath"})
 _SHOWN = 60
 
 
+@fast_input
 @strawberry.input(
     description=(
         "A condition on one path inside requestParameters or responseElements. Give exactly "
@@ -86,6 +88,7 @@ class ParameterCondition:
     exists: bool | None = None
 
 
+@fast_input
 @strawberry.input(description="Which events to return. Conditions side by side combine with AND.")
 class EventFilter:
     """What people ask of CloudTrail: when, what, who, from where, how it went."""

@@ -19,6 +19,7 @@ from elasticsearch import ConflictError
 from api.context import Context
 from api.errors import ErrorCode, user_error
 from api.events import OrderDirection
+from api.input_conversion import fast_input
 from api.limits import FieldCost
 from api.pagination import (
     DEFAULT_PAGE_SIZE,
@@ -177,6 +178,7 @@ def finding_of(source: dict[str, Any]) -> Finding:
     )
 
 
+@fast_input
 @strawberry.input(description="Which findings: conditions side by side combine with AND.")
 class FindingFilter:
     """Lists mean "any of"; an empty list is the same as leaving it out."""
@@ -243,6 +245,7 @@ class FindingOrderField(Enum):
     SEVERITY = "rule.severityRank"
 
 
+@fast_input
 @strawberry.input(description="How to order findings: newest first unless asked.")
 class FindingOrder:
     """GitHub's ordering input."""

@@ -20,6 +20,7 @@ from strawberry.dataloader import DataLoader
 
 from api.context import Context
 from api.errors import ErrorCode, user_error
+from api.input_conversion import fast_input
 from api.limits import FieldCost
 from common.times import utc
 from schema import document_id
@@ -203,6 +204,7 @@ async def files_with_verdicts(
 # integrity(filter) ---------------------------------------------------------------------
 
 
+@fast_input
 @strawberry.input(description="Which trail files to sum up. Conditions side by side: AND.")
 class IntegrityFilter:
     """Files by delivery time, account and Region."""

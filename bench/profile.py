@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import shutil
 import subprocess
 import sys
@@ -73,7 +74,9 @@ def _summarise(raw: Path) -> None:
 
 def profile_api(options: Options, events: int, query: str, seconds: int, raw: Path) -> None:
     """py-spy on ``trailql serve`` while one query is sent in a loop."""
-    py_spy = shutil.which("py-spy")
+    # Beside this interpreter first: a virtual environment's scripts need not be on PATH.
+    beside = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    py_spy = shutil.which("py-spy", path=beside)
     if py_spy is None:
         raise SystemExit("py-spy is not installed: pip install -e '.[bench]'")
     with (
@@ -86,7 +89,8 @@ def profile_api(options: Options, events: int, query: str, seconds: int, raw: Pa
         with environment(server_environment):
             prepared = prepare_data_set(connection, "profile", trail.events, alias, headers)
         request = prepared.queries[query].graphql
-        with serving(connection, alias, server_environment) as served:
+        # One worker: the process py-spy samples is then the one that answers.
+        with serving(connection, alias, server_environment, workers=1) as served:
             pool = connection_pool(served.url)
             for _ in range(20):
                 request.send(pool)

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from strawberry.types.arguments import InputContext
 from strawberry.types.base import (
     StrawberryList,
+    StrawberryMaybe,
     StrawberryObjectDefinition,
     StrawberryOptional,
     StrawberryType,
@@ -47,6 +48,8 @@ def _list_copy(value: Any, context: InputContext, name: str) -> Any:
 
 def _converter_for(field_type: StrawberryType | type) -> _Convert | None:
     """The shortcut for a field of this type, or None when Strawberry must convert it."""
+    if isinstance(field_type, StrawberryMaybe):  # wrapped in Some: Strawberry's own work
+        return None
     inner = field_type.of_type if isinstance(field_type, StrawberryOptional) else field_type
     if inner in _AS_IS_SCALARS:
         return _as_is
@@ -59,7 +62,14 @@ def _converter_for(field_type: StrawberryType | type) -> _Convert | None:
 
 
 def _strawberry_converter(field_type: StrawberryType | type) -> _Convert:
+    """Strawberry's conversion; a null of an optional field is null without it."""
+    optional = isinstance(field_type, StrawberryOptional) and not isinstance(
+        field_type, StrawberryMaybe
+    )
+
     def convert(value: Any, context: InputContext, name: str) -> Any:
+        if value is None and optional:
+            return None
         return context.convert(value, field_type, name)
 
     return convert

@@ -5,8 +5,8 @@ every request: for ``EventFilter``, whose two dozen fields graphql-core fills wi
 ``null`` defaults, that is about fifty calls and a third of a millisecond per request. The
 value graphql-core hands over is already coerced (scalars parsed, lists checked), so most
 fields are taken as they are; this builds, once per input class, the list of which ones,
-and leaves every other field (nested inputs, enums, anything else) to Strawberry's own
-conversion through the ``from_input`` hook it offers for that purpose.
+and leaves every other field (nested inputs, enums, ``Maybe``; a null aside) to Strawberry's
+own conversion, through the ``from_input`` hook Strawberry offers for that purpose.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ _Input = TypeVar("_Input")
 #: Scalars whose coerced value is the Python value Strawberry would pass on.
 _AS_IS_SCALARS: frozenset[object] = frozenset({str, bool, int, float, datetime})
 
-#: How a field's coerced value becomes its Python value: ``None`` as it is, a list copied.
+#: A field's conversion: its coerced value, the input's context and the field's GraphQL name.
 _Convert = Callable[[Any, InputContext, str], Any]
 
 

@@ -1,6 +1,7 @@
 """What every resolver gets: the cluster, the alias, the tenant, and a record of the searches.
 
-Every search of events goes through :meth:`Context.search`, of findings through
+Every search of events goes through :meth:`Context.search` (or
+:meth:`Context.search_together`, several in one round trip), of findings through
 :meth:`Context.search_findings`, and of the trail files' integrity (the indexer's state index)
 through :meth:`Context.search_files`; each confines it to the tenant's accounts: no resolver
 can forget, or search Elasticsearch another way.
@@ -12,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from elasticsearch import AsyncElasticsearch
+from elasticsearch import ApiError, AsyncElasticsearch
 
 from api.errors import TimeBudgetExceededError
 from api.limits import Limits
@@ -30,6 +31,14 @@ FINDING_ACCOUNT_FIELD = "accountId"
 
 #: The account a trail file belongs to, in the state index (indexer/state.py's mapping).
 STATE_ACCOUNT = "account"
+
+#: What a search sent with others may set: the rest (a point in time) goes alone.
+_TOGETHER_KEYS = frozenset(
+    {"query", "aggs", "size", "sort", "search_after", "track_total_hits", "source"}
+    | {"pre_filter_shard_size"}
+)
+#: Of those, what ``_msearch`` takes in its URL rather than in each search's body.
+_URL_KEYS = frozenset({"pre_filter_shard_size"})
 
 _OUT_OF_TIME = (
     "the search ran past the request's time budget and was stopped; narrow the filter or "
@@ -82,7 +91,56 @@ class Context:
         """
         return await self._search(state_index(self.alias), STATE_ACCOUNT, request)
 
-    async def _search(self, index: str, account_field: str, request: dict[str, Any]) -> Any:
+    async def search_together(self, *requests: dict[str, Any]) -> list[Any]:
+        """Several searches of the events alias in one round trip (``_msearch``).
+
+        Each is confined and answered as :meth:`search` would answer it alone; one that
+        Elasticsearch refuses is sent again alone, so that its error is the one
+        :meth:`search` raises. Sending them together spares a request's worth of the
+        client's and the server's work (about 0.7 ms of the API's CPU for a page and its
+        count, measured in process).
+        """
+        if len(requests) <= 1 or any(set(request) - _TOGETHER_KEYS for request in requests):
+            return [await self.search(**request) for request in requests]
+        prepared = [self._confined(ACCOUNT_FIELD_OF_EVENTS, dict(request)) for request in requests]
+        header = {
+            "index": self.alias,
+            "ignore_unavailable": True,
+            "allow_no_indices": True,
+            "allow_partial_search_results": False,
+        }
+        searches: list[dict[str, Any]] = []
+        for request in prepared:
+            body = {key: value for key, value in request.items() if key not in _URL_KEYS}
+            if "source" in body:
+                body["_source"] = body.pop("source")
+            searches += [header, body]
+        # Only skips shards a query cannot match, so one search's setting is safe for all.
+        skipping = [r["pre_filter_shard_size"] for r in prepared if "pre_filter_shard_size" in r]
+        options = {"pre_filter_shard_size": min(skipping)} if skipping else {}
+        started = time.perf_counter()
+        refused = False
+        try:
+            answer = await self.elasticsearch.msearch(searches=searches, **options)
+        except ApiError:  # refused whole (an engine that takes it otherwise): one by one
+            refused = True
+        finally:
+            if not refused:  # each search counted, with the round trip's time
+                elapsed = time.perf_counter() - started
+                for _ in requests:
+                    ELASTICSEARCH_REQUEST_SECONDS.labels(kind="search").observe(elapsed)
+        if refused:
+            return [await self.search(**request) for request in requests]
+        responses: list[Any] = []
+        for request, response in zip(requests, answer["responses"], strict=True):
+            if "error" in response:
+                responses.append(await self.search(**request))
+                continue
+            responses.append(self._answered(response))
+        return responses
+
+    def _confined(self, account_field: str, request: dict[str, Any]) -> dict[str, Any]:
+        """The request confined to the tenant's accounts, and to what is left of the budget."""
         check_confined(request)
         request["query"] = self.tenant.restrict(request.get("query"), account_field)
         if self.deadline is not None:
@@ -91,6 +149,17 @@ class Context:
                 raise TimeBudgetExceededError(_OUT_OF_TIME)
             # Elasticsearch stops collecting at its own timeout and says so in timed_out.
             request["timeout"] = f"{max(1, int(remaining * 1000))}ms"
+        return request
+
+    def _answered(self, response: Any) -> Any:
+        """A search's answer, its time recorded; one cut short by its timeout is no answer."""
+        self.search_took_ms.append(int(response.get("took", 0)))
+        if response.get("timed_out"):
+            raise TimeBudgetExceededError(_OUT_OF_TIME)  # partial results are never answers
+        return response
+
+    async def _search(self, index: str, account_field: str, request: dict[str, Any]) -> Any:
+        request = self._confined(account_field, request)
         # A point in time names its indices already (api/export.py opens it on the alias).
         target: dict[str, Any] = (
             {}
@@ -107,7 +176,4 @@ class Context:
         finally:
             elapsed = time.perf_counter() - started
             ELASTICSEARCH_REQUEST_SECONDS.labels(kind="search").observe(elapsed)
-        self.search_took_ms.append(int(response.get("took", 0)))
-        if response.get("timed_out"):
-            raise TimeBudgetExceededError(_OUT_OF_TIME)  # partial results are never answers
-        return response
+        return self._answered(response)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
@@ -150,8 +149,8 @@ async def find_events(
     """A page of events, read a few months at a time until it is full (api/slices.py).
 
     Paging backwards (``last``/``before``) searches in the reverse order and turns the page
-    round. The exact total, when selected, is counted by a search of its own, made while the
-    page is read: the page's searches then stop at the page, however many events match.
+    round. The exact total, when selected, is counted by a search of its own, sent with the
+    page's first: the page's searches then stop at the page, however many events match.
     """
     size = page_size(first, last)
     backwards = last is not None or before is not None
@@ -166,25 +165,24 @@ async def find_events(
     search_order = {"asc": "desc", "desc": "asc"}[direction] if backwards else direction
     query = await event_query(context, event_filter)
     count_options = skipping_other_months(event_filter)
-    counting = (
-        asyncio.ensure_future(
-            context.search(query=query, size=0, track_total_hits=True, **count_options)
-        )
+    count = (
+        {"query": query, "size": 0, "track_total_hits": True, **count_options}
         if selects(info, "totalCount")
         else None
     )
-    try:
-        hits = (
-            await _page(
-                context, query, search_order, size=size, position=position, source=_source(info)
-            )
-            if selected_names(info) & _NEEDS_THE_PAGE
-            else []
+    if selected_names(info) & _NEEDS_THE_PAGE:
+        hits, counted = await _page(
+            context,
+            query,
+            search_order,
+            size=size,
+            position=position,
+            source=_source(info),
+            count=count,
         )
-        total = (await counting)["hits"]["total"]["value"] if counting is not None else None
-    finally:
-        if counting is not None and not counting.done():
-            counting.cancel()
+    else:
+        hits, counted = [], await context.search(**count) if count is not None else None
+    total = counted["hits"]["total"]["value"] if counted is not None else None
     more = len(hits) > size
     page = hits[:size][::-1] if backwards else hits[:size]
     # A cursor per event only when edges are asked for; pageInfo needs the two at the ends.
@@ -215,11 +213,17 @@ async def _page(
     size: int,
     position: list[int | str] | None,
     source: bool | dict[str, list[str]],
-) -> list[dict[str, Any]]:
-    """Up to ``size`` + 1 hits in ``order`` after ``position``: one more says there are more."""
+    count: dict[str, Any] | None,
+) -> tuple[list[dict[str, Any]], Any | None]:
+    """Up to ``size`` + 1 hits in ``order`` after ``position``: one more says there are more.
+
+    The ``count`` search, if any, goes with the first of the page's (one round trip), and
+    its answer comes back beside the hits.
+    """
     months = await context.months.of(context.elasticsearch, context.alias)
     resume_at = None if position is None else datetime.fromtimestamp(int(position[0]) / 1000, UTC)
     hits: list[dict[str, Any]] = []
+    counted = None
     for piece in slices(months, newest_first=order == "desc", resume_at=resume_at):
         in_time = piece.range_query(paths.EVENT_TIME)
         request: dict[str, Any] = {
@@ -231,13 +235,19 @@ async def _page(
         }
         if position is not None:
             request["search_after"] = position
-        found = (await context.search(**request))["hits"]["hits"]
+        if count is not None and counted is None:
+            answer, counted = await context.search_together(request, count)
+        else:
+            answer = await context.search(**request)
+        found = answer["hits"]["hits"]
         hits += found
         if len(hits) > size:
             break
         if found:
             position = found[-1]["sort"]
-    return hits
+    if count is not None and counted is None:  # no month to read a page from
+        counted = await context.search(**count)
+    return hits, counted
 
 
 async def _event(info: strawberry.Info[Context, None], id: strawberry.ID) -> Any:  # noqa: A002  GraphQL's own name

@@ -40,8 +40,18 @@ class CapturedQuery:
 
     @property
     def searches(self) -> int:
-        """How many of the raw requests are searches (what the API reports it made)."""
-        return sum(1 for request in self.raw if "/_search" in request.target)
+        """How many searches the raw requests make (what the API reports it made).
+
+        An ``_msearch`` makes one per pair of lines (a header, a body) of its NDJSON body.
+        """
+        return sum(_searches_in(request) for request in self.raw)
+
+
+def _searches_in(request: Request) -> int:
+    path = request.target.split("?", 1)[0]
+    if path.endswith("/_msearch"):
+        return (request.body or b"").count(b"\n") // 2
+    return 1 if "/_search" in path else 0
 
 
 @dataclass

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 import uvicorn
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from api.settings import ApiSettings
-from api.tcp import NoDelayH11Protocol
+from api.tcp import NoDelayHttpToolsProtocol
 from trailql.commands.serve import uvicorn_options
 
 GUARD_SECONDS = 30  # a guard against a hang, not a measurement
@@ -39,9 +39,11 @@ def _bound_as_uvicorn_binds_for_workers() -> socket.socket:
     return listener
 
 
-def _serving(protocol: type[H11Protocol]) -> Iterator[tuple[uvicorn.Server, str]]:
+def _serving(protocol: type[HttpToolsProtocol], loop: str) -> Iterator[tuple[uvicorn.Server, str]]:
     listener = _bound_as_uvicorn_binds_for_workers()
-    server = uvicorn.Server(uvicorn.Config(_hello, http=protocol, log_config=None, lifespan="off"))
+    server = uvicorn.Server(
+        uvicorn.Config(_hello, http=protocol, loop=loop, log_config=None, lifespan="off")
+    )
     thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + GUARD_SECONDS
@@ -54,9 +56,9 @@ def _serving(protocol: type[H11Protocol]) -> Iterator[tuple[uvicorn.Server, str]
     listener.close()
 
 
-def _nagle_off_on_accepted(protocol: type[H11Protocol]) -> list[int]:
+def _nagle_off_on_accepted(protocol: type[HttpToolsProtocol], loop: str) -> list[int]:
     """TCP_NODELAY on each connection the server holds while a client keeps one open."""
-    for server, url in _serving(protocol):
+    for server, url in _serving(protocol, loop):
         # Kept open (keep-alive) while the server's side of it is looked at.
         port = int(url.rsplit(":", 1)[1])
         client = http.client.HTTPConnection("127.0.0.1", port, timeout=GUARD_SECONDS)
@@ -74,15 +76,22 @@ def _nagle_off_on_accepted(protocol: type[H11Protocol]) -> list[int]:
     pytest.fail("the server did not start")
 
 
-def test_the_api_s_protocol_turns_nagle_off() -> None:
-    assert _nagle_off_on_accepted(NoDelayH11Protocol) == [1]
+@pytest.mark.parametrize("loop", ["uvloop", "asyncio"])
+def test_the_api_s_protocol_turns_nagle_off(loop: str) -> None:
+    assert _nagle_off_on_accepted(NoDelayHttpToolsProtocol, loop) == [1]
 
 
-def test_uvicorn_s_own_leaves_it_on_there() -> None:
+def test_uvicorn_s_own_leaves_it_on_there_on_asyncio_s_loop() -> None:
     """Why api/tcp.py exists: should this fail, asyncio or uvicorn now does it alone."""
-    assert _nagle_off_on_accepted(H11Protocol) == [0]
+    assert _nagle_off_on_accepted(HttpToolsProtocol, "asyncio") == [0]
 
 
-def test_trailql_serve_uses_it_with_one_worker_or_several() -> None:
+def test_uvloop_turns_it_off_alone() -> None:
+    """What ``trailql serve`` runs on; the protocol keeps it so on any other loop."""
+    assert _nagle_off_on_accepted(HttpToolsProtocol, "uvloop") == [1]
+
+
+def test_trailql_serve_uses_it_on_uvloop_with_one_worker_or_several() -> None:
     arguments = argparse.Namespace(host="127.0.0.1", port=8000)
-    assert uvicorn_options(arguments, ApiSettings())["http"] is NoDelayH11Protocol
+    options = uvicorn_options(arguments, ApiSettings())
+    assert (options["http"], options["loop"]) == (NoDelayHttpToolsProtocol, "uvloop")

@@ -19,7 +19,7 @@ from api.metrics import MULTIPROCESS_DIRECTORY
 from api.persisted import PersistedQueryConfigError
 from api.rate_limit import RateConfigError
 from api.settings import ApiSettings
-from api.tcp import NoDelayH11Protocol
+from api.tcp import NoDelayHttpToolsProtocol
 from common.settings import IndexSettings
 from trailql.connection import resolve_connection
 from trailql.failures import PortBusyError
@@ -91,6 +91,9 @@ def uvicorn_options(arguments: argparse.Namespace, settings: ApiSettings) -> dic
         # as compressing each event once per connection costs more than it saves.
         "ws_max_size": settings.max_body_bytes,
         "ws_per_message_deflate": False,
+        # HTTP/1.1 parsed in C (httptools) on uvloop's event loop: more requests a second per
+        # worker than h11 on asyncio's own loop (bench/README.md, "uvloop and httptools").
         # Nagle's algorithm off on every connection, whoever bound the socket (api/tcp.py).
-        "http": NoDelayH11Protocol,
+        "http": NoDelayHttpToolsProtocol,
+        "loop": "uvloop",
     }

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from elasticsearch import Elasticsearch
+from elasticsearch import AsyncElasticsearch, Elasticsearch
 from moto.server import ThreadedMotoServer
 from starlette.testclient import TestClient
 
@@ -67,3 +67,27 @@ def moto_server() -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.stop()
+
+
+@contextmanager
+def requests_sent(client: AsyncElasticsearch) -> Iterator[list[tuple[str, str]]]:
+    """The method and target of every HTTP request the client's nodes send meanwhile,
+    retries included (the transport sends each again through a node)."""
+    sent: list[tuple[str, str]] = []
+    nodes = client.transport.node_pool.all()
+    originals = [node.perform_request for node in nodes]
+
+    def recording(original: Any) -> Any:
+        async def perform_request(method: str, target: str, *args: Any, **kwargs: Any) -> Any:
+            sent.append((method, target))
+            return await original(method, target, *args, **kwargs)
+
+        return perform_request
+
+    for node, original in zip(nodes, originals, strict=True):
+        node.perform_request = recording(original)  # type: ignore[method-assign]
+    try:
+        yield sent
+    finally:
+        for node, original in zip(nodes, originals, strict=True):
+            node.perform_request = original  # type: ignore[method-assign]

@@ -16,6 +16,7 @@ from starlette.testclient import TestClient
 from api.app import create_app
 from api.stats import MAX_TIMELINE_BUCKETS
 from indexer.run import index_sources
+from tests.helpers import requests_sent
 
 # Correctness that must hold on every engine: scripts/test-engines runs these on each.
 pytestmark = pytest.mark.engines
@@ -347,19 +348,25 @@ def test_a_timeline_of_the_most_buckets_is_answered_and_one_longer_refused(
     assert "would have 35,001 buckets" in error["message"]
 
 
-def test_timelines_in_every_group_past_the_engine_s_bucket_limit_are_too_costly(samples_api):
+def test_timelines_in_every_group_past_the_engine_s_bucket_limit_are_too_costly(
+    samples_api, samples_alias
+):
     """Each timeline fits alone; fifty of them do not. Every engine refuses, in its own way
     (OpenSearch with a 503); the caller gets one code, the same everywhere."""
     query = """{ eventStats(filter: {from: "2023-07-01T00:00:00Z", to: "2024-12-01T00:00:00Z"}) {
         terms(field: EVENT_NAME, size: 50) { key stats { timeline(interval: HOUR) {
             buckets { count } } } } } }"""
-    body = samples_api.post("/graphql", json={"query": query}).json()
+    with requests_sent(samples_api.app.state.elasticsearch) as sent:
+        body = samples_api.post("/graphql", json={"query": query}).json()
     assert body["data"] is None
     (error,) = body["errors"]
     assert error["extensions"]["code"] == "QUERY_TOO_COSTLY"
     assert error["message"] == (
         "the statistics would return too many buckets; ask for fewer or wider buckets."
     )
+    # Refused once: the client does not send OpenSearch's 503 again (common/elastic.py).
+    searches = [target.split("?")[0] for _, target in sent if "_search" in target]
+    assert searches == [f"/{samples_alias[0]}/_search"]
 
 
 @pytest.mark.parametrize(

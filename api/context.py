@@ -46,6 +46,13 @@ _OUT_OF_TIME = (
 )
 
 
+def _count_searches(searches: int, started: float) -> None:
+    """Each search in a request counted, with the request's time since ``started``."""
+    elapsed = time.perf_counter() - started
+    for _ in range(searches):
+        ELASTICSEARCH_REQUEST_SECONDS.labels(kind="search").observe(elapsed)
+
+
 @dataclass
 class Context:
     """Per GraphQL request; resolvers search through :meth:`search` so every call is counted."""
@@ -101,7 +108,7 @@ class Context:
         count, measured in process).
         """
         if len(requests) <= 1 or any(set(request) - _TOGETHER_KEYS for request in requests):
-            return [await self.search(**request) for request in requests]
+            return await self._one_at_a_time(requests)
         prepared = [self._confined(ACCOUNT_FIELD_OF_EVENTS, dict(request)) for request in requests]
         header = {
             "index": self.alias,
@@ -119,18 +126,14 @@ class Context:
         skipping = [r["pre_filter_shard_size"] for r in prepared if "pre_filter_shard_size" in r]
         options = {"pre_filter_shard_size": min(skipping)} if skipping else {}
         started = time.perf_counter()
-        refused = False
         try:
             answer = await self.elasticsearch.msearch(searches=searches, **options)
         except ApiError:  # refused whole (an engine that takes it otherwise): one by one
-            refused = True
-        finally:
-            if not refused:  # each search counted, with the round trip's time
-                elapsed = time.perf_counter() - started
-                for _ in requests:
-                    ELASTICSEARCH_REQUEST_SECONDS.labels(kind="search").observe(elapsed)
-        if refused:
-            return [await self.search(**request) for request in requests]
+            return await self._one_at_a_time(requests)
+        except BaseException:
+            _count_searches(len(requests), started)
+            raise
+        _count_searches(len(requests), started)  # each search, with the round trip's time
         responses: list[Any] = []
         for request, response in zip(requests, answer["responses"], strict=True):
             if "error" in response:
@@ -138,6 +141,10 @@ class Context:
                 continue
             responses.append(self._answered(response))
         return responses
+
+    async def _one_at_a_time(self, requests: tuple[dict[str, Any], ...]) -> list[Any]:
+        """The searches sent one after the other, each as :meth:`search` sends it."""
+        return [await self.search(**request) for request in requests]
 
     def _confined(self, account_field: str, request: dict[str, Any]) -> dict[str, Any]:
         """The request confined to the tenant's accounts, and to what is left of the budget."""
@@ -174,6 +181,5 @@ class Context:
                 **target, allow_partial_search_results=False, **request
             )
         finally:
-            elapsed = time.perf_counter() - started
-            ELASTICSEARCH_REQUEST_SECONDS.labels(kind="search").observe(elapsed)
+            _count_searches(1, started)
         return self._answered(response)

@@ -6,6 +6,7 @@ indexed later never shifts the pages after a cursor.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import strawberry
@@ -47,17 +48,25 @@ def names_group_query(name: str) -> dict[str, Any]:
     return {"term": {LOG_GROUP_NAME: name}}
 
 
-async def find_history(
+@dataclass(frozen=True)
+class HistorySearch:
+    """One page's search, ready to send, with what reading its answer needs."""
+
+    first: int | None
+    after: str | None
+    request: dict[str, Any]
+
+
+async def history_search(
     context: Context,
-    info: strawberry.Info[Context, None],
     *,
     name: str,
     event_filter: EventFilter | None,
     first: int | None,
     after: str | None,
-) -> LogGroupChangeConnection:
-    """One page of the calls of the kinds LogGroupChangeKind lists that name the group."""
-    size = page_size(first)
+    count_total: bool,
+) -> HistorySearch:
+    """The search for one page of the calls of the kinds LogGroupChangeKind lists."""
     after_values = resume_after(after, _ORDER, EVENT_POSITION)
     query = {
         "bool": {
@@ -71,23 +80,59 @@ async def find_history(
     request: dict[str, Any] = {
         "query": query,
         "sort": event_sort(_ORDER),
-        "size": size + 1,  # one more than asked: is there another page?
-        "track_total_hits": selects(info, "totalCount"),
+        "size": page_size(first) + 1,  # one more than asked: is there another page?
+        "track_total_hits": count_total,
     }
     if after_values is not None:
         request["search_after"] = after_values
-    response = await context.search(**request)
+    return HistorySearch(first, after, request)
+
+
+def history_page(search: HistorySearch, response: Any) -> LogGroupChangeConnection:
+    """The page ``search`` asked for, from Elasticsearch's answer to it."""
+    size = search.request["size"] - 1
     hits = response["hits"]["hits"]
     edges = []
     for hit in hits[:size]:
         change = change_from_event(hit["_source"])
         if change is not None:
             edges.append(Edge(cursor=encode_cursor(_ORDER, hit["sort"]), node=change))
+    counted = search.request["track_total_hits"]
     return LogGroupChangeConnection(
         edges=edges,
         nodes=[edge.node for edge in edges],
         page_info=page_info(
-            [edge.cursor for edge in edges], more=len(hits) > size, resumed=after is not None
+            [edge.cursor for edge in edges], more=len(hits) > size, resumed=search.after is not None
         ),
-        total_count=response["hits"]["total"]["value"] if request["track_total_hits"] else None,
+        total_count=response["hits"]["total"]["value"] if counted else None,
     )
+
+
+async def find_history(
+    context: Context,
+    info: strawberry.Info[Context, None],
+    *,
+    name: str,
+    event_filter: EventFilter | None,
+    first: int | None,
+    after: str | None,
+    answered: tuple[HistorySearch, Any] | None = None,
+) -> LogGroupChangeConnection:
+    """One page of the group's history.
+
+    ``answered``: a page searched already, with its answer (``logGroup`` sends its history's
+    search with its own), used when it is this page.
+    """
+    if answered is not None:
+        search, response = answered
+        if (search.first, search.after) == (first, after):
+            return history_page(search, response)
+    search = await history_search(
+        context,
+        name=name,
+        event_filter=event_filter,
+        first=first,
+        after=after,
+        count_total=selects(info, "totalCount"),
+    )
+    return history_page(search, await context.search(**search.request))

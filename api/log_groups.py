@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import strawberry
+from graphql import GraphQLError, Undefined, value_from_ast_untyped
 
 from api.context import Context
 from api.filters import EventFilter, event_query
@@ -22,7 +23,12 @@ from api.log_group_changes import (
     change_from_event,
     change_query,
 )
-from api.log_group_history import LogGroupChangeConnection, find_history
+from api.log_group_history import (
+    HistorySearch,
+    LogGroupChangeConnection,
+    find_history,
+    history_search,
+)
 from api.pagination import (
     DEFAULT_PAGE_SIZE,
     Connection,
@@ -33,7 +39,7 @@ from api.pagination import (
     page_size,
     resume_after,
 )
-from api.selection import selects
+from api.selection import names_below, selected_nodes, selects
 from schema import paths
 
 _NAME_FIELD = paths.LOG_GROUP_NAME
@@ -87,6 +93,8 @@ class LogGroup:
         )
     )
     event_filter: strawberry.Private[EventFilter | None]
+    #: The page of history searched with the group, and its answer (see ``find_log_group``).
+    answered_history: strawberry.Private[tuple[HistorySearch, Any] | None] = None
 
     @strawberry.field(
         description=(
@@ -110,6 +118,7 @@ class LogGroup:
             event_filter=self.event_filter,
             first=first,
             after=after,
+            answered=self.answered_history,
         )
 
 
@@ -257,18 +266,67 @@ async def find_log_group(
             "filter": [await event_query(context, event_filter), {"term": {_NAME_FIELD: name}}]
         }
     }
-    response = await context.search(
-        query=query,
-        size=0,
-        track_total_hits=True,
-        aggs=_summary_aggregations(
+    summary = {
+        "query": query,
+        "size": 0,
+        "track_total_hits": True,
+        "aggs": _summary_aggregations(
             last_change=selects(info, "lastChange"), arns=selects(info, "arns")
         ),
-    )
+    }
+    history = await _history_asked(context, info, name, event_filter)
+    answered = None
+    if history is None:
+        response = await context.search(**summary)
+    else:
+        try:
+            response, history_response = await context.search_together(summary, history.request)
+            answered = (history, history_response)
+        except Exception:  # noqa: BLE001  either refused: each answered, or failed, in its place
+            response = await context.search(**summary)
     count = response["hits"]["total"]["value"]
     if not count:
         return None
-    return _log_group(name, count, response["aggregations"], event_filter)
+    group = _log_group(name, count, response["aggregations"], event_filter)
+    group.answered_history = answered
+    return group
+
+
+async def _history_asked(
+    context: Context,
+    info: strawberry.Info[Context, None],
+    name: str,
+    event_filter: EventFilter | None,
+) -> HistorySearch | None:
+    """The search of the one page of history selected below this group, if there is one.
+
+    Sent with the group's own search, it saves a round trip. Several pages (aliases), or an
+    argument the page's search refuses (a cursor from elsewhere), are left to ``history``.
+    """
+    nodes = selected_nodes(info, "history")
+    if len(nodes) != 1:
+        return None
+    # Read as the limits read sizes: should a value read here differ from the one ``history``
+    # is given, the page is not the one searched, and ``history`` searches its own.
+    read = (
+        (argument.name.value, value_from_ast_untyped(argument.value, info.variable_values))
+        for argument in nodes[0].arguments or ()
+    )
+    given = {key: value for key, value in read if value is not Undefined}  # unset variables
+    first, after = given.get("first", DEFAULT_PAGE_SIZE), given.get("after")
+    if not isinstance(first, int | None) or not isinstance(after, str | None):
+        return None
+    try:
+        return await history_search(
+            context,
+            name=name,
+            event_filter=event_filter,
+            first=first,
+            after=after,
+            count_total="totalCount" in names_below(info, nodes[0]),
+        )
+    except GraphQLError:  # a cursor it refuses: refused in its place, by ``history``
+        return None
 
 
 async def _log_groups(

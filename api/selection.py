@@ -88,3 +88,16 @@ def selects(info: strawberry.Info[Any, Any], *path: str) -> bool:
     """Whether the client asked for ``path`` (GraphQL names) under this field."""
     *parents, last = path
     return last in selected_names(info, *parents)
+
+
+def selected_nodes(info: strawberry.Info[Any, Any], name: str) -> list[FieldNode]:
+    """The document's fields named ``name`` right below this field, through fragments."""
+    raw = info._raw_info  # noqa: SLF001  graphql-core's view: the nodes, not copies of them
+    below = _fields((node.selection_set for node in raw.field_nodes), raw.fragments)
+    return [field for field in below if field.name.value == name]
+
+
+def names_below(info: strawberry.Info[Any, Any], node: FieldNode) -> frozenset[str]:
+    """The names of the fields selected right below ``node``, through fragments."""
+    raw = info._raw_info  # noqa: SLF001  graphql-core's view: the nodes, not copies of them
+    return frozenset(field.name.value for field in _fields([node.selection_set], raw.fragments))

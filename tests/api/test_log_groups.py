@@ -21,7 +21,7 @@ from tests.api.log_group_files import (
     named_groups,
     order_key,
 )
-from tests.helpers import graphql
+from tests.helpers import graphql, requests_sent
 
 # Correctness that must hold on every engine: scripts/test-engines runs these on each.
 pytestmark = pytest.mark.engines
@@ -253,6 +253,43 @@ def test_history_pages_with_a_small_first_exactly_once(generated):
         after = history["pageInfo"]["endCursor"]
     assert seen == expected
     assert len(expected) > 12
+
+
+def _searches(sent: list[tuple[str, str]]) -> list[str]:
+    """The endpoint of each search sent: ``_search`` or ``_msearch``."""
+    return [target.split("?")[0].rsplit("/", 1)[1] for _, target in sent if "search" in target]
+
+
+def test_a_group_and_its_page_of_history_are_one_round_trip(generated):
+    client, records = generated
+    name = max(_names(records), key=lambda n: (len(history_of(records, n)), n))
+    expected = history_of(records, name)
+    with requests_sent(client.app.state.elasticsearch) as sent:  # type: ignore[attr-defined]
+        group = graphql(client, LOG_GROUP, name=name, first=4)["logGroup"]
+    assert _searches(sent) == ["_msearch"]
+    assert group["history"]["nodes"] == [expected_change(r) for r in expected[:4]]
+    assert group["history"]["totalCount"] == len(expected) > 4
+    assert group["eventCount"] == len([r for r in records if name in named_groups(r)])
+
+    # Two pages (aliases) are each their own search, as is the group's.
+    two_pages = """query($name: String!) { logGroup(name: $name) { eventCount
+        a: history(first: 2) { nodes { eventID } } b: history(first: 3) { nodes { eventID } } } }"""
+    with requests_sent(client.app.state.elasticsearch) as sent:  # type: ignore[attr-defined]
+        pages = graphql(client, two_pages, name=name)["logGroup"]
+    assert _searches(sent) == ["_search"] * 3
+    ids = [r["eventID"] for r in expected]
+    assert [n["eventID"] for n in pages["a"]["nodes"]] == ids[:2]
+    assert [n["eventID"] for n in pages["b"]["nodes"]] == ids[:3]
+
+    # A cursor the page refuses is refused where it was given, as before.
+    body = client.post(
+        "/graphql", json={"query": LOG_GROUP, "variables": {"name": name, "after": "bm9wZQ"}}
+    ).json()
+    [error] = body["errors"]
+    assert (error["path"], error["extensions"]["code"]) == (
+        ["logGroup", "history"],
+        "INVALID_CURSOR",
+    )
 
 
 def _error(client: TestClient, query: str, **variables: Any) -> str:

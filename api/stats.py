@@ -420,13 +420,38 @@ def auto_width(span: tuple[datetime, datetime] | None) -> tuple[str, str]:
 _WIDTHS = {width: size for _, width, size in _LADDER}
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MILLISECOND = timedelta(milliseconds=1)
+_FIRST_MONDAY = datetime(1970, 1, 5, tzinfo=UTC)  # Elasticsearch's weeks begin on Mondays
+
+
+def _bucket_index(width: str, time: datetime) -> int:
+    """Which bucket of ``width`` holds ``time`` (UTC), numbered as the epoch's are."""
+    match width:
+        case "1w":
+            return (time - _FIRST_MONDAY) // timedelta(weeks=1)
+        case "1M":
+            return time.year * 12 + time.month
+        case "1q":
+            return time.year * 4 + (time.month - 1) // 3
+        case "1y":
+            return time.year
+        case _:  # a fixed width: buckets from the epoch on
+            return (time - _EPOCH) // _MILLISECOND // (_WIDTHS[width] // _MILLISECOND)
+
+
+def bucket_count(width: str, start: datetime, end: datetime) -> int:
+    """How many buckets of ``width`` Elasticsearch cuts the UTC range [start, end) into."""
+    return _bucket_index(width, end - _MILLISECOND) - _bucket_index(width, start) + 1
+
+
 def _check_bucket_count(
     width: str, span: tuple[datetime, datetime] | None, per_bucket: int
 ) -> None:
     """Refuse a width that would cut the range into more buckets than a search may return."""
     if span is None:
         return
-    buckets = int((span[1] - span[0]) / _WIDTHS[width]) + 1
+    buckets = bucket_count(width, *span)
     if buckets * per_bucket > MAX_TIMELINE_BUCKETS:
         raise user_error(
             ErrorCode.BAD_USER_INPUT,

@@ -327,7 +327,7 @@ def test_a_timeline_of_the_most_buckets_is_answered_and_one_longer_refused(
     query = """query($f: EventFilter) { eventStats(filter: $f) {
         timeline(interval: HOUR) { buckets { start count } } } }"""
     start = datetime(2021, 1, 1, tzinfo=UTC)
-    most = MAX_TIMELINE_BUCKETS - 1  # a range of N hours is checked as N + 1 buckets
+    most = MAX_TIMELINE_BUCKETS  # a range of N whole hours is N buckets
     end = start + timedelta(hours=most)
     variables = {"f": {"from": start.isoformat(), "to": end.isoformat()}}
     body = samples_api.post("/graphql", json={"query": query, "variables": variables}).json()
@@ -339,13 +339,37 @@ def test_a_timeline_of_the_most_buckets_is_answered_and_one_longer_refused(
     )
     assert {b["start"][:13]: b["count"] for b in buckets if b["count"]} == dict(per_hour)
 
-    # 35,000 hours: within what the API allowed before, past what Elasticsearch answers.
-    end = start + timedelta(hours=35_000)
-    variables = {"f": {"from": start.isoformat(), "to": end.isoformat()}}
+    # One hour more, and 35,000 (within what the API allowed before, past what Elasticsearch
+    # answers): refused, with the count the timeline would have had.
+    for hours in (MAX_TIMELINE_BUCKETS + 1, 35_000):
+        end = start + timedelta(hours=hours)
+        variables = {"f": {"from": start.isoformat(), "to": end.isoformat()}}
+        body = samples_api.post("/graphql", json={"query": query, "variables": variables}).json()
+        (error,) = body["errors"]
+        assert error["extensions"]["code"] == "BAD_USER_INPUT"
+        assert f"would have {hours:,} buckets" in error["message"]
+
+
+@pytest.mark.parametrize(
+    ("interval", "start", "end", "buckets"),
+    [
+        # Counted by hand: 2023-07-10 and 2023-08-28 are Mondays, where weeks begin.
+        ("WEEK", "2023-07-10T12:00:00Z", "2023-09-01T00:00:00Z", 8),
+        ("MONTH", "2023-01-31T00:00:00Z", "2023-03-02T00:00:00Z", 3),
+        ("HOUR", "2023-07-10T00:30:00Z", "2023-07-11T00:30:00Z", 25),
+    ],
+)
+def test_a_timeline_has_the_buckets_its_range_spans(samples_api, interval, start, end, buckets):
+    """What the bucket limit is checked with (api.stats.bucket_count) is what is answered."""
+    query = (
+        """query($f: EventFilter) { eventStats(filter: $f) {
+        timeline(interval: %s) { buckets { start } } } }"""
+        % interval
+    )
+    variables = {"f": {"from": start, "to": end}}
     body = samples_api.post("/graphql", json={"query": query, "variables": variables}).json()
-    (error,) = body["errors"]
-    assert error["extensions"]["code"] == "BAD_USER_INPUT"
-    assert "would have 35,001 buckets" in error["message"]
+    assert "errors" not in body, body["errors"]
+    assert len(body["data"]["eventStats"]["timeline"]["buckets"]) == buckets
 
 
 def test_timelines_in_every_group_past_the_engine_s_bucket_limit_are_too_costly(

@@ -264,7 +264,7 @@ def test_a_group_and_its_page_of_history_are_one_round_trip(generated):
     client, records = generated
     name = max(_names(records), key=lambda n: (len(history_of(records, n)), n))
     expected = history_of(records, name)
-    with requests_sent(client.app.state.elasticsearch) as sent:  # type: ignore[attr-defined]
+    with requests_sent(client.app.state.elasticsearch) as sent:
         group = graphql(client, LOG_GROUP, name=name, first=4)["logGroup"]
     assert _searches(sent) == ["_msearch"]
     assert group["history"]["nodes"] == [expected_change(r) for r in expected[:4]]
@@ -274,7 +274,7 @@ def test_a_group_and_its_page_of_history_are_one_round_trip(generated):
     # Two pages (aliases) are each their own search, as is the group's.
     two_pages = """query($name: String!) { logGroup(name: $name) { eventCount
         a: history(first: 2) { nodes { eventID } } b: history(first: 3) { nodes { eventID } } } }"""
-    with requests_sent(client.app.state.elasticsearch) as sent:  # type: ignore[attr-defined]
+    with requests_sent(client.app.state.elasticsearch) as sent:
         pages = graphql(client, two_pages, name=name)["logGroup"]
     assert _searches(sent) == ["_search"] * 3
     ids = [r["eventID"] for r in expected]

@@ -120,12 +120,14 @@ async def find_history(
 ) -> LogGroupChangeConnection:
     """One page of the group's history.
 
-    ``answered``: a page searched already, with its answer (``logGroup`` sends its history's
-    search with its own), used when it is this page.
+    ``answered``: a page searched already, with its answer or the error its search raised
+    (``logGroup`` sends its history's search with its own), used when it is this page.
     """
     if answered is not None:
         search, response = answered
         if (search.first, search.after) == (first, after):
+            if isinstance(response, Exception):  # its search failed: the error is this page's
+                raise response
             return history_page(search, response)
     search = await history_search(
         context,

@@ -39,7 +39,7 @@ from api.pagination import (
     page_size,
     resume_after,
 )
-from api.selection import names_below, selected_nodes, selects
+from api.selection import names_below, selects, unconditional_fields
 from schema import paths
 
 _NAME_FIELD = paths.LOG_GROUP_NAME
@@ -279,11 +279,13 @@ async def find_log_group(
     if history is None:
         response = await context.search(**summary)
     else:
-        try:
-            response, history_response = await context.search_together(summary, history.request)
-            answered = (history, history_response)
-        except Exception:  # noqa: BLE001  either refused: each answered, or failed, in its place
-            response = await context.search(**summary)
+        # Each search's error raised where it belongs: the group's here, the page's by history.
+        response, history_response = await context.search_together(
+            summary, history.request, errors_in_place=True
+        )
+        if isinstance(response, Exception):
+            raise response
+        answered = (history, history_response)
     count = response["hits"]["total"]["value"]
     if not count:
         return None
@@ -300,11 +302,12 @@ async def _history_asked(
 ) -> HistorySearch | None:
     """The search of the one page of history selected below this group, if there is one.
 
-    Sent with the group's own search, it saves a round trip. Several pages (aliases), or an
-    argument the page's search refuses (a cursor from elsewhere), are left to ``history``.
+    Sent with the group's own search, it saves a round trip. Several pages (aliases), a page
+    a directive may leave out, or an argument the page's search refuses (a cursor from
+    elsewhere), are left to ``history``.
     """
-    nodes = selected_nodes(info, "history")
-    if len(nodes) != 1:
+    nodes = unconditional_fields(info, "history")
+    if nodes is None or len(nodes) != 1:
         return None
     # Read as the limits read sizes: should a value read here differ from the one ``history``
     # is given, the page is not the one searched, and ``history`` searches its own.

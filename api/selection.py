@@ -90,11 +90,33 @@ def selects(info: strawberry.Info[Any, Any], *path: str) -> bool:
     return last in selected_names(info, *parents)
 
 
-def selected_nodes(info: strawberry.Info[Any, Any], name: str) -> list[FieldNode]:
-    """The document's fields named ``name`` right below this field, through fragments."""
+def unconditional_fields(info: strawberry.Info[Any, Any], name: str) -> list[FieldNode] | None:
+    """The document's fields named ``name`` right below this field, through fragments.
+
+    None when a directive (``@skip``, ``@include``) on one of them, or on a fragment holding
+    one, decides whether it is asked.
+    """
     raw = info._raw_info  # noqa: SLF001  graphql-core's view: the nodes, not copies of them
-    below = _fields((node.selection_set for node in raw.field_nodes), raw.fragments)
-    return [field for field in below if field.name.value == name]
+    found: list[FieldNode] = []
+    spread: set[tuple[str, bool]] = set()
+    stack = [(node.selection_set, False) for node in raw.field_nodes if node.selection_set]
+    while stack:
+        selection_set, guarded = stack.pop()
+        for selection in selection_set.selections:
+            conditional = guarded or bool(selection.directives)
+            if isinstance(selection, FieldNode):
+                if selection.name.value == name:
+                    if conditional:
+                        return None
+                    found.append(selection)
+            elif isinstance(selection, InlineFragmentNode):
+                stack.append((selection.selection_set, conditional))
+            elif isinstance(selection, FragmentSpreadNode):
+                fragment = raw.fragments.get(selection.name.value)
+                if fragment is not None and (selection.name.value, conditional) not in spread:
+                    spread.add((selection.name.value, conditional))
+                    stack.append((fragment.selection_set, conditional))
+    return found
 
 
 def names_below(info: strawberry.Info[Any, Any], node: FieldNode) -> frozenset[str]:

@@ -281,6 +281,16 @@ def test_a_group_and_its_page_of_history_are_one_round_trip(generated):
     assert [n["eventID"] for n in pages["a"]["nodes"]] == ids[:2]
     assert [n["eventID"] for n in pages["b"]["nodes"]] == ids[:3]
 
+    # A page a directive may leave out is searched only if asked, on its own.
+    maybe = """query($name: String!, $show: Boolean!) { logGroup(name: $name) { eventCount
+        history(first: 2) @include(if: $show) { nodes { eventID } } } }"""
+    for show, searches in ((False, ["_search"]), (True, ["_search", "_search"])):
+        with requests_sent(client.app.state.elasticsearch) as sent:
+            shown = graphql(client, maybe, name=name, show=show)["logGroup"]
+        assert _searches(sent) == searches
+        assert ("history" in shown) is show
+    assert [n["eventID"] for n in shown["history"]["nodes"]] == ids[:2]
+
     # A cursor the page refuses is refused where it was given, as before.
     body = client.post(
         "/graphql", json={"query": LOG_GROUP, "variables": {"name": name, "after": "bm9wZQ"}}

@@ -102,6 +102,30 @@ def test_a_refused_search_among_others_fails_as_it_would_alone(
     assert together.status_code == 400
 
 
+def test_errors_in_place_answer_each_search_with_its_own_outcome(
+    es_connection: Connection, samples_alias: tuple[str, IndexSummary]
+):
+    """For a caller that raises each error where it belongs (logGroup and its history)."""
+
+    async def outcomes() -> tuple[list[Any], ApiError]:
+        client = async_client(es_connection)
+        try:
+            context = Context(elasticsearch=client, alias=samples_alias[0], tenant=EVERY_ACCOUNT)
+            answers = await context.search_together(
+                dict(COUNT), dict(REFUSED), errors_in_place=True
+            )
+            with pytest.raises(ApiError) as alone:
+                await context.search(**dict(REFUSED))
+            return answers, alone.value
+        finally:
+            await client.close()
+
+    (count, refused), alone = asyncio.run(outcomes())
+    assert count["hits"]["total"] == {"value": 3210, "relation": "eq"}
+    assert isinstance(refused, ApiError)
+    assert (refused.status_code, str(refused)) == (alone.status_code, str(alone))
+
+
 def test_searches_sent_together_are_each_confined(
     es_connection: Connection, samples_alias: tuple[str, IndexSummary]
 ):

@@ -132,13 +132,6 @@ def _transports(
     return transport_classes(named, signer, connection.hosts[0])
 
 
-#: What the API's client sends again, at once, on another node: not 503, the client's default.
-#: OpenSearch refuses a search that would return too many buckets with a 503, and a shard
-#: with no copy left stays so for longer than a retry waits: sent again, the whole search
-#: would run up to four times for the same refusal.
-API_RETRY_ON_STATUS = (429, 502, 504)
-
-
 def sync_client(connection: Connection) -> Elasticsearch:
     """A client for the indexer and the command line, in the dialect of the engine behind it."""
     transport, _ = _transports(connection)
@@ -149,8 +142,5 @@ def async_client(connection: Connection) -> AsyncElasticsearch:
     """A client for the API, which serves many requests on one event loop."""
     _, transport = _transports(connection)
     return AsyncElasticsearch(
-        connection.hosts,
-        transport_class=transport,
-        retry_on_status=API_RETRY_ON_STATUS,
-        **connection.client_options(),
+        connection.hosts, transport_class=transport, **connection.client_options()
     )

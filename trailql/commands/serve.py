@@ -14,12 +14,12 @@ import uvicorn
 
 from api.app import create_app
 from api.auth import AuthConfigError
+from api.http_protocol import ApiHttpProtocol
 from api.logs import configure_logging
 from api.metrics import MULTIPROCESS_DIRECTORY
 from api.persisted import PersistedQueryConfigError
 from api.rate_limit import RateConfigError
 from api.settings import ApiSettings
-from api.tcp import NoDelayHttpToolsProtocol
 from common.settings import IndexSettings
 from trailql.connection import resolve_connection
 from trailql.failures import PortBusyError
@@ -91,9 +91,10 @@ def uvicorn_options(arguments: argparse.Namespace, settings: ApiSettings) -> dic
         # as compressing each event once per connection costs more than it saves.
         "ws_max_size": settings.max_body_bytes,
         "ws_per_message_deflate": False,
-        # HTTP/1.1 parsed in C (httptools) on uvloop's event loop: more requests a second per
-        # worker than h11 on asyncio's own loop (bench/README.md, "uvloop and httptools").
-        # Nagle's algorithm off on every connection, whoever bound the socket (api/tcp.py).
-        "http": NoDelayHttpToolsProtocol,
-        "loop": "uvloop",
+        # HTTP/1.1 parsed in C (httptools) on uvloop's event loop (uvicorn takes it wherever it
+        # is installed: every platform but Windows): more requests a second per worker than h11
+        # on asyncio's own loop (bench/README.md, "uvloop and httptools"). Nagle's algorithm
+        # off on every connection, and each request's head bounded (api/http_protocol.py).
+        "http": ApiHttpProtocol,
+        "loop": "auto",
     }

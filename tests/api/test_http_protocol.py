@@ -1,11 +1,16 @@
-"""Every connection the API accepts sends its answers at once (TCP_NODELAY), also when the
-listening socket was bound as uvicorn binds it for ``--workers N``: protocol 0, on which
-asyncio leaves Nagle's algorithm on, and a small answer waits for the client's delayed ACK."""
+"""The API's HTTP protocol (api/http_protocol.py).
+
+Every connection it accepts sends its answers at once (TCP_NODELAY), also when the listening
+socket was bound as uvicorn binds it for ``--workers N``: protocol 0, on which asyncio leaves
+Nagle's algorithm on, and a small answer waits for the client's delayed ACK. And a request's
+line and headers are bounded: httptools alone buffers a head of any size.
+"""
 
 from __future__ import annotations
 
 import argparse
 import http.client
+import importlib.util
 import socket
 import threading
 import time
@@ -16,18 +21,27 @@ import pytest
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from api.http_protocol import HEAD_TOO_LARGE, MAX_HEAD_BYTES, ApiHttpProtocol
 from api.settings import ApiSettings
-from api.tcp import NoDelayHttpToolsProtocol
 from trailql.commands.serve import uvicorn_options
 
 GUARD_SECONDS = 30  # a guard against a hang, not a measurement
 
 
-async def _hello(scope: dict[str, Any], _receive: Any, send: Any) -> None:
+async def _hello(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """Answers how many bytes of body it read."""
     if scope["type"] != "http":
         return
-    await send({"type": "http.response.start", "status": 200, "headers": []})
-    await send({"type": "http.response.body", "body": b"hello"})
+    size = 0
+    while True:
+        message = await receive()
+        size += len(message.get("body", b""))
+        if not message.get("more_body"):
+            break
+    answer = b"hello %d" % size
+    headers = [(b"content-length", str(len(answer)).encode())]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": answer})
 
 
 def _bound_as_uvicorn_binds_for_workers() -> socket.socket:
@@ -64,7 +78,7 @@ def _nagle_off_on_accepted(protocol: type[HttpToolsProtocol], loop: str) -> list
         client = http.client.HTTPConnection("127.0.0.1", port, timeout=GUARD_SECONDS)
         try:
             client.request("GET", "/")
-            assert client.getresponse().read() == b"hello"
+            assert client.getresponse().read() == b"hello 0"
             return [
                 held.transport.get_extra_info("socket").getsockopt(
                     socket.IPPROTO_TCP, socket.TCP_NODELAY
@@ -78,7 +92,7 @@ def _nagle_off_on_accepted(protocol: type[HttpToolsProtocol], loop: str) -> list
 
 @pytest.mark.parametrize("loop", ["uvloop", "asyncio"])
 def test_the_api_s_protocol_turns_nagle_off(loop: str) -> None:
-    assert _nagle_off_on_accepted(NoDelayHttpToolsProtocol, loop) == [1]
+    assert _nagle_off_on_accepted(ApiHttpProtocol, loop) == [1]
 
 
 def test_uvicorn_s_own_leaves_it_on_there_on_asyncio_s_loop() -> None:
@@ -94,4 +108,43 @@ def test_uvloop_turns_it_off_alone() -> None:
 def test_trailql_serve_uses_it_on_uvloop_with_one_worker_or_several() -> None:
     arguments = argparse.Namespace(host="127.0.0.1", port=8000)
     options = uvicorn_options(arguments, ApiSettings())
-    assert (options["http"], options["loop"]) == (NoDelayHttpToolsProtocol, "uvloop")
+    assert (options["http"], options["loop"]) == (ApiHttpProtocol, "auto")
+    assert importlib.util.find_spec("uvloop") is not None  # what "auto" takes, where it builds
+
+
+def _exchange(port: int, request: bytes) -> bytes:
+    """Send ``request`` whole, then read until the server closes the connection."""
+    with socket.create_connection(("127.0.0.1", port), timeout=GUARD_SECONDS) as client:
+        client.sendall(request)
+        answer = b""
+        while chunk := client.recv(65536):
+            answer += chunk
+        return answer
+
+
+def test_a_head_past_the_bound_is_refused_and_the_server_goes_on() -> None:
+    for server, url in _serving(ApiHttpProtocol, "uvloop"):
+        port = int(url.rsplit(":", 1)[1])
+        past = MAX_HEAD_BYTES + 100
+        # Heads that never end (a header, a URL) are refused once past the bound.
+        for head in (
+            b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * past,
+            b"GET /?q=" + b"a" * past,
+        ):
+            answer = _exchange(port, head)
+            assert answer.startswith(b"HTTP/1.1 400 "), answer[:100]
+            assert answer.endswith(HEAD_TOO_LARGE.encode())
+        # Within the bound, and a large body after a small head: answered.
+        within = b"a" * (MAX_HEAD_BYTES - 1000)
+        answer = _exchange(
+            port,
+            b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Big: " + within + b"\r\n\r\n",
+        )
+        assert answer.startswith(b"HTTP/1.1 200 ")
+        assert answer.endswith(b"hello 0")
+        body = b"b" * 500_000
+        head = b"POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: %d\r\n\r\n"
+        answer = _exchange(port, head % len(body) + body)
+        assert answer.startswith(b"HTTP/1.1 200 ")
+        assert answer.endswith(b"hello 500000")
+        assert server.started

@@ -425,6 +425,11 @@ _MILLISECOND = timedelta(milliseconds=1)
 _FIRST_MONDAY = datetime(1970, 1, 5, tzinfo=UTC)  # Elasticsearch's weeks begin on Mondays
 
 
+def epoch_milliseconds(time: datetime) -> int:
+    """Milliseconds since the epoch, exactly (a float's product can fall 1 ms short)."""
+    return (time - _EPOCH) // _MILLISECOND
+
+
 def _bucket_index(width: str, time: datetime) -> int:
     """Which bucket of ``width`` holds ``time`` (UTC), numbered as the epoch's are."""
     match width:
@@ -437,7 +442,7 @@ def _bucket_index(width: str, time: datetime) -> int:
         case "1y":
             return time.year
         case _:  # a fixed width: buckets from the epoch on
-            return (time - _EPOCH) // _MILLISECOND // (_WIDTHS[width] // _MILLISECOND)
+            return epoch_milliseconds(time) // (_WIDTHS[width] // _MILLISECOND)
 
 
 def bucket_count(width: str, start: datetime, end: datetime) -> int:
@@ -484,8 +489,8 @@ def _timeline(
     if span is not None:
         # Empty buckets out to the edges of the range asked for, not only between events.
         histogram["extended_bounds"] = {
-            "min": int(span[0].timestamp() * 1000),
-            "max": int(span[1].timestamp() * 1000) - 1,
+            "min": epoch_milliseconds(span[0]),
+            "max": epoch_milliseconds(span[1]) - 1,
         }
     aggregation: dict[str, Any] = {"date_histogram": histogram, "meta": {"interval": width}}
     if arguments.get("field") is not None:
@@ -640,8 +645,8 @@ def _clipped(aggregations: dict[str, Any], bound: tuple[datetime, datetime]) -> 
             histogram = aggregation["date_histogram"]
             width = _WIDTHS[aggregation["meta"]["interval"]]
             histogram["hard_bounds"] = {
-                "min": int((bound[0] - width).timestamp() * 1000),
-                "max": int((bound[1] + width).timestamp() * 1000),
+                "min": epoch_milliseconds(bound[0] - width),
+                "max": epoch_milliseconds(bound[1] + width),
             }
     return aggregations
 

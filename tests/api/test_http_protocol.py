@@ -96,7 +96,7 @@ def test_the_api_s_protocol_turns_nagle_off(loop: str) -> None:
 
 
 def test_uvicorn_s_own_leaves_it_on_there_on_asyncio_s_loop() -> None:
-    """Why api/tcp.py exists: should this fail, asyncio or uvicorn now does it alone."""
+    """Why the protocol turns it off: should this fail, asyncio or uvicorn now does it alone."""
     assert _nagle_off_on_accepted(HttpToolsProtocol, "asyncio") == [0]
 
 
@@ -126,10 +126,14 @@ def test_a_head_past_the_bound_is_refused_and_the_server_goes_on() -> None:
     for server, url in _serving(ApiHttpProtocol, "uvloop"):
         port = int(url.rsplit(":", 1)[1])
         past = MAX_HEAD_BYTES + 100
-        # Heads that never end (a header, a URL) are refused once past the bound.
+        # Heads that never end (a header, a URL) are refused once past the bound, and so
+        # are complete ones, whatever the reads they arrive in (up to 256 KB each).
         for head in (
             b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * past,
             b"GET /?q=" + b"a" * past,
+            b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * past + b"\r\n\r\n",
+            b"GET /?q=" + b"a" * past + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: x\r\n" + b"X-Many: a\r\n" * (past // 10) + b"\r\n",
         ):
             answer = _exchange(port, head)
             assert answer.startswith(b"HTTP/1.1 400 "), answer[:100]

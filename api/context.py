@@ -122,7 +122,9 @@ class Context:
         client's and the server's work (about 0.7 ms of the API's CPU for a page and its
         count, measured in process). ``errors_in_place``: a search that fails is answered
         by that error, in its place, and the others still by theirs (for a caller that
-        raises each where it belongs); otherwise the first error is raised.
+        raises each where it belongs); otherwise the first error is raised. What fails them
+        all (the time budget spent, a search unconfined, the connection lost) is raised
+        either way.
         """
         if len(requests) <= 1 or any(set(request) - _TOGETHER_KEYS for request in requests):
             return await self._one_at_a_time(requests, errors_in_place=errors_in_place)

@@ -32,22 +32,27 @@ _answers: LRUCache[tuple[Any, ...], tuple[tuple[FieldNode, ...], frozenset[str]]
 def _fields(
     selection_sets: Iterable[SelectionSetNode | None],
     fragments: dict[str, FragmentDefinitionNode],
-) -> Iterator[FieldNode]:
-    """The fields of these selection sets, looking through fragments (each spread once)."""
-    spread: set[str] = set()
-    stack = [selection_set for selection_set in selection_sets if selection_set is not None]
+) -> Iterator[tuple[FieldNode, bool]]:
+    """The fields of these selection sets, looking through fragments (each spread once).
+
+    Each with whether a directive (``@skip``, ``@include``) on it, or on a fragment on the
+    way, decides if it is asked.
+    """
+    spread: set[tuple[str, bool]] = set()
+    stack = [(selection_set, False) for selection_set in selection_sets if selection_set]
     while stack:
-        for selection in stack.pop().selections:
+        selection_set, guarded = stack.pop()
+        for selection in selection_set.selections:
+            conditional = guarded or bool(selection.directives)
             if isinstance(selection, FieldNode):
-                yield selection
+                yield selection, conditional
             elif isinstance(selection, InlineFragmentNode):
-                stack.append(selection.selection_set)
+                stack.append((selection.selection_set, conditional))
             elif isinstance(selection, FragmentSpreadNode):
-                name = selection.name.value
-                fragment = fragments.get(name)
-                if fragment is not None and name not in spread:
-                    spread.add(name)
-                    stack.append(fragment.selection_set)
+                fragment = fragments.get(selection.name.value)
+                if fragment is not None and (selection.name.value, conditional) not in spread:
+                    spread.add((selection.name.value, conditional))
+                    stack.append((fragment.selection_set, conditional))
 
 
 def selected_fields(selections: Iterable[Selection]) -> Iterable[SelectedField]:
@@ -74,12 +79,11 @@ def selected_names(info: strawberry.Info[Any, Any], *path: str) -> frozenset[str
     for name in path:
         level = [
             field
-            for field in _fields((node.selection_set for node in level), raw.fragments)
+            for field, _ in _fields((node.selection_set for node in level), raw.fragments)
             if field.name.value == name
         ]
-    names = frozenset(
-        field.name.value for field in _fields((node.selection_set for node in level), raw.fragments)
-    )
+    below = _fields((node.selection_set for node in level), raw.fragments)
+    names = frozenset(field.name.value for field, _ in below)
     _answers[cache_key] = (nodes, names)
     return names
 
@@ -98,28 +102,17 @@ def unconditional_fields(info: strawberry.Info[Any, Any], name: str) -> list[Fie
     """
     raw = info._raw_info  # noqa: SLF001  graphql-core's view: the nodes, not copies of them
     found: list[FieldNode] = []
-    spread: set[tuple[str, bool]] = set()
-    stack = [(node.selection_set, False) for node in raw.field_nodes if node.selection_set]
-    while stack:
-        selection_set, guarded = stack.pop()
-        for selection in selection_set.selections:
-            conditional = guarded or bool(selection.directives)
-            if isinstance(selection, FieldNode):
-                if selection.name.value == name:
-                    if conditional:
-                        return None
-                    found.append(selection)
-            elif isinstance(selection, InlineFragmentNode):
-                stack.append((selection.selection_set, conditional))
-            elif isinstance(selection, FragmentSpreadNode):
-                fragment = raw.fragments.get(selection.name.value)
-                if fragment is not None and (selection.name.value, conditional) not in spread:
-                    spread.add((selection.name.value, conditional))
-                    stack.append((fragment.selection_set, conditional))
+    for field, conditional in _fields(
+        (node.selection_set for node in raw.field_nodes), raw.fragments
+    ):
+        if field.name.value == name:
+            if conditional:
+                return None
+            found.append(field)
     return found
 
 
 def names_below(info: strawberry.Info[Any, Any], node: FieldNode) -> frozenset[str]:
     """The names of the fields selected right below ``node``, through fragments."""
     raw = info._raw_info  # noqa: SLF001  graphql-core's view: the nodes, not copies of them
-    return frozenset(field.name.value for field in _fields([node.selection_set], raw.fragments))
+    return frozenset(field.name.value for field, _ in _fields([node.selection_set], raw.fragments))

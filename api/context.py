@@ -174,12 +174,12 @@ class Context:
 
     async def _alone(self, request: dict[str, Any], *, errors_in_place: bool) -> Any:
         """One search, as :meth:`search` sends it; its error returned, if ``errors_in_place``."""
-        if not errors_in_place:
-            return await self.search(**request)
         try:
             return await self.search(**request)
-        except Exception as error:  # noqa: BLE001  handed back, to be raised where it belongs
-            return error
+        except Exception as error:
+            if not errors_in_place:
+                raise
+            return error  # handed back, to be raised where it belongs
 
     def _confined(self, account_field: str, request: dict[str, Any]) -> dict[str, Any]:
         """The request confined to the tenant's accounts, and to what is left of the budget."""

@@ -26,6 +26,7 @@ from api.tenancy import Tenant, check_confined
 from common.indices import state_index
 from common.metrics import ELASTICSEARCH_REQUEST_SECONDS
 from detections.findings import findings_index
+from schema.hourly import hours_alias
 
 #: The field of a finding that says whose it is, as recipientAccountId says of an event.
 FINDING_ACCOUNT_FIELD = "accountId"
@@ -99,6 +100,10 @@ class Context:
         :func:`api.tenancy.check_confined`) is refused as a bug.
         """
         return await self._search(self.alias, ACCOUNT_FIELD_OF_EVENTS, request)
+
+    async def search_hours(self, **request: Any) -> Any:
+        """Search the hourly counts of the events (schema/hourly.py), confined as events are."""
+        return await self._search(hours_alias(self.alias), ACCOUNT_FIELD_OF_EVENTS, request)
 
     async def search_findings(self, **request: Any) -> Any:
         """Search the findings index, confined to the tenant's accounts as events are."""

@@ -22,6 +22,7 @@ from typing import Any
 
 from elasticsearch import AsyncElasticsearch, NotFoundError
 
+from schema.hourly import COMPLETE, STATE_KEY, hours_alias, month_of_hours_index
 from schema.mapping import month_of_index
 
 #: How long the months behind an alias are trusted before they are read again.
@@ -52,6 +53,8 @@ class _Behind:
     read_at: float
     months: list[datetime]
     only_months: bool  # no index whose events may lie in any month
+    #: Every month's events are counted by hour (schema/hourly.py), and there is a month.
+    counted: bool = False
 
 
 @dataclass
@@ -78,6 +81,14 @@ class Months:
             return None
         return behind.months[0], _next(behind.months[-1]) or datetime.max.replace(tzinfo=UTC)
 
+    async def counted(self, elasticsearch: AsyncElasticsearch, alias: str) -> bool:
+        """Whether the hourly counts of ``alias`` hold every event of every month behind it.
+
+        Read with the months: a month whose counts are being built, or cannot be exact, or
+        are missing (deleted, or not restored with it) makes every statistic read the events.
+        """
+        return (await self._behind(elasticsearch, alias)).counted
+
     async def _behind(self, elasticsearch: AsyncElasticsearch, alias: str) -> _Behind:
         now = time.monotonic()
         known = self._known.get(alias)
@@ -89,9 +100,25 @@ class Months:
             names = []
         of_names = [month_of_index(alias, name) for name in names]
         months = sorted({month for month in of_names if month is not None})
-        behind = _Behind(now, months, only_months=None not in of_names)
+        counted = bool(months) and set(months) <= await _complete_hours(elasticsearch, alias)
+        behind = _Behind(now, months, only_months=None not in of_names, counted=counted)
         self._known[alias] = behind
         return behind
+
+
+async def _complete_hours(elasticsearch: AsyncElasticsearch, alias: str) -> set[datetime]:
+    """The months whose hourly counts are complete."""
+    try:
+        mappings = await elasticsearch.indices.get_mapping(index=hours_alias(alias))
+    except NotFoundError:
+        return set()
+    complete: set[datetime] = set()
+    for name, mapping in mappings.items():
+        month = month_of_hours_index(alias, name)
+        meta = mapping.get("mappings", {}).get("_meta") or {}
+        if month is not None and meta.get(STATE_KEY) == COMPLETE:
+            complete.add(month)
+    return complete
 
 
 def slices(

@@ -29,6 +29,7 @@ from api.filters import (
     open_ended,
     skipping_other_months,
 )
+from api.hourly import EVENT_COUNT, answers, count_aggregation
 from api.limits import FieldCost
 from api.selection import selected_fields
 from common.times import utc
@@ -695,16 +696,24 @@ async def event_stats(
 async def _stats(
     context: Context, event_filter: EventFilter | None, aggregations: dict[str, Any]
 ) -> EventStats:
-    """The statistics of the events matching ``event_filter``: one search."""
-    request: dict[str, Any] = {
-        "query": await event_query(context, event_filter),
-        "size": 0,
-        "track_total_hits": True,
-        **skipping_other_months(event_filter),
-    }
+    """The statistics of the events matching ``event_filter``: one search.
+
+    Of the hourly counts when they answer it exactly (api/hourly.py) and every month is
+    counted; else of the events.
+    """
+    query = await event_query(context, event_filter)
+    request: dict[str, Any] = {"query": query, "size": 0, **skipping_other_months(event_filter)}
+    if answers(query, aggregations) and await context.months.counted(
+        context.elasticsearch, context.alias
+    ):
+        request["aggs"] = {**aggregations, **count_aggregation()}
+        response = await context.search_hours(**request, track_total_hits=False)
+        found = dict(response.get("aggregations") or _nothing_found(aggregations))
+        count = int(found.pop(EVENT_COUNT, {}).get("value") or 0)
+        return EventStats(level=_Level(count, found))
     if aggregations:
         request["aggs"] = aggregations
-    response = await context.search(**request)
+    response = await context.search(**request, track_total_hits=True)
     count = response["hits"]["total"]["value"]
     found = response.get("aggregations") or _nothing_found(aggregations)
     return EventStats(level=_Level(count, found))

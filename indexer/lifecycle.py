@@ -6,8 +6,8 @@ read-only and force-merged to one segment per shard; a month past retention is d
 name; the alias's indices are snapshotted to, and restored from, a filesystem repository.
 
 Only indices that are the alias's own are touched: monthly ones named ``<alias>-YYYY.MM`` and
-behind the alias, and, for snapshots, the state, quarantine and ``_without_`` indices beside
-them. Never a wildcard delete; never the current month.
+behind the alias, and, for snapshots, their hourly counts and the state, quarantine and
+``_without_`` indices beside them. Never a wildcard delete; never the current month.
 """
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ from elasticsearch import Elasticsearch
 from elasticsearch.exceptions import GeneralAvailabilityWarning
 
 from common.indices import state_index
+from indexer.hourly import delete_hours
 from indexer.quarantine import quarantine_index
+from schema.hourly import hours_index
 
 #: Force-merged months have this many segments per shard: the fewest, the fastest to search.
 MERGED_SEGMENTS = 1
@@ -35,6 +37,7 @@ _MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
 #: What follows the alias in the names of its indices (see ``schema.mapping``).
 _MONTHLY = re.compile(r"-([0-9]{4})\.([0-9]{2})")
 _WITHOUT = re.compile(r"_without_[a-z0-9_]+")
+_HOURS = re.compile(r"_hours-([0-9]{4})\.([0-9]{2})")
 
 
 class LifecycleError(Exception):
@@ -217,17 +220,21 @@ def delete(
 ) -> list[MonthlyIndex]:
     """The months before ``before``: deleted, or with ``dry_run`` only listed.
 
-    Each by its name: clusters commonly refuse wildcard deletes.
+    Each by its name: clusters commonly refuse wildcard deletes. A month's hourly counts go
+    with it.
     """
     doomed = _before(client, alias, before, now=now or Month.current())
     if not dry_run:
         for index in doomed:
             client.indices.delete(index=index.name)
+            delete_hours(
+                client, alias, datetime(index.month.year, index.month.month, 1, tzinfo=UTC)
+            )
     return doomed
 
 
 def alias_indices(client: Elasticsearch, alias: str) -> list[str]:
-    """Every index of the alias: its months, and the state, quarantine and ``_without_`` ones."""
+    """Every index of the alias: months, their hourly counts, state, quarantine, ``_without_``."""
     found = client.indices.get(
         index=f"{alias}-*,{alias}_*", allow_no_indices=True, expand_wildcards="open"
     )
@@ -238,7 +245,7 @@ def _belongs(name: str, alias: str) -> bool:
     if name in {state_index(alias), quarantine_index(alias)}:
         return True
     rest = name.removeprefix(alias) if name.startswith(alias) else ""
-    return _MONTHLY.fullmatch(rest) is not None or _WITHOUT.fullmatch(rest) is not None
+    return any(pattern.fullmatch(rest) is not None for pattern in (_MONTHLY, _WITHOUT, _HOURS))
 
 
 def ensure_repository(client: Elasticsearch, repository: str, location: str | None) -> None:
@@ -346,10 +353,14 @@ def restore(
     """
     taken = _snapshot(client, repository, name)
     wanted = {f"{alias}-{month.year:04d}.{month.month:02d}" for month in months}
+    # A month's hourly counts come back with it when the snapshot holds them.
+    counts = {
+        hours_index(alias, datetime(month.year, month.month, 1, tzinfo=UTC)) for month in months
+    }
     candidates = [
         index
         for index in taken.indices
-        if _belongs(index, alias) and (not wanted or index in wanted)
+        if _belongs(index, alias) and (not wanted or index in wanted | counts)
     ]
     if wanted - set(candidates):
         missing = ", ".join(sorted(wanted - set(candidates)))

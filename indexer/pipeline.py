@@ -45,6 +45,7 @@ from indexer.documents import (
     stamped,
     with_derived,
 )
+from indexer.hourly import HourlyCounts
 from indexer.indices import Indices
 from indexer.quarantine import QuarantinedRecord, quarantine_id, quarantine_index
 from indexer.reader import Hasher, UnreadableRecord, loads
@@ -187,6 +188,8 @@ class Pipeline:
         self._alias = alias
         self._maker = DocumentMaker(alias, options.window)
         self._indices = Indices(client, alias, options.layout)
+        #: The hours this pipeline's events fall in, counted again once all are acknowledged.
+        self._hours = HourlyCounts(client, alias, options.layout)
         retries = options.max_retries if options.max_retries is not None else default_retries
         #: Stamps each request with the indexed time, and tells live subscriptions what is
         #: still on its way (indexer/watermark.py).
@@ -246,6 +249,7 @@ class Pipeline:
                 tally.first_event_time = item.event_time
             if tally.last_event_time is None or item.event_time > tally.last_event_time:
                 tally.last_event_time = item.event_time
+            self._hours.touch(item.event_time)
         sent = _Sent(_Kind.EVENT, tally, None, item.position, replaces=replaces, index=item.index)
         self._writer.add(item.index, item.event_id, item.source, sent)
 
@@ -367,6 +371,7 @@ class Pipeline:
                 while self._follow_ups:
                     self._drain()
                     self._writer.flush()
+                self._hours.update()
             self._writer.__exit__(exc_type, exc, traceback)
         finally:
             self._watermark.__exit__(exc_type, exc, traceback)

@@ -85,7 +85,8 @@ class Months:
         """Whether the hourly counts of ``alias`` hold every event of every month behind it.
 
         Read with the months: a month whose counts are being built, or cannot be exact, or
-        are missing (deleted, or not restored with it) makes every statistic read the events.
+        are missing (deleted, or not restored with it), or counts of a month whose events are
+        gone, make every statistic read the events.
         """
         return (await self._behind(elasticsearch, alias)).counted
 
@@ -100,25 +101,31 @@ class Months:
             names = []
         of_names = [month_of_index(alias, name) for name in names]
         months = sorted({month for month in of_names if month is not None})
-        counted = bool(months) and set(months) <= await _complete_hours(elasticsearch, alias)
+        # Counts of a month whose events are gone (deleted by ILM) would count them still.
+        counts = await _hours_states(elasticsearch, alias)
+        counted = bool(months) and counts.keys() == set(months) and _all_complete(counts)
         behind = _Behind(now, months, only_months=None not in of_names, counted=counted)
         self._known[alias] = behind
         return behind
 
 
-async def _complete_hours(elasticsearch: AsyncElasticsearch, alias: str) -> set[datetime]:
-    """The months whose hourly counts are complete."""
+async def _hours_states(elasticsearch: AsyncElasticsearch, alias: str) -> dict[datetime, str]:
+    """The state of each month's hourly counts (schema/hourly.py)."""
     try:
         mappings = await elasticsearch.indices.get_mapping(index=hours_alias(alias))
     except NotFoundError:
-        return set()
-    complete: set[datetime] = set()
+        return {}
+    states: dict[datetime, str] = {}
     for name, mapping in mappings.items():
         month = month_of_hours_index(alias, name)
         meta = mapping.get("mappings", {}).get("_meta") or {}
-        if month is not None and meta.get(STATE_KEY) == COMPLETE:
-            complete.add(month)
-    return complete
+        if month is not None:
+            states[month] = str(meta.get(STATE_KEY))
+    return states
+
+
+def _all_complete(states: dict[datetime, str]) -> bool:
+    return all(state == COMPLETE for state in states.values())
 
 
 def slices(

@@ -284,3 +284,22 @@ def test_a_count_written_late_from_fewer_events_leaves_the_newer_count(es, alias
         [{"index": {**action, "version_type": "external_gte"}}, stale]
     )
     assert _count_documents(es, alias) == [(doc_id, source)]
+
+
+def test_counts_of_a_month_whose_events_were_deleted_are_not_read(
+    es, es_connection, alias, tmp_path
+):
+    """ILM deletes a month's events but not its counts: the counts would count them still."""
+    april = [
+        {**_record(n, "DeleteLogGroup", 1), "eventTime": f"2025-04-02T01:{n:02d}:00Z"}
+        for n in range(4)
+    ]
+    _write_trail(tmp_path, "a.json.gz", [_record(n, "CreateLogGroup", 1) for n in range(3)])
+    _write_trail(tmp_path, "b.json.gz", april)
+    index_sources([str(tmp_path)], client=es, alias=alias)
+    es.indices.delete(index=f"{alias}-2025.03")
+    app = create_app(es_connection, alias)
+    with TestClient(app) as client, requests_sent(app.state.elasticsearch) as sent:
+        result = _stats(client, "count terms(field: EVENT_NAME) { key count }", LOGS)
+    assert _searched(sent) == [alias]
+    assert result == {"count": 4, "terms": [{"key": "DeleteLogGroup", "count": 4}]}

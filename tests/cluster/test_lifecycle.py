@@ -124,6 +124,9 @@ def test_optimize_delete_snapshot_and_restore(  # noqa: PLR0915, PLR0917
         code, _, err = run("restore", snapshot, "--repository", repository)
         assert code == EXIT_OK, err
         assert "2 restored, 2 left as they were" in err
+        # Each month's hourly counts come back with it, so statistics are read from counts again.
+        assert f"restored {alias}_hours-2024.01" in err
+        assert f"left {alias}_hours-2024.04 as it is" in err
         months = listed()
         assert {month: line["documents"] for month, line in months.items()} == by_month
         assert all(months[month]["read_only"] for month in MONTHS[:2])

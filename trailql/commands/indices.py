@@ -23,6 +23,7 @@ from indexer.lifecycle import (
     snapshot,
     snapshots,
 )
+from schema.hourly import month_of_hours_index
 from trailql.connection import resolve_connection
 from trailql.output import EXIT_OK, error, stderr
 
@@ -176,7 +177,10 @@ def _restore(client: Elasticsearch, alias: str, arguments: argparse.Namespace) -
         stderr.print(f"restored {name}", soft_wrap=True)
     for name in outcome.present:
         stderr.print(f"left {name} as it is: it exists (delete it to restore it)", soft_wrap=True)
-    stderr.print(f"{len(outcome.restored):,} restored, {len(outcome.present):,} left as they were")
+    # The summary counts months; a month's hourly counts travel with it and are listed above.
+    restored = [name for name in outcome.restored if month_of_hours_index(alias, name) is None]
+    present = [name for name in outcome.present if month_of_hours_index(alias, name) is None]
+    stderr.print(f"{len(restored):,} restored, {len(present):,} left as they were")
     return EXIT_OK
 
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from elasticsearch import AsyncElasticsearch, NotFoundError
 
-from schema.hourly import COMPLETE, STATE_KEY, hours_alias, month_of_hours_index
+from schema.hourly import COMPLETE, hours_alias, states_of
 from schema.mapping import month_of_index
 
 #: How long the months behind an alias are trusted before they are read again.
@@ -115,13 +115,7 @@ async def _hours_states(elasticsearch: AsyncElasticsearch, alias: str) -> dict[d
         mappings = await elasticsearch.indices.get_mapping(index=hours_alias(alias))
     except NotFoundError:
         return {}
-    states: dict[datetime, str] = {}
-    for name, mapping in mappings.items():
-        month = month_of_hours_index(alias, name)
-        meta = mapping.get("mappings", {}).get("_meta") or {}
-        if month is not None:
-            states[month] = str(meta.get(STATE_KEY))
-    return states
+    return states_of(alias, mappings.body)
 
 
 def _all_complete(states: dict[datetime, str]) -> bool:

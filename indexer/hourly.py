@@ -33,6 +33,7 @@ from schema.hourly import (
     hours_alias,
     hours_index,
     hours_index_body,
+    states_of,
 )
 from schema.paths import EVENT_TIME
 
@@ -235,3 +236,26 @@ def delete_hours(client: Elasticsearch, alias: str, month: datetime) -> None:
     except ApiError as exc:
         if exc.status_code != 404:  # noqa: PLR2004
             raise
+
+
+def month_states(client: Elasticsearch, alias: str) -> dict[datetime, str]:
+    """Each month's counts state (schema/hourly.py); a month without counts is absent."""
+    found = client.options(ignore_status=404).indices.get_mapping(index=hours_alias(alias))
+    if found.meta.status == 404:  # noqa: PLR2004 -- no counts at all
+        return {}
+    return states_of(alias, found.body)
+
+
+def count_month(
+    client: Elasticsearch, alias: str, layout: IndexLayout | None, month: datetime
+) -> str:
+    """Count a month whole again from its events; the state its counts are left in.
+
+    For months indexed before TrailQL kept counts, restored without them, or found inexact
+    once (counted again: the events may have been corrected since).
+    """
+    delete_hours(client, alias, month)
+    counts = HourlyCounts(client, alias, layout)
+    counts.touch(month)
+    counts.update()
+    return month_states(client, alias).get(month, BUILDING)

@@ -24,9 +24,10 @@ from elasticsearch import Elasticsearch
 from elasticsearch.exceptions import GeneralAvailabilityWarning
 
 from common.indices import state_index
-from indexer.hourly import delete_hours
+from indexer.hourly import count_month, delete_hours, month_states
 from indexer.quarantine import quarantine_index
-from schema.hourly import hours_index
+from schema import IndexLayout
+from schema.hourly import COMPLETE, hours_index
 
 #: Force-merged months have this many segments per shard: the fewest, the fastest to search.
 MERGED_SEGMENTS = 1
@@ -65,6 +66,10 @@ class Month:
         moment = now or datetime.now(UTC)
         return cls(moment.year, moment.month)
 
+    def first_instant(self) -> datetime:
+        """Its first instant, in UTC."""
+        return datetime(self.year, self.month, 1, tzinfo=UTC)
+
     def __str__(self) -> str:
         return f"{self.year:04d}-{self.month:02d}"
 
@@ -85,6 +90,9 @@ class MonthlyIndex:
     replicas: int
     read_only: bool
     health: str
+    #: Its hourly counts' state (schema/hourly.py), or ``none``: statistics over it are read
+    #: from the counts only when every month's are complete.
+    counts: str = "none"
 
     @property
     def merged(self) -> bool:
@@ -106,6 +114,7 @@ def monthly_indices(client: Elasticsearch, alias: str) -> list[MonthlyIndex]:
     )
     rows = client.cat.indices(index=pattern, format="json", h="index,health").body
     health = {row["index"]: row["health"] for row in rows if isinstance(row, dict)}
+    counts = month_states(client, alias)
     found = []
     for name, month in sorted(names.items(), key=lambda item: item[1]):
         primaries = stats.get(name, {}).get("primaries", {})
@@ -123,6 +132,7 @@ def monthly_indices(client: Elasticsearch, alias: str) -> list[MonthlyIndex]:
                 replicas=int(flat.get("index.number_of_replicas", 0)),
                 read_only=str(flat.get("index.blocks.write", "false")).lower() == "true",
                 health=str(health.get(name, "unknown")),
+                counts=counts.get(month.first_instant(), "none"),
             )
         )
     return found
@@ -227,10 +237,48 @@ def delete(
     if not dry_run:
         for index in doomed:
             client.indices.delete(index=index.name)
-            delete_hours(
-                client, alias, datetime(index.month.year, index.month.month, 1, tzinfo=UTC)
-            )
+            delete_hours(client, alias, index.month.first_instant())
     return doomed
+
+
+@dataclass(frozen=True)
+class Counted:
+    """What ``count`` did: months counted whole (state after), months whose counts went."""
+
+    counted: list[tuple[Month, str]]
+    dropped: list[Month]
+
+
+def count(
+    client: Elasticsearch,
+    alias: str,
+    layout: IndexLayout | None,
+    *,
+    months: Iterable[Month] = (),
+    on_month: Callable[[Month], None] | None = None,
+) -> Counted:
+    """Count whole each month whose hourly counts are not complete (or each of ``months``).
+
+    Until every month's counts are complete, statistics are read from the events: months
+    indexed before TrailQL kept counts, restored without them, or left half-counted by a
+    worker that died need this once. Counts whose month has no events any more are dropped.
+    """
+    present = [index.month for index in monthly_indices(client, alias)]
+    asked = sorted(set(months))
+    if missing := [month for month in asked if month not in present]:
+        raise LifecycleError(f"no index for {', '.join(map(str, missing))}")
+    states = month_states(client, alias)
+    wanted = asked or [month for month in present if states.get(month.first_instant()) != COMPLETE]
+    counted = []
+    for month in wanted:
+        if on_month is not None:
+            on_month(month)
+        counted.append((month, count_month(client, alias, layout, month.first_instant())))
+    kept = {month.first_instant() for month in present}
+    dropped = [moment for moment in sorted(states) if moment not in kept]
+    for moment in dropped:
+        delete_hours(client, alias, moment)
+    return Counted(counted, [Month(moment.year, moment.month) for moment in dropped])
 
 
 def alias_indices(client: Elasticsearch, alias: str) -> list[str]:
@@ -354,9 +402,7 @@ def restore(
     taken = _snapshot(client, repository, name)
     wanted = {f"{alias}-{month.year:04d}.{month.month:02d}" for month in months}
     # A month's hourly counts come back with it when the snapshot holds them.
-    counts = {
-        hours_index(alias, datetime(month.year, month.month, 1, tzinfo=UTC)) for month in months
-    }
+    counts = {hours_index(alias, month.first_instant()) for month in months}
     candidates = [
         index
         for index in taken.indices

@@ -14,6 +14,7 @@ behind the alias is :data:`COMPLETE`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -81,6 +82,17 @@ def month_of_hours_index(alias: str, name: str) -> datetime | None:
     if len(year) != 4 or len(month) != 2 or not 1 <= int(month) <= 12:  # noqa: PLR2004
         return None
     return datetime(int(year), int(month), 1, tzinfo=UTC)
+
+
+def states_of(alias: str, mappings: Mapping[str, Any]) -> dict[datetime, str]:
+    """Each month's counts state, from ``GET <alias>_hours/_mapping``'s answer."""
+    states: dict[datetime, str] = {}
+    for name, mapping in mappings.items():
+        month = month_of_hours_index(alias, name)
+        meta = mapping.get("mappings", {}).get("_meta") or {}
+        if month is not None:
+            states[month] = str(meta.get(STATE_KEY, BUILDING))
+    return states
 
 
 def _mapping_at(properties: dict[str, Any], path: str) -> dict[str, Any]:

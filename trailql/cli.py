@@ -275,7 +275,7 @@ def _elasticsearch_parser(commands: Subparsers) -> None:
 
 def _indices_parser(commands: Subparsers) -> None:
     indices = commands.add_parser(
-        "indices", help="the monthly indices: list, optimize, delete, snapshot, restore"
+        "indices", help="the monthly indices: list, optimize, delete, count, snapshot, restore"
     )
     index_actions = indices.add_subparsers(dest="action", required=True, metavar="ACTION")
     listed = index_actions.add_parser("list", help="each month: documents, size, segments")
@@ -288,6 +288,19 @@ def _indices_parser(commands: Subparsers) -> None:
         action.add_argument(
             "--before", type=_month, required=True, metavar="YYYY-MM", help="months before this"
         )
+    recount = index_actions.add_parser(
+        "count",
+        help="count whole each month whose hourly counts are not complete (statistics read "
+        "from counts only when every month's are)",
+    )
+    recount.add_argument(
+        "--month",
+        type=_month,
+        action="append",
+        default=[],
+        metavar="YYYY-MM",
+        help="count this month again whatever its state (repeatable)",
+    )
     confirm = delete.add_mutually_exclusive_group(required=True)
     confirm.add_argument("--dry-run", action="store_true", help="only list what would go")
     confirm.add_argument("--yes", action="store_true", help="delete them")

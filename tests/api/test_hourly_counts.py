@@ -22,8 +22,16 @@ from api.app import create_app
 from indexer.hourly import HourlyCounts
 from indexer.lifecycle import Month, delete
 from indexer.run import index_sources
-from schema.hourly import COMPLETE, INEXACT, STATE_KEY, hours_alias, hours_index
+from schema.hourly import (
+    COMPLETE,
+    INEXACT,
+    STATE_KEY,
+    hours_alias,
+    hours_index,
+    hours_index_body,
+)
 from tests.helpers import graphql, requests_sent
+from trailql.cli import EXIT_ERROR, EXIT_OK, main
 
 pytestmark = pytest.mark.engines
 
@@ -197,6 +205,8 @@ def _count_documents(es: Elasticsearch, alias: str) -> list[tuple[str, dict[str,
 
 
 MARCH = datetime(2025, 3, 1, tzinfo=UTC)
+APRIL = datetime(2025, 4, 1, tzinfo=UTC)
+JANUARY = datetime(2025, 1, 1, tzinfo=UTC)
 
 
 def test_files_delivered_again_leave_every_count_as_it_was(es, es_connection, alias, tmp_path):
@@ -303,3 +313,71 @@ def test_counts_of_a_month_whose_events_were_deleted_are_not_read(
         result = _stats(client, "count terms(field: EVENT_NAME) { key count }", LOGS)
     assert _searched(sent) == [alias]
     assert result == {"count": 4, "terms": [{"key": "DeleteLogGroup", "count": 4}]}
+
+
+def test_indices_count_counts_months_without_counts_and_drops_orphans(  # noqa: PLR0917
+    es, es_connection, alias, tmp_path, monkeypatch, capsys
+):
+    """An upgrade: months indexed before TrailQL kept counts are counted by one command."""
+    records = [_record(n, "CreateLogGroup", 1) for n in range(7)]
+    april = [_record(n, "DeleteLogGroup", 2) for n in range(100, 103)]
+    for record in april:
+        record["eventTime"] = record["eventTime"].replace("2025-03-04", "2025-04-09")
+    _write_trail(tmp_path, "a.json.gz", records + april)
+    index_sources([str(tmp_path)], client=es, alias=alias)
+    es.indices.delete(index=[hours_index(alias, MARCH), hours_index(alias, APRIL)])
+    # Counts left behind by a month whose events ILM deleted.
+    es.indices.create(index=hours_index(alias, JANUARY), **hours_index_body(alias))
+    for name, value in es_connection.environment().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("TRAILQL_INDEX", alias)
+
+    def run(*arguments: str) -> tuple[int, str]:
+        code = main(["indices", *arguments])
+        return code, capsys.readouterr().err
+
+    def counts_listed() -> dict[str, str]:
+        assert main(["indices", "list", "--json"]) == EXIT_OK
+        lines = capsys.readouterr().out.splitlines()
+        return {line["month"]: line["counts"] for line in map(json.loads, lines)}
+
+    selection = "count terms(field: EVENT_NAME) { key count }"
+    expected = {
+        "count": 10,
+        "terms": [{"key": "CreateLogGroup", "count": 7}, {"key": "DeleteLogGroup", "count": 3}],
+    }
+    assert counts_listed() == {"2025-03": "none", "2025-04": "none"}
+    app = create_app(es_connection, alias)
+    with TestClient(app) as client, requests_sent(app.state.elasticsearch) as sent:
+        assert _stats(client, selection, LOGS) == expected
+    assert _searched(sent) == [alias]
+
+    code, err = run("count")
+    assert code == EXIT_OK
+    assert "2025-03: complete" in err
+    assert "2025-04: complete" in err
+    assert "2025-01: counts dropped, its events are gone" in err
+    assert "2 months counted" in err
+    assert counts_listed() == {"2025-03": "complete", "2025-04": "complete"}
+    assert not es.indices.exists(index=hours_index(alias, JANUARY))
+    app = create_app(es_connection, alias)
+    with TestClient(app) as client, requests_sent(app.state.elasticsearch) as sent:
+        assert _stats(client, selection, LOGS) == expected
+    assert _searched(sent) == [hours_alias(alias)]
+    assert run("count") == (EXIT_OK, "0 months counted\n")
+
+    code, err = run("count", "--month", "2025-05")
+    assert code == EXIT_ERROR
+    assert "no index for 2025-05" in err
+
+    # A month with an event holding two eventNames stays inexact however often it is counted.
+    listed_twice = [_record(99, ["PutRetentionPolicy", "DeleteLogGroup"], 2)]
+    _write_trail(tmp_path / "more", "b.json.gz", listed_twice)
+    index_sources([str(tmp_path / "more")], client=es, alias=alias)
+    assert counts_listed() == {"2025-03": "inexact", "2025-04": "complete"}
+    code, err = run("count")
+    assert code == EXIT_OK
+    assert "2025-03: inexact (an event holds several values of a counted field" in err
+    assert "1 month counted, 1 not exact" in err
+    code, err = run("count", "--month", "2025-04")
+    assert (code, "2025-04: complete" in err) == (EXIT_OK, True)

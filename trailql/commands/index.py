@@ -40,17 +40,22 @@ logger = logging.getLogger(__name__)
 def index_options(*, max_bytes: int | None = None, concurrency: int | None = None) -> IndexOptions:
     """How records are indexed: the bulk sizes asked for, the time window and layout set."""
     settings = IndexerSettings()
-    indices = IndexSettings()
-    replicas = None if indices.replicas == "auto" else indices.replicas
     options = IndexOptions(
         window=TimeWindow(settings.earliest_event_time, settings.max_future),
-        layout=IndexLayout(shards=indices.shards, replicas=replicas),
+        layout=index_layout(),
     )
     if max_bytes is not None:
         options = replace(options, max_bytes=max_bytes)
     if concurrency is not None:
         options = replace(options, concurrency=concurrency)
     return options
+
+
+def index_layout() -> IndexLayout:
+    """The monthly indices' shards and replicas as set (``TRAILQL_INDEX_*``)."""
+    indices = IndexSettings()
+    replicas = None if indices.replicas == "auto" else indices.replicas
+    return IndexLayout(shards=indices.shards, replicas=replicas)
 
 
 def continuous_mode(

@@ -1,4 +1,4 @@
-"""``trailql indices list|optimize|delete|snapshot|snapshots|restore``: lifecycle without ILM."""
+"""``trailql indices list|optimize|delete|count|snapshot|snapshots|restore``: lifecycle, no ILM."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from indexer.lifecycle import (
     LifecycleError,
     Month,
     MonthlyIndex,
+    count,
     delete,
     ensure_repository,
     monthly_indices,
@@ -23,7 +24,8 @@ from indexer.lifecycle import (
     snapshot,
     snapshots,
 )
-from schema.hourly import month_of_hours_index
+from schema.hourly import COMPLETE, INEXACT, month_of_hours_index
+from trailql.commands.index import index_layout
 from trailql.connection import resolve_connection
 from trailql.output import EXIT_OK, error, stderr
 
@@ -59,6 +61,7 @@ def _list(client: Elasticsearch, alias: str, arguments: argparse.Namespace) -> i
                 "replicas": index.replicas,
                 "read_only": index.read_only,
                 "health": index.health,
+                "counts": index.counts,
             }
             sys.stdout.write(orjson.dumps(line).decode() + "\n")
         return EXIT_OK
@@ -66,9 +69,6 @@ def _list(client: Elasticsearch, alias: str, arguments: argparse.Namespace) -> i
     total = sum(index.documents for index in months)
     stderr.print(f"{_count(len(months), 'month')}, {_count(total, 'event')}")
     return EXIT_OK
-
-
-_COLUMNS = ("month", "documents", "size", "segments", "shards", "replicas", "read-only", "health")
 
 
 def _table(title: str, months: list[MonthlyIndex]) -> Table:
@@ -82,6 +82,7 @@ def _table(title: str, months: list[MonthlyIndex]) -> Table:
         "replicas",
         "read-only",
         "health",
+        "counts",
     )
     for column in columns:
         table.add_column(column, justify="left" if column == "month" else "right")
@@ -95,6 +96,7 @@ def _table(title: str, months: list[MonthlyIndex]) -> Table:
             str(index.replicas),
             "yes" if index.read_only else "no",
             index.health,
+            index.counts,
         )
     return table
 
@@ -145,6 +147,35 @@ def _delete(client: Elasticsearch, alias: str, arguments: argparse.Namespace) ->
     return EXIT_OK
 
 
+def _recount(client: Elasticsearch, alias: str, arguments: argparse.Namespace) -> int:
+    months = [Month.parse(text) for text in arguments.month]
+    with stderr.status("counting…") as status:
+        done = count(
+            client,
+            alias,
+            index_layout(),
+            months=months,
+            on_month=lambda month: status.update(f"counting {month} from its events"),
+        )
+    for month, state in done.counted:
+        stderr.print(f"{month}: {state}{_STATE_SAYS.get(state, '')}", soft_wrap=True)
+    for month in done.dropped:
+        stderr.print(f"{month}: counts dropped, its events are gone", soft_wrap=True)
+    inexact = sum(state != COMPLETE for _, state in done.counted)
+    stderr.print(
+        f"{_count(len(done.counted), 'month')} counted"
+        + (f", {inexact:,} not exact" if inexact else "")
+    )
+    # Not a failure: an inexact month's statistics are still exact, only read from events.
+    return EXIT_OK
+
+
+_STATE_SAYS = {
+    INEXACT: " (an event holds several values of a counted field: its statistics are read"
+    " from the events)",
+}
+
+
 def _snapshot(client: Elasticsearch, alias: str, arguments: argparse.Namespace) -> int:
     ensure_repository(client, arguments.repository, arguments.location)
     with stderr.status(f"snapshotting {alias}…"):
@@ -188,6 +219,7 @@ _ACTIONS = {
     "list": _list,
     "optimize": _optimize,
     "delete": _delete,
+    "count": _recount,
     "snapshot": _snapshot,
     "snapshots": _snapshots,
     "restore": _restore,

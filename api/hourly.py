@@ -21,6 +21,16 @@ EVENT_COUNT: Final = "trailql.events"
 
 _COUNTED = frozenset(COUNTED_PATHS)
 _BOOLEAN_PARTS = ("filter", "must", "must_not", "should")
+_HISTOGRAM_KEYS = frozenset(
+    {
+        "field",
+        "fixed_interval",
+        "calendar_interval",
+        "min_doc_count",
+        "extended_bounds",
+        "hard_bounds",
+    }
+)
 
 
 def count_aggregation() -> dict[str, Any]:
@@ -107,6 +117,11 @@ def _part_answered(kind: str, body: Any) -> bool:
             return _query_answered(body)
         case "date_histogram":
             width = body.get("fixed_interval") or body.get("calendar_interval")
-            return body.get("field") == EVENT_TIME and width in HOURLY_WIDTHS
+            # Bounds keep or drop whole buckets; an offset or a time zone would cut hours.
+            return (
+                body.get("field") == EVENT_TIME
+                and width in HOURLY_WIDTHS
+                and set(body) <= _HISTOGRAM_KEYS
+            )
         case _:
             return False

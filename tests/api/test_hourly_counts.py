@@ -19,6 +19,7 @@ from starlette.testclient import TestClient
 
 from api import slices
 from api.app import create_app
+from api.hourly import answers
 from indexer.hourly import HourlyCounts
 from indexer.lifecycle import Month, delete
 from indexer.run import index_sources
@@ -126,6 +127,21 @@ def test_counts_answer_as_the_events_do(
         counted = _stats(samples_api, selection, event_filter)
     assert hours_alias(samples_alias[0]) in _searched(sent)
     assert counted == _from_events(samples_api, monkeypatch, selection, event_filter)
+
+
+@pytest.mark.parametrize(
+    "histogram",
+    [
+        {"time_zone": "+05:30"},
+        {"offset": "+30m"},
+        {"script": {"source": "doc['eventTime'].value"}},
+    ],
+)
+def test_a_timeline_that_would_cut_hours_is_not_answered_from_the_counts(histogram):
+    """The API sends none of these today; if it ever does, the counts must not answer."""
+    timeline = {"field": "eventTime", "fixed_interval": "1d", "min_doc_count": 0}
+    assert answers({"match_all": {}}, {"t": {"date_histogram": timeline}})
+    assert not answers({"match_all": {}}, {"t": {"date_histogram": {**timeline, **histogram}}})
 
 
 @pytest.mark.parametrize(

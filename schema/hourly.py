@@ -15,10 +15,10 @@ behind the alias is :data:`COMPLETE`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final
 
-from schema.mapping import IndexLayout, event_mapping
+from schema.mapping import IndexLayout, event_mapping, month_of_index, monthly_index
 from schema.paths import (
     ACCOUNT_ID,
     AWS_REGION,
@@ -69,19 +69,13 @@ def hours_alias(alias: str) -> str:
 
 
 def hours_index(alias: str, month: datetime) -> str:
-    """The index of one month's hourly counts."""
-    return f"{hours_alias(alias)}-{month.year:04d}.{month.month:02d}"
+    """The index of one month's hourly counts: named as the months are, after the counts'."""
+    return monthly_index(hours_alias(alias), month)
 
 
 def month_of_hours_index(alias: str, name: str) -> datetime | None:
     """The first instant of the month an hours index of ``alias`` counts; None for another."""
-    prefix = f"{hours_alias(alias)}-"
-    year, dot, month = name.removeprefix(prefix).partition(".")
-    if not name.startswith(prefix) or not dot or not (year.isdigit() and month.isdigit()):
-        return None
-    if len(year) != 4 or len(month) != 2 or not 1 <= int(month) <= 12:  # noqa: PLR2004
-        return None
-    return datetime(int(year), int(month), 1, tzinfo=UTC)
+    return month_of_index(hours_alias(alias), name)
 
 
 def states_of(alias: str, mappings: Mapping[str, Any]) -> dict[datetime, str]:

@@ -35,7 +35,8 @@ Operation = Literal["create", "index", "delete"]
 
 _DEFAULT_BACKOFF = Backoff()
 
-_BULK_HEADERS = {"accept": "application/json", "content-type": "application/x-ndjson"}
+#: What a ``_bulk`` body of NDJSON bytes is sent with.
+BULK_HEADERS = {"accept": "application/json", "content-type": "application/x-ndjson"}
 _RESPONSE_FIELDS = "errors,items.*.status,items.*.error.type,items.*.error.reason"
 
 
@@ -266,7 +267,7 @@ class BulkWriter(Generic[Tag]):
                             "POST",
                             "/_bulk",
                             params={"filter_path": _RESPONSE_FIELDS},
-                            headers=_BULK_HEADERS,
+                            headers=BULK_HEADERS,
                             body=body,
                         )
                 except (ApiError, TransportError) as exc:

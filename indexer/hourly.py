@@ -3,9 +3,10 @@
 Counts are never added to: the hours a batch touched are counted again from the events
 once the batch is searchable, so a file delivered twice, a worker that died half way and
 two workers on the same hour all end with what the events say. Each count document's
-version is its count (``external_gte``): events are only ever added to an hour (a month is
-deleted whole, its counts with it), so a count written late by a worker that saw fewer
-events is refused rather than put back.
+version is its count (``external``: written only when strictly greater): events are only
+ever added to an hour (a month is deleted whole, its counts with it), so a count written
+late by a worker that saw fewer events is refused rather than put back, and a count
+unchanged since the last batch costs no write.
 
 A month whose counts do not exist yet is counted whole first (events indexed before
 TrailQL kept counts, or a month restored from a snapshot); only then does the API read it.
@@ -21,6 +22,7 @@ from typing import Any
 import orjson
 from elasticsearch import ApiError, Elasticsearch
 
+from indexer.bulk import BULK_HEADERS
 from indexer.indices import create_index
 from schema import IndexLayout
 from schema.hourly import (
@@ -42,6 +44,8 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 #: Hours counted by one composite search: a day, so each search reads a bounded slice.
 _HOURS_PER_SEARCH = 24
 _PAGE = 10_000
+#: How Elasticsearch refuses a count no newer than the one it holds.
+_NOT_NEWER = "version_conflict_engine_exception"
 #: The counts written by one ``_bulk`` request.
 _BULK_DOCUMENTS = 5_000
 
@@ -148,30 +152,30 @@ class HourlyCounts:
     def _count(self, index: str, hours: set[int]) -> bool:
         """Write the counts of ``hours``; False if some event holds several counted values."""
         exact = True
-        batch: list[dict[str, Any]] = []
+        lines: list[bytes] = []
         for start, end in _runs(hours):
             counted, totals = self._counted(start, end)
             added: dict[int, int] = {}
             for hour, key, events in counted:
                 added[hour] = added.get(hour, 0) + events
                 values = [key.get(path) for path in COUNTED_PATHS]
-                batch += [
-                    {
-                        "index": {
-                            "_index": index,
-                            "_id": _document_id(hour, values),
-                            "version": events,
-                            "version_type": "external_gte",
-                        }
-                    },
-                    _count_document(hour, key, events),
+                action = {
+                    "_index": index,
+                    "_id": _document_id(hour, values),
+                    "version": events,
+                    # Strictly newer only: a count already there unchanged costs no write.
+                    "version_type": "external",
+                }
+                lines += [
+                    orjson.dumps({"index": action}),
+                    orjson.dumps(_count_document(hour, key, events)),
                 ]
-                if len(batch) >= 2 * _BULK_DOCUMENTS:
-                    self._write(batch)
-                    batch = []
+                if len(lines) >= 2 * _BULK_DOCUMENTS:
+                    self._write(lines)
+                    lines = []
             exact = exact and added == totals
-        if batch:
-            self._write(batch)
+        if lines:
+            self._write(lines)
         return exact
 
     def _counted(
@@ -218,15 +222,23 @@ class HourlyCounts:
             if not buckets or after is None:
                 return found, totals
 
-    def _write(self, batch: list[dict[str, Any]]) -> None:
-        response = self._client.bulk(operations=batch)
+    def _write(self, lines: list[bytes]) -> None:
+        """Send NDJSON lines to ``_bulk``; only the failures come back to be read."""
+        response = self._client.perform_request(
+            "POST",
+            "/_bulk",
+            params={"filter_path": "errors,items.*.error"},
+            headers=BULK_HEADERS,
+            body=b"\n".join(lines) + b"\n",
+        ).body
         if not response.get("errors"):
             return
-        for item in response["items"]:
-            answer = item["index"]
-            status = answer.get("status", 200)
-            if status >= 300 and status != 409:  # noqa: PLR2004  409: a newer count is there
-                raise CountingError(f"{answer.get('_index')}: {answer.get('error')}")
+        items: list[dict[str, dict[str, Any]]] = response.get("items", [])
+        for item in items:
+            error: dict[str, Any] = item.get("index", {}).get("error") or {}
+            # A count as new or newer is there: another worker counted more events, or the same.
+            if error and error.get("type") != _NOT_NEWER:
+                raise CountingError(f"{error.get('index')}: {error}")
 
 
 def delete_hours(client: Elasticsearch, alias: str, month: datetime) -> None:

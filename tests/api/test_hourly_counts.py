@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from elasticsearch import Elasticsearch
 from starlette.testclient import TestClient
@@ -20,7 +21,7 @@ from starlette.testclient import TestClient
 from api import slices
 from api.app import create_app
 from api.hourly import answers
-from indexer.hourly import HourlyCounts
+from indexer.hourly import CountingError, HourlyCounts
 from indexer.lifecycle import Month, delete
 from indexer.run import index_sources
 from schema.hourly import (
@@ -304,12 +305,28 @@ def test_a_count_written_late_from_fewer_events_leaves_the_newer_count(es, alias
     index_sources([str(tmp_path)], client=es, alias=alias)
     [(doc_id, source)] = _count_documents(es, alias)
     assert source["events"] == 5
-    stale = {**source, "events": 3, "_doc_count": 3}
-    action = {"_index": hours_index(alias, MARCH), "_id": doc_id, "version": 3}
-    HourlyCounts(es, alias, None)._write(
-        [{"index": {**action, "version_type": "external_gte"}}, stale]
-    )
+    index = hours_index(alias, MARCH)
+    stored = es.get(index=index, id=doc_id)["_version"]
+    assert stored == 5
+    counts = HourlyCounts(es, alias, None)
+    for events in (3, 5):  # fewer events, then the same count again
+        late = {**source, "events": events, "_doc_count": events}
+        action = {"_index": index, "_id": doc_id, "version": events, "version_type": "external"}
+        counts._write([orjson.dumps({"index": action}), orjson.dumps(late)])
     assert _count_documents(es, alias) == [(doc_id, source)]
+    # Nothing was written again: the stored document is the first one, sequence number and all.
+    assert es.get(index=index, id=doc_id)["_seq_no"] == 0
+
+
+def test_a_count_elasticsearch_refuses_for_another_reason_stops_the_counting(es, alias, tmp_path):
+    _write_trail(tmp_path, "a.json.gz", [_record(n, "CreateLogGroup", 1) for n in range(2)])
+    index_sources([str(tmp_path)], client=es, alias=alias)
+    action = {"_index": hours_index(alias, MARCH), "_id": "x", "version": 1}
+    wrong = {"eventTime": 0, "events": 1, "unknown": "strict mapping refuses this"}
+    with pytest.raises(CountingError, match="strict_dynamic_mapping_exception"):
+        HourlyCounts(es, alias, None)._write(
+            [orjson.dumps({"index": {**action, "version_type": "external"}}), orjson.dumps(wrong)]
+        )
 
 
 def test_counts_of_a_month_whose_events_were_deleted_are_not_read(

@@ -154,6 +154,13 @@ def _parser() -> argparse.ArgumentParser:
         "--poll-interval", type=float, default=60.0, metavar="S", help="--follow: seconds (60)"
     )
     index.add_argument(
+        "--chunk-files",
+        type=int,
+        default=100,
+        metavar="N",
+        help="--follow: files loaded, then recorded, together (100; a crash redoes one chunk)",
+    )
+    index.add_argument(
         "--max-receives",
         type=int,
         default=5,

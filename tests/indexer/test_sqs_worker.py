@@ -255,6 +255,7 @@ def test_a_held_message_stays_hidden_until_released(aws, names):
     [
         (["index", "--sqs-queue-url", "http://q", "./AWSLogs"], "takes no SOURCE"),
         (["index", "--follow", "./AWSLogs"], "s3://bucket/prefix SOURCEs"),
+        (["index", "--follow", "s3://b/p", "--chunk-files", "0"], "--chunk-files must be at"),
         (["index"], "name at least one SOURCE"),
         (["index", "x", "--metrics-port", "9000"], "--metrics-port is for the continuous"),
         (["index", "--sqs-queue-url", "http://q", "--wait-seconds", "30"], "0 to 20"),

@@ -58,6 +58,26 @@ def index_layout() -> IndexLayout:
     return IndexLayout(shards=indices.shards, replicas=replicas)
 
 
+def _follow_options(
+    arguments: argparse.Namespace, options: IndexOptions, integrity: IntegrityOptions
+) -> FollowOptions:
+    sources: list[str] = arguments.sources
+    if not sources or not all(is_s3_uri(source) for source in sources):
+        raise ValueError("--follow polls s3://bucket/prefix SOURCEs, and only those")
+    if arguments.poll_interval <= 0:
+        raise ValueError("--poll-interval must be more than 0 seconds")
+    if arguments.chunk_files < 1:
+        raise ValueError("--chunk-files must be at least 1")
+    return FollowOptions(
+        tuple(sources),
+        days=DayRange(arguments.since, arguments.until),
+        poll_seconds=arguments.poll_interval,
+        chunk_files=arguments.chunk_files,
+        load=options,
+        integrity=integrity,
+    )
+
+
 def continuous_mode(
     arguments: argparse.Namespace, options: IndexOptions
 ) -> WorkerOptions | FollowOptions | None:
@@ -85,18 +105,7 @@ def continuous_mode(
             integrity=integrity,
         )
     if arguments.follow:
-        if not sources or not all(is_s3_uri(source) for source in sources):
-            raise ValueError("--follow polls s3://bucket/prefix SOURCEs, and only those")
-        if arguments.poll_interval <= 0:
-            raise ValueError("--poll-interval must be more than 0 seconds")
-        days = DayRange(arguments.since, arguments.until)
-        return FollowOptions(
-            tuple(sources),
-            days=days,
-            poll_seconds=arguments.poll_interval,
-            load=options,
-            integrity=integrity,
-        )
+        return _follow_options(arguments, options, integrity)
     if not sources:
         raise ValueError("name at least one SOURCE, or --sqs-queue-url")
     for given, option in (

@@ -23,6 +23,7 @@ import orjson
 from elasticsearch import ApiError, Elasticsearch
 
 from indexer.bulk import BULK_HEADERS
+from indexer.claims import Claims
 from indexer.indices import create_index
 from schema import IndexLayout
 from schema.hourly import (
@@ -37,6 +38,7 @@ from schema.hourly import (
     hours_index_body,
     states_of,
 )
+from schema.mapping import monthly_index
 from schema.paths import EVENT_TIME
 
 _HOUR_MS = 3_600_000
@@ -110,16 +112,56 @@ class HourlyCounts:
         self._alias = alias
         self._layout = layout
         self._touched: set[int] = set()
+        self._claims = Claims(client, alias)
 
     def touch(self, event_time: datetime) -> None:
-        """Note the hour of an event sent (indexed now or already there)."""
-        self._touched.add(hour_of(event_time))
+        """Note the hour of an event about to be sent (indexed now or already there).
+
+        Its month is claimed first (indexer/claims.py), so that a crash before the count
+        leaves a trace for another indexer to count it again.
+        """
+        hour = hour_of(event_time)
+        if hour in self._touched and self._claims.fresh():
+            return
+        self._touched.add(hour)
+        month = hour_of(_month_of(hour))
+        if not self._claims.covers(month):
+            self._claims.claim(month)
 
     def update(self) -> None:
-        """Count the touched hours again, from the events as they are now searchable."""
-        if not self._touched:
-            return
+        """Count the touched hours again, from the events as they are now searchable.
+
+        Then release this pipeline's claim, and count whole the months of claims that
+        dead pipelines left behind.
+        """
         touched, self._touched = self._touched, set()
+        if touched:
+            self._recount(touched)
+        self._claims.release()
+        self.recover()
+
+    def recover(self) -> list[datetime]:
+        """Count whole the months of expired claims, then drop the claims; those months."""
+        recounted: list[datetime] = []
+        for claim in self._claims.expired():
+            # A month deleted since has nothing to count (and must not get counts back).
+            months = [
+                month
+                for month in claim.months
+                if self._client.indices.exists(index=monthly_index(self._alias, month))
+            ]
+            hours = {
+                hour
+                for month in months
+                for hour in range(hour_of(month), hour_of(_next_month(month)), _HOUR_MS)
+            }
+            if hours:
+                self._recount(hours)
+            self._claims.drop(claim)
+            recounted += months
+        return sorted(set(recounted))
+
+    def _recount(self, touched: set[int]) -> None:
         self._client.indices.refresh(index=self._alias, ignore_unavailable=True)
         by_month: dict[datetime, set[int]] = {}
         for hour in touched:

@@ -24,7 +24,7 @@ from elasticsearch import Elasticsearch
 from elasticsearch.exceptions import GeneralAvailabilityWarning
 
 from common.indices import state_index
-from indexer.hourly import count_month, delete_hours, month_states
+from indexer.hourly import HourlyCounts, count_month, delete_hours, month_states
 from indexer.quarantine import quarantine_index
 from schema import IndexLayout
 from schema.hourly import COMPLETE, hours_index
@@ -247,6 +247,8 @@ class Counted:
 
     counted: list[tuple[Month, str]]
     dropped: list[Month]
+    #: Months counted again because a pipeline stopped between sending and counting.
+    recovered: list[Month]
 
 
 def count(
@@ -261,8 +263,12 @@ def count(
 
     Until every month's counts are complete, statistics are read from the events: months
     indexed before TrailQL kept counts, restored without them, or left half-counted by a
-    worker that died need this once. Counts whose month has no events any more are dropped.
+    worker that died need this once. Counts whose month has no events any more are dropped;
+    months a pipeline claimed and never counted (indexer/claims.py) are counted again first.
     """
+    recovered = [
+        Month(moment.year, moment.month) for moment in HourlyCounts(client, alias, layout).recover()
+    ]
     present = [index.month for index in monthly_indices(client, alias)]
     asked = sorted(set(months))
     if missing := [month for month in asked if month not in present]:
@@ -278,7 +284,7 @@ def count(
     dropped = [moment for moment in sorted(states) if moment not in kept]
     for moment in dropped:
         delete_hours(client, alias, moment)
-    return Counted(counted, [Month(moment.year, moment.month) for moment in dropped])
+    return Counted(counted, [Month(moment.year, moment.month) for moment in dropped], recovered)
 
 
 def alias_indices(client: Elasticsearch, alias: str) -> list[str]:

@@ -121,3 +121,34 @@ def hours_index_body(alias: str, layout: IndexLayout | None = None) -> dict[str,
         "mappings": hours_mapping(),
         "aliases": {hours_alias(alias): {}},
     }
+
+
+#: A pipeline's claim on the months it sent events to and has not counted yet
+#: (``<alias>_uncounted``, one document per pipeline): written before the events, removed
+#: once they are counted. A claim left past ``expires`` is a pipeline that died in between:
+#: its months' counts may miss events, so the API reads the events until an indexer counts
+#: those months again (indexer/claims.py).
+CLAIMED_MONTHS: Final = "months"
+CLAIM_EXPIRES: Final = "expires"
+#: How long a claim holds without being renewed; a live pipeline renews it at half.
+CLAIM_LEASE_MS: Final = 10 * 60 * 1000
+
+
+def uncounted_index(alias: str) -> str:
+    """The claims' index: not ``<alias>-…`` (the events template's) nor ``<alias>_hours``."""
+    return f"{alias}_uncounted"
+
+
+def uncounted_mapping() -> dict[str, Any]:
+    """Strict: a claim holds the months (their first instants) and when it expires."""
+    millis = {"type": "date", "format": "epoch_millis"}
+    return {
+        "dynamic": "strict",
+        "properties": {CLAIMED_MONTHS: millis, CLAIM_EXPIRES: millis, "host": {"type": "keyword"}},
+    }
+
+
+def expired_claims_query(now_ms: int | None = None) -> dict[str, Any]:
+    """The claims whose pipeline stopped renewing them (Elasticsearch's now by default)."""
+    bound: str | int = "now" if now_ms is None else now_ms
+    return {"range": {CLAIM_EXPIRES: {"lt": bound}}}

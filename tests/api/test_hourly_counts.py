@@ -21,6 +21,8 @@ from starlette.testclient import TestClient
 from api import slices
 from api.app import create_app
 from api.hourly import answers
+from indexer import claims
+from indexer.claims import Claims
 from indexer.hourly import CountingError, HourlyCounts
 from indexer.lifecycle import Month, delete
 from indexer.run import index_sources
@@ -31,6 +33,7 @@ from schema.hourly import (
     hours_alias,
     hours_index,
     hours_index_body,
+    uncounted_index,
 )
 from tests.helpers import graphql, requests_sent
 from trailql.cli import EXIT_ERROR, EXIT_OK, main
@@ -414,3 +417,81 @@ def test_indices_count_counts_months_without_counts_and_drops_orphans(  # noqa: 
     assert "1 month counted, 1 not exact" in err
     code, err = run("count", "--month", "2025-04")
     assert (code, "2025-04: complete" in err) == (EXIT_OK, True)
+
+
+def _claims(es: Elasticsearch, alias: str) -> list[dict[str, Any]]:
+    index = uncounted_index(alias)
+    if not es.indices.exists(index=index):
+        return []
+    es.indices.refresh(index=index)
+    return [hit["_source"] for hit in es.search(index=index, size=100)["hits"]["hits"]]
+
+
+def test_a_pipeline_that_dies_before_counting_leaves_its_month_to_the_events_then_recounted(
+    es, es_connection, alias, tmp_path, monkeypatch
+):
+    """Events acknowledged, counts never updated: the claim it left says so, and is acted on."""
+    _write_trail(tmp_path / "a", "a.json.gz", [_record(n, "CreateLogGroup", 1) for n in range(5)])
+    index_sources([str(tmp_path / "a")], client=es, alias=alias)
+    assert _claims(es, alias) == []  # counted, so released
+    selection = "count terms(field: EVENT_NAME) { key count }"
+    expected = {
+        "count": 8,
+        "terms": [{"key": "CreateLogGroup", "count": 5}, {"key": "DeleteLogGroup", "count": 3}],
+    }
+
+    def dies(_: HourlyCounts) -> None:
+        raise RuntimeError("the process is killed here")
+
+    _write_trail(
+        tmp_path / "b", "b.json.gz", [_record(n, "DeleteLogGroup", 2) for n in range(100, 103)]
+    )
+    with monkeypatch.context() as patched:
+        patched.setattr(HourlyCounts, "update", dies)
+        patched.setattr(claims, "CLAIM_LEASE_MS", 0)  # expired as soon as it is written
+        with pytest.raises(RuntimeError, match="killed"):
+            index_sources([str(tmp_path / "b")], client=es, alias=alias)
+    es.indices.refresh(index=alias)  # what the cluster does by itself within a second
+    assert es.count(index=alias)["count"] == 8
+    assert sum(source["events"] for _, source in _count_documents(es, alias)) == 5
+    [left] = _claims(es, alias)
+    assert left["months"] == [int(MARCH.timestamp() * 1000)]
+    assert _month_state(es, alias, MARCH) == COMPLETE  # short of 3 events, and it does not know
+    app = create_app(es_connection, alias)
+    with TestClient(app) as client, requests_sent(app.state.elasticsearch) as sent:
+        assert _stats(client, selection, LOGS) == expected
+    assert _searched(sent) == [alias]
+
+    # The next load, whatever it holds, counts March again whole and drops the claim.
+    later = tmp_path / "c"
+    _write_trail(later, "c.json.gz", [])
+    index_sources([str(later)], client=es, alias=alias)
+    assert _claims(es, alias) == []
+    assert sum(source["events"] for _, source in _count_documents(es, alias)) == 8
+    app = create_app(es_connection, alias)
+    with TestClient(app) as client, requests_sent(app.state.elasticsearch) as sent:
+        assert _stats(client, selection, LOGS) == expected
+    assert _searched(sent) == [hours_alias(alias)]
+
+
+def test_a_claim_still_renewed_is_left_alone_and_indices_count_recovers_an_expired_one(  # noqa: PLR0917
+    es, es_connection, alias, tmp_path, monkeypatch, capsys
+):
+    _write_trail(tmp_path, "a.json.gz", [_record(n, "CreateLogGroup", 1) for n in range(4)])
+    index_sources([str(tmp_path)], client=es, alias=alias)
+    live = Claims(es, alias)
+    live.claim(int(MARCH.timestamp() * 1000))
+    assert HourlyCounts(es, alias, None).recover() == []  # not expired: its pipeline works on
+    assert len(_claims(es, alias)) == 1
+    dead = Claims(es, alias, clock=lambda: 0)  # a claim that expired long ago
+    dead.claim(int(MARCH.timestamp() * 1000))
+    dead.claim(int(JANUARY.timestamp() * 1000))  # a month whose events are gone since
+    es.indices.refresh(index=uncounted_index(alias))
+    monkeypatch.setenv("TRAILQL_INDEX", alias)
+    for name, value in es_connection.environment().items():
+        monkeypatch.setenv(name, value)
+    assert main(["indices", "count"]) == EXIT_OK
+    err = capsys.readouterr().err
+    assert "2025-03: counted again, a pipeline stopped before counting it" in err
+    assert len(_claims(es, alias)) == 1  # the live one
+    assert not es.indices.exists(index=hours_index(alias, JANUARY))

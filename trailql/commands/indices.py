@@ -157,6 +157,10 @@ def _recount(client: Elasticsearch, alias: str, arguments: argparse.Namespace) -
             months=months,
             on_month=lambda month: status.update(f"counting {month} from its events"),
         )
+    for month in done.recovered:
+        stderr.print(
+            f"{month}: counted again, a pipeline stopped before counting it", soft_wrap=True
+        )
     for month, state in done.counted:
         stderr.print(f"{month}: {state}{_STATE_SAYS.get(state, '')}", soft_wrap=True)
     for month in done.dropped:

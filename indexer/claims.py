@@ -20,8 +20,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from elasticsearch import ApiError, Elasticsearch
+from elasticsearch import ApiError, Elasticsearch, TransportError
 
+from common.retry import Backoff, transient
+from indexer.bulk import ElasticsearchUnavailableError
 from indexer.indices import create_index
 from schema.hourly import (
     CLAIM_EXPIRES,
@@ -55,9 +57,17 @@ class Claims:
     """One pipeline's claim: the months it has sent events to since they were last counted."""
 
     def __init__(
-        self, client: Elasticsearch, alias: str, *, clock: Callable[[], int] = _now_ms
+        self,
+        client: Elasticsearch,
+        alias: str,
+        retries: int = 0,
+        backoff: Backoff | None = None,
+        *,
+        clock: Callable[[], int] = _now_ms,
     ) -> None:
         self._client = client
+        self._retries = retries
+        self._backoff = backoff or Backoff()
         self._index = uncounted_index(alias)
         self._id = f"{socket.gethostname()}:{uuid.uuid4().hex[:12]}"
         self._clock = clock
@@ -74,8 +84,24 @@ class Claims:
         return month_ms in self._months and self.fresh()
 
     def claim(self, month_ms: int) -> None:
-        """Claim ``month_ms`` too, renewing the claim; before any event of it is sent."""
+        """Claim ``month_ms`` too, renewing the claim; before any event of it is sent.
+
+        Raises:
+            ElasticsearchUnavailableError: not written after every retry; no event of the
+                month may be sent (the caller waits, or stops, as for a bulk request).
+        """
         self._months.add(month_ms)
+        for attempt in range(self._retries + 1):
+            try:
+                self._write()
+            except (ApiError, TransportError) as exc:
+                if not transient(exc) or attempt == self._retries:
+                    raise ElasticsearchUnavailableError(f"could not claim a month: {exc}") from exc
+                time.sleep(self._backoff.delay(attempt))
+            else:
+                return
+
+    def _write(self) -> None:
         now = self._clock()
         if not self._present:
             create_index(

@@ -107,12 +107,19 @@ def _count_document(hour: int, key: dict[str, Any], events: int) -> dict[str, An
 class HourlyCounts:
     """The hours one pipeline's events fell in, counted again when its batch is done."""
 
-    def __init__(self, client: Elasticsearch, alias: str, layout: IndexLayout | None) -> None:
+    def __init__(
+        self,
+        client: Elasticsearch,
+        alias: str,
+        layout: IndexLayout | None,
+        *,
+        claims: Claims | None = None,
+    ) -> None:
         self._client = client
         self._alias = alias
         self._layout = layout
         self._touched: set[int] = set()
-        self._claims = Claims(client, alias)
+        self._claims = claims or Claims(client, alias)
 
     def touch(self, event_time: datetime) -> None:
         """Note the hour of an event about to be sent (indexed now or already there).

@@ -31,6 +31,7 @@ from elasticsearch import Elasticsearch
 from common.metrics import INDEXER_EVENTS, QUARANTINED_RECORDS
 from common.retry import Backoff
 from indexer.bulk import BulkResult, BulkWriter, Outcome
+from indexer.claims import Claims
 from indexer.documents import (
     BadRecord,
     BrokenFile,
@@ -188,9 +189,12 @@ class Pipeline:
         self._alias = alias
         self._maker = DocumentMaker(alias, options.window)
         self._indices = Indices(client, alias, options.layout)
-        #: The hours this pipeline's events fall in, counted again once all are acknowledged.
-        self._hours = HourlyCounts(client, alias, options.layout)
         retries = options.max_retries if options.max_retries is not None else default_retries
+        #: The hours this pipeline's events fall in, counted again once all are acknowledged;
+        #: their months claimed first, as patiently as a bulk request is retried.
+        self._hours = HourlyCounts(
+            client, alias, options.layout, claims=Claims(client, alias, retries, options.backoff)
+        )
         #: Stamps each request with the indexed time, and tells live subscriptions what is
         #: still on its way (indexer/watermark.py).
         self._watermark = Watermark(client, alias)

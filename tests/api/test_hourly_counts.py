@@ -21,7 +21,10 @@ from starlette.testclient import TestClient
 from api import slices
 from api.app import create_app
 from api.hourly import answers
+from bench.api_server import free_port
+from common.retry import Backoff
 from indexer import claims
+from indexer.bulk import ElasticsearchUnavailableError
 from indexer.claims import Claims
 from indexer.hourly import CountingError, HourlyCounts
 from indexer.lifecycle import Month, delete
@@ -495,3 +498,12 @@ def test_a_claim_still_renewed_is_left_alone_and_indices_count_recovers_an_expir
     assert "2025-03: counted again, a pipeline stopped before counting it" in err
     assert len(_claims(es, alias)) == 1  # the live one
     assert not es.indices.exists(index=hours_index(alias, JANUARY))
+
+
+def test_a_month_that_cannot_be_claimed_is_not_sent_and_says_elasticsearch_is_unavailable(alias):
+    """No claim, no event: the load waits or stops as it would for a bulk request."""
+    nowhere = Elasticsearch(f"http://127.0.0.1:{free_port()}", max_retries=0)
+    tries = Claims(nowhere, alias, 2, Backoff(0.01, 0.01))
+    with pytest.raises(ElasticsearchUnavailableError, match="could not claim a month"):
+        tries.claim(int(MARCH.timestamp() * 1000))
+    assert not tries.covers(int(MARCH.timestamp() * 1000))

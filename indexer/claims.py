@@ -141,7 +141,7 @@ class Claims:
         return [
             ExpiredClaim(
                 hit["_id"],
-                [datetime.fromtimestamp(ms / 1000, UTC) for ms in _listed(hit)],
+                _listed(hit),
                 int(hit["_seq_no"]),
                 int(hit["_primary_term"]),
             )
@@ -163,7 +163,14 @@ class Claims:
                 raise
 
 
-def _listed(hit: dict[str, Any]) -> list[int]:
-    """A claim's months as epoch milliseconds (one month is stored as a single value)."""
+def _listed(hit: dict[str, Any]) -> list[datetime]:
+    """A claim's months; a value that is no month TrailQL could hold is left out."""
     months = (hit.get("_source") or {}).get(CLAIMED_MONTHS, [])
-    return [int(month) for month in (months if isinstance(months, list) else [months])]
+    found = []
+    for value in months if isinstance(months, list) else [months]:
+        try:
+            moment = datetime.fromtimestamp(int(value) / 1000, UTC)
+        except (TypeError, ValueError, OverflowError, OSError):
+            continue
+        found.append(moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0))
+    return found

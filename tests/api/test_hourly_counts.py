@@ -37,6 +37,7 @@ from schema.hourly import (
     hours_index,
     hours_index_body,
     uncounted_index,
+    uncounted_mapping,
 )
 from tests.helpers import graphql, requests_sent
 from trailql.cli import EXIT_ERROR, EXIT_OK, main
@@ -507,3 +508,13 @@ def test_a_month_that_cannot_be_claimed_is_not_sent_and_says_elasticsearch_is_un
     with pytest.raises(ElasticsearchUnavailableError, match="could not claim a month"):
         tries.claim(int(MARCH.timestamp() * 1000))
     assert not tries.covers(int(MARCH.timestamp() * 1000))
+
+
+def test_a_claim_holding_no_month_is_dropped_without_counting_anything(es, alias):
+    index = uncounted_index(alias)
+    es.indices.create(index=index, mappings=uncounted_mapping())
+    absurd = {"months": [253402300800000 * 40, "12.5"], "expires": 0}  # year 320,000; a fraction
+    es.index(index=index, id="garbage", document=absurd, refresh=True)
+    assert HourlyCounts(es, alias, None).recover() == []
+    assert _claims(es, alias) == []
+    assert not es.indices.exists(index=hours_alias(alias))

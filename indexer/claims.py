@@ -23,8 +23,9 @@ from typing import Any
 from elasticsearch import ApiError, Elasticsearch, TransportError
 
 from common.retry import Backoff, transient
+from common.times import now_ms
 from indexer.bulk import ElasticsearchUnavailableError
-from indexer.indices import create_index
+from indexer.indices import SMALL_INDEX, create_index
 from schema.hourly import (
     CLAIM_EXPIRES,
     CLAIM_LEASE_MS,
@@ -34,13 +35,8 @@ from schema.hourly import (
     uncounted_mapping,
 )
 
-_SMALL_INDEX = {"index.number_of_shards": 1, "index.auto_expand_replicas": "0-1"}
 #: Expired claims handled by one pipeline's end; any more wait for the next.
 _EXPIRED_AT_ONCE = 100
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 @dataclass(frozen=True)
@@ -63,7 +59,7 @@ class Claims:
         retries: int = 0,
         backoff: Backoff | None = None,
         *,
-        clock: Callable[[], int] = _now_ms,
+        clock: Callable[[], int] = now_ms,
     ) -> None:
         self._client = client
         self._retries = retries
@@ -105,7 +101,7 @@ class Claims:
         now = self._clock()
         if not self._present:
             create_index(
-                self._client, self._index, settings=_SMALL_INDEX, mappings=uncounted_mapping()
+                self._client, self._index, settings=SMALL_INDEX, mappings=uncounted_mapping()
             )
         self._client.index(
             index=self._index,

@@ -9,7 +9,6 @@ from its answer.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -17,6 +16,7 @@ from typing import IO
 
 import orjson
 
+from common.times import now_ms
 from indexer.reader import Hasher, TrailFileError, UnreadableRecord, read_records_with_bytes
 from schema import (
     DERIVED,
@@ -52,7 +52,7 @@ def stamped(payload: bytes, indexed_at_ms: int) -> bytes:
 
 def indexed_now(payload: bytes) -> bytes:
     """``payload`` stamped with the time now, in epoch milliseconds."""
-    return stamped(payload, time.time_ns() // 1_000_000)
+    return stamped(payload, now_ms())
 
 
 @dataclass(frozen=True, slots=True)

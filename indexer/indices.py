@@ -9,7 +9,8 @@ from elasticsearch import ApiError, Elasticsearch
 from indexer.quarantine import quarantine_index, quarantine_mapping
 from schema import IndexLayout, added_mapping, index_template, without_index, without_index_body
 
-_SMALL_INDEX = {"index.number_of_shards": 1, "index.auto_expand_replicas": "0-1"}
+#: The indices beside the months that hold little: one shard, a replica where there is room.
+SMALL_INDEX = {"index.number_of_shards": 1, "index.auto_expand_replicas": "0-1"}
 
 
 def install_template(client: Elasticsearch, alias: str, layout: IndexLayout | None = None) -> None:
@@ -50,7 +51,7 @@ class Indices:
         """The quarantine index, with its strict mapping."""
         name = quarantine_index(self._alias)
         if name not in self._ready:
-            create_index(self._client, name, settings=_SMALL_INDEX, mappings=quarantine_mapping())
+            create_index(self._client, name, settings=SMALL_INDEX, mappings=quarantine_mapping())
             self._ready.add(name)
 
     def ensure_without(self, unindexed: str) -> None:

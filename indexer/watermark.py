@@ -23,7 +23,6 @@ import logging
 import os
 import socket
 import threading
-import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -32,18 +31,14 @@ from typing import Self
 
 from elasticsearch import Elasticsearch
 
+from common.times import now_ms
 from common.writers import HEARTBEAT, HEARTBEAT_MS, PENDING_SINCE, writers_index, writers_mapping
 from indexer.documents import stamped
-from indexer.indices import create_index
+from indexer.indices import SMALL_INDEX, create_index
 
 logger = logging.getLogger("trailql.indexer.watermark")
 
 _SETTLE_EVERY_SECONDS = 1.0
-_SMALL_INDEX = {"index.number_of_shards": 1, "index.auto_expand_replicas": "0-1"}
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 class Watermark:
@@ -58,7 +53,7 @@ class Watermark:
         client: Elasticsearch,
         alias: str,
         *,
-        clock: Callable[[], int] = _now_ms,
+        clock: Callable[[], int] = now_ms,
         settle_every: float = _SETTLE_EVERY_SECONDS,
     ) -> None:
         self._client = client
@@ -156,7 +151,7 @@ class Watermark:
             return
         if not self._present:
             create_index(
-                self._client, self._index, settings=_SMALL_INDEX, mappings=writers_mapping()
+                self._client, self._index, settings=SMALL_INDEX, mappings=writers_mapping()
             )
         now = self._clock()
         self._client.index(

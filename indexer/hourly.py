@@ -157,16 +157,20 @@ class HourlyCounts:
                 for month in claim.months
                 if self._client.indices.exists(index=monthly_index(self._alias, month))
             ]
-            hours = {
-                hour
-                for month in months
-                for hour in range(hour_of(month), hour_of(_next_month(month)), _HOUR_MS)
-            }
-            if hours:
-                self._recount(hours)
+            self.count_whole(months)
             self._claims.drop(claim)
             recounted += months
         return sorted(set(recounted))
+
+    def count_whole(self, months: list[datetime]) -> None:
+        """Count every hour of ``months`` again from their events (no claim: nothing is sent)."""
+        hours = {
+            hour
+            for month in months
+            for hour in range(hour_of(month), hour_of(_next_month(month)), _HOUR_MS)
+        }
+        if hours:
+            self._recount(hours)
 
     def _recount(self, touched: set[int]) -> None:
         self._client.indices.refresh(index=self._alias, ignore_unavailable=True)
@@ -316,7 +320,5 @@ def count_month(
     once (counted again: the events may have been corrected since).
     """
     delete_hours(client, alias, month)
-    counts = HourlyCounts(client, alias, layout)
-    counts.touch(month)
-    counts.update()
+    HourlyCounts(client, alias, layout).count_whole([month])
     return month_states(client, alias).get(month, BUILDING)

@@ -63,7 +63,11 @@ class Month:
     @classmethod
     def current(cls, now: datetime | None = None) -> Month:
         """The month it is now, in UTC (events are filed by their UTC eventTime)."""
-        moment = now or datetime.now(UTC)
+        return cls.of(now or datetime.now(UTC))
+
+    @classmethod
+    def of(cls, moment: datetime) -> Month:
+        """The month ``moment`` falls in (its own zone: give it in UTC)."""
         return cls(moment.year, moment.month)
 
     def first_instant(self) -> datetime:
@@ -266,9 +270,7 @@ def count(
     worker that died need this once. Counts whose month has no events any more are dropped;
     months a pipeline claimed and never counted (indexer/claims.py) are counted again first.
     """
-    recovered = [
-        Month(moment.year, moment.month) for moment in HourlyCounts(client, alias, layout).recover()
-    ]
+    recovered = [Month.of(moment) for moment in HourlyCounts(client, alias, layout).recover()]
     present = [index.month for index in monthly_indices(client, alias)]
     asked = sorted(set(months))
     if missing := [month for month in asked if month not in present]:
@@ -284,7 +286,7 @@ def count(
     dropped = [moment for moment in sorted(states) if moment not in kept]
     for moment in dropped:
         delete_hours(client, alias, moment)
-    return Counted(counted, [Month(moment.year, moment.month) for moment in dropped], recovered)
+    return Counted(counted, [Month.of(moment) for moment in dropped], recovered)
 
 
 def alias_indices(client: Elasticsearch, alias: str) -> list[str]:

@@ -22,11 +22,12 @@ from api.live import LiveConnection, LiveHub
 from api.request_log import RequestRecord
 from api.slices import Months
 from api.tenancy import ACCOUNT_FIELD as ACCOUNT_FIELD_OF_EVENTS
-from api.tenancy import Tenant, check_confined
+from api.tenancy import Tenant, UnconfinedSearchError, check_confined
 from common.indices import state_index
 from common.metrics import ELASTICSEARCH_REQUEST_SECONDS
 from detections.findings import findings_index
 from schema.hourly import hours_alias
+from schema.mapping import month_of_index, without_indices
 
 #: The field of a finding that says whose it is, as recipientAccountId says of an event.
 FINDING_ACCOUNT_FIELD = "accountId"
@@ -34,13 +35,17 @@ FINDING_ACCOUNT_FIELD = "accountId"
 #: The account a trail file belongs to, in the state index (indexer/state.py's mapping).
 STATE_ACCOUNT = "account"
 
+#: The key of a search of events that names the indices to search instead of the alias
+#: (api/slices.py); every name must be one of the alias's own (:func:`_named_within`).
+WITHIN = "within"
+
 #: What a search sent with others may set: the rest (a point in time) goes alone.
 _TOGETHER_KEYS = frozenset(
     {"query", "aggs", "size", "sort", "search_after", "track_total_hits", "source"}
-    | {"pre_filter_shard_size"}
+    | {"pre_filter_shard_size", WITHIN}
 )
-#: Of those, what ``_msearch`` takes in its URL rather than in each search's body.
-_URL_KEYS = frozenset({"pre_filter_shard_size"})
+#: Of those, what ``_msearch`` takes in its URL (or header) rather than in each search's body.
+_URL_KEYS = frozenset({"pre_filter_shard_size", WITHIN})
 
 _OUT_OF_TIME = (
     "the search ran past the request's time budget and was stopped; narrow the filter or "
@@ -58,6 +63,27 @@ def _aggregating(client: AsyncElasticsearch) -> AsyncElasticsearch:
     another node. Kept per client: ``options()`` costs about 0.2 ms.
     """
     return client.options(retry_on_status=(429, 502, 504))
+
+
+def _named_within(alias: str, within: object) -> str:
+    """The indices a search of events names: the alias, or only indices of the alias.
+
+    Raises:
+        UnconfinedSearchError: a name that is not a month or an index of unindexed events
+            of ``alias`` (a bug: the names come from api/slices.py).
+    """
+    if within is None:
+        return alias
+    names = str(within).split(",")
+    for name in names:
+        if month_of_index(alias, name) is None and name != without_indices(alias):
+            raise UnconfinedSearchError(f"a search may not name {name!r}")
+    return ",".join(names)
+
+
+def _without(key: str, request: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``request`` without ``key``."""
+    return {name: value for name, value in request.items() if name != key}
 
 
 def _count_searches(searches: int, started: float) -> None:
@@ -97,9 +123,18 @@ class Context:
 
         A missing alias is an empty result, not an error; a missing shard is an error, never
         a partial answer. A request that could reach past its query (see
-        :func:`api.tenancy.check_confined`) is refused as a bug.
+        :func:`api.tenancy.check_confined`) is refused as a bug. ``within`` (:data:`WITHIN`)
+        names the alias's indices to search instead of the alias.
         """
-        return await self._search(self.alias, ACCOUNT_FIELD_OF_EVENTS, request)
+        index = _named_within(self.alias, request.pop(WITHIN, None))
+        if index == self.alias:
+            return await self._search(index, ACCOUNT_FIELD_OF_EVENTS, request)
+        response = await self._search(index, ACCOUNT_FIELD_OF_EVENTS, dict(request))
+        if "aggs" in request and not response["_shards"]["total"]:
+            # No index holds the months named: searched by name, nothing answers, and the
+            # aggregations lack the shape the alias gives them (a timeline's empty buckets).
+            return await self._search(self.alias, ACCOUNT_FIELD_OF_EVENTS, request)
+        return response
 
     async def search_hours(self, **request: Any) -> Any:
         """Search the hourly counts of the events (schema/hourly.py), confined as events are."""
@@ -131,17 +166,25 @@ class Context:
         all (the time budget spent, a search unconfined, the connection lost) is raised
         either way.
         """
-        if len(requests) <= 1 or any(set(request) - _TOGETHER_KEYS for request in requests):
+        if (
+            len(requests) <= 1
+            or any(set(request) - _TOGETHER_KEYS for request in requests)
+            or any(WITHIN in request and "aggs" in request for request in requests)  # see search
+        ):
             return await self._one_at_a_time(requests, errors_in_place=errors_in_place)
-        prepared = [self._confined(ACCOUNT_FIELD_OF_EVENTS, dict(request)) for request in requests]
-        header = {
-            "index": self.alias,
-            "ignore_unavailable": True,
-            "allow_no_indices": True,
-            "allow_partial_search_results": False,
-        }
+        within = [_named_within(self.alias, request.get(WITHIN)) for request in requests]
+        prepared = [
+            self._confined(ACCOUNT_FIELD_OF_EVENTS, _without(WITHIN, request))
+            for request in requests
+        ]
         searches: list[dict[str, Any]] = []
-        for request in prepared:
+        for request, index in zip(prepared, within, strict=True):
+            header = {
+                "index": index,
+                "ignore_unavailable": True,
+                "allow_no_indices": True,
+                "allow_partial_search_results": False,
+            }
             body = {key: value for key, value in request.items() if key not in _URL_KEYS}
             if "source" in body:
                 body["_source"] = body.pop("source")

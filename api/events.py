@@ -8,9 +8,9 @@ from typing import Any
 
 import strawberry
 
-from api.context import Context
+from api.context import WITHIN, Context
 from api.errors import ErrorCode, user_error
-from api.filters import EventFilter, event_query, skipping_other_months
+from api.filters import EventFilter, event_query, searching_its_months
 from api.input_conversion import fast_input
 from api.limits import FieldCost
 from api.pagination import (
@@ -164,7 +164,7 @@ async def find_events(
     position = resume_after(cursor, direction, EVENT_POSITION)
     search_order = {"asc": "desc", "desc": "asc"}[direction] if backwards else direction
     query = await event_query(context, event_filter)
-    count_options = skipping_other_months(event_filter)
+    count_options = await searching_its_months(context, event_filter)
     count = (
         {"query": query, "size": 0, "track_total_hits": True, **count_options}
         if selects(info, "totalCount")
@@ -221,6 +221,8 @@ async def _page(
     its answer comes back beside the hits.
     """
     months = await context.months.of(context.elasticsearch, context.alias)
+    nameable = await context.months.nameable(context.elasticsearch, context.alias)
+    now = datetime.now(UTC)
     resume_at = None if position is None else datetime.fromtimestamp(int(position[0]) / 1000, UTC)
     hits: list[dict[str, Any]] = []
     counted = None
@@ -233,6 +235,9 @@ async def _page(
             "track_total_hits": False,
             "source": source,
         }
+        named = piece.named_indices(context.alias, now) if nameable else None
+        if named is not None:
+            request[WITHIN] = named
         if position is not None:
             request["search_after"] = position
         if count is not None and counted is None:

@@ -11,17 +11,18 @@ BAD_USER_INPUT naming the limit, so Elasticsearch never sees a query it would re
 from __future__ import annotations
 
 import ipaddress
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError
 
-from api.context import Context
+from api.context import WITHIN, Context
 from api.errors import ErrorCode, user_error
 from api.input_conversion import fast_input
 from api.integrity import FileIntegrity, files_with_verdicts
 from api.limits import Limits
+from api.slices import Slice
 from common.times import utc
 from schema.document import SCALAR_KEY, SEARCHABLE_DEPTH
 from schema.paths import (
@@ -265,6 +266,26 @@ def skipping_other_months(event_filter: EventFilter | None) -> dict[str, Any]:
     months however many are kept. Without a range the check would find nothing to skip.
     """
     return {} if open_ended(event_filter) else {"pre_filter_shard_size": 1}
+
+
+async def searching_its_months(
+    context: Context, event_filter: EventFilter | None
+) -> dict[str, Any]:
+    """:func:`skipping_other_months`, and the months of a window with both ends by name.
+
+    Named (api/slices.py), the one or two months of a day's window are searched in one
+    round, without first asking every month's shard whether the range could match it.
+    """
+    options = skipping_other_months(event_filter)
+    if event_filter is None or event_filter.from_ is None or event_filter.to is None:
+        return options
+    if not await context.months.nameable(context.elasticsearch, context.alias):
+        return options
+    window = Slice.around(utc(event_filter.from_), utc(event_filter.to))
+    if window.end is None:  # to the year 9999: where an older TrailQL put absurd times
+        return options
+    named = window.named_indices(context.alias, datetime.now(UTC))
+    return options if named is None else {**options, WITHIN: named}
 
 
 def needs_file_lookup(event_filter: EventFilter | None) -> bool:

@@ -11,13 +11,19 @@ The months come from the names of the indices behind the alias, remembered for a
 first search's range is open towards the order's start, so a month created since is still
 read; an index that is not a month (the indices of events with a field left unindexed) is read
 by whichever search's range holds its events.
+
+Where it can, a search names the indices its range may touch instead of the alias
+(:meth:`Slice.named_indices`): Elasticsearch then asks one shard, query and fetch in one round,
+rather than first asking every month's shard whether it could match (about 0.6 ms of a
+3.3 ms page over twelve months). Every month the range covers is named, known or not, so a
+month created since is still read.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import MAXYEAR, UTC, datetime
+from datetime import MAXYEAR, UTC, datetime, timedelta
 from typing import Any
 
 from elasticsearch import AsyncElasticsearch, NotFoundError
@@ -29,10 +35,17 @@ from schema.hourly import (
     states_of,
     uncounted_index,
 )
-from schema.mapping import month_of_index
+from schema.mapping import month_of_index, monthly_index, unindexed_field, without_indices
 
 #: How long the months behind an alias are trusted before they are read again.
 MONTHS_FRESH_SECONDS = 60.0
+
+#: The most indices one search names; a longer range searches the alias.
+MOST_NAMED_MONTHS = 36
+
+#: How far past the clock a month may already hold events: the indexer refuses an eventTime
+#: more than ``TRAILQL_MAX_FUTURE`` (a day unless set) ahead of its own clock.
+FUTURE_REACH = timedelta(days=32)
 
 
 @dataclass(frozen=True)
@@ -51,6 +64,37 @@ class Slice:
             bounds["lt"] = self.end.isoformat()
         return {"range": {field_name: bounds}} if bounds else None
 
+    @classmethod
+    def around(cls, start: datetime, end: datetime) -> Slice:
+        """The whole months from ``start``'s to ``end``'s (both UTC), both included.
+
+        Open towards the future when ``end`` lies in the last month a datetime can hold.
+        """
+        return cls(_month_start(start), _next(_month_start(end)))
+
+    def named_indices(self, alias: str, now: datetime) -> str | None:
+        """The indices of ``alias`` that may hold this slice's events, by name, or None.
+
+        Every month from the slice's start to its end is named, known or not (a missing
+        index is skipped), and the indices of events with a field left unindexed by pattern;
+        a slice open towards the future ends at the last month the indexer's window of
+        eventTimes reaches (:data:`FUTURE_REACH`). None (search the alias) when the slice
+        is open towards the past, where a backfill may create any month, or names too many.
+        """
+        if self.start is None:
+            return None
+        last = self.end if self.end is not None else _next(_month_start(now + FUTURE_REACH))
+        months: list[str] = []
+        month: datetime | None = _month_start(self.start)
+        while month is not None and (last is None or month < last):
+            if len(months) == MOST_NAMED_MONTHS:
+                return None
+            months.append(monthly_index(alias, month))
+            month = _next(month)
+        if not months:
+            return None
+        return ",".join([*months, without_indices(alias)])
+
 
 @dataclass(frozen=True)
 class _Behind:
@@ -61,6 +105,9 @@ class _Behind:
     only_months: bool  # no index whose events may lie in any month
     #: Every month's events are counted by hour (schema/hourly.py), and there is a month.
     counted: bool = False
+    #: Every index is a month or holds events with a field left unindexed, and the alias
+    #: filters and routes none: a search may name them instead (:meth:`Slice.named_indices`).
+    nameable: bool = False
 
 
 @dataclass
@@ -96,15 +143,24 @@ class Months:
         """
         return (await self._behind(elasticsearch, alias)).counted
 
+    async def nameable(self, elasticsearch: AsyncElasticsearch, alias: str) -> bool:
+        """Whether a search may name the indices behind ``alias`` instead of the alias.
+
+        Not when an index that is neither a month nor of unindexed events is behind it, nor
+        when the alias filters or routes an index: a search by name would skip the filter.
+        """
+        return (await self._behind(elasticsearch, alias)).nameable
+
     async def _behind(self, elasticsearch: AsyncElasticsearch, alias: str) -> _Behind:
         now = time.monotonic()
         known = self._known.get(alias)
         if known is not None and now - known.read_at < MONTHS_FRESH_SECONDS:
             return known
         try:
-            names = list(await elasticsearch.indices.get_alias(name=alias))
+            indices = dict((await elasticsearch.indices.get_alias(name=alias)).body)
         except NotFoundError:
-            names = []
+            indices = {}
+        names = list(indices)
         of_names = [month_of_index(alias, name) for name in names]
         months = sorted({month for month in of_names if month is not None})
         # Counts of a month whose events are gone (deleted by ILM) would count them still.
@@ -115,9 +171,26 @@ class Months:
             and _all_complete(counts)
             and not await _claims_expired(elasticsearch, alias)
         )
-        behind = _Behind(now, months, only_months=None not in of_names, counted=counted)
+        behind = _Behind(
+            now,
+            months,
+            only_months=None not in of_names,
+            counted=counted,
+            nameable=_nameable(alias, indices),
+        )
         self._known[alias] = behind
         return behind
+
+
+def _nameable(alias: str, indices: dict[str, Any]) -> bool:
+    """Whether every index behind ``alias`` (``GET _alias`` as answered) may be named."""
+    for name, entry in indices.items():
+        if month_of_index(alias, name) is None and unindexed_field(alias, name) is None:
+            return False
+        definition = (entry.get("aliases") or {}).get(alias) or {}
+        if set(definition) & {"filter", "routing", "search_routing"}:
+            return False
+    return True
 
 
 async def _hours_states(elasticsearch: AsyncElasticsearch, alias: str) -> dict[datetime, str]:

@@ -20,14 +20,14 @@ from graphql import GraphQLError
 from strawberry.types.nodes import SelectedField, Selection
 
 from api.completion import IsoText, PlannedType, Reader, plan_type
-from api.context import Context
+from api.context import WITHIN, Context
 from api.errors import ErrorCode, user_error
 from api.filters import (
     EventFilter,
     event_query,
     failure_query,
     open_ended,
-    skipping_other_months,
+    searching_its_months,
 )
 from api.hourly import EVENT_COUNT, answers, count_aggregation
 from api.limits import FieldCost
@@ -575,7 +575,7 @@ async def _event_time_bounds(
         query=await event_query(context, event_filter) if event_filter is not None else None,
         size=0,
         track_total_hits=False,
-        **skipping_other_months(event_filter),
+        **await searching_its_months(context, event_filter),
         aggs={
             "first": {"min": {"field": paths.EVENT_TIME}},
             "last": {"max": {"field": paths.EVENT_TIME}},
@@ -702,15 +702,22 @@ async def _stats(
     counted; else of the events.
     """
     query = await event_query(context, event_filter)
-    request: dict[str, Any] = {"query": query, "size": 0, **skipping_other_months(event_filter)}
+    options = await searching_its_months(context, event_filter)
     if answers(query, aggregations) and await context.months.counted(
         context.elasticsearch, context.alias
     ):
-        request["aggs"] = {**aggregations, **count_aggregation()}
-        response = await context.search_hours(**request, track_total_hits=False)
+        # The counts are indices of their own: the months of events named are not theirs.
+        response = await context.search_hours(
+            query=query,
+            size=0,
+            aggs={**aggregations, **count_aggregation()},
+            track_total_hits=False,
+            **{key: value for key, value in options.items() if key != WITHIN},
+        )
         found = dict(response.get("aggregations") or _nothing_found(aggregations))
         count = int(found.pop(EVENT_COUNT, {}).get("value") or 0)
         return EventStats(level=_Level(count, found))
+    request: dict[str, Any] = {"query": query, "size": 0, **options}
     if aggregations:
         request["aggs"] = aggregations
     response = await context.search(**request, track_total_hits=True)

@@ -7,7 +7,7 @@ no test imports a conftest.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -74,12 +74,29 @@ def requests_sent(client: AsyncElasticsearch) -> Iterator[list[tuple[str, str]]]
     """The method and target of every HTTP request the client's nodes send meanwhile,
     retries included (the transport sends each again through a node)."""
     sent: list[tuple[str, str]] = []
+    with _recording(client, lambda method, target, _: sent.append((method, target))):
+        yield sent
+
+
+@contextmanager
+def bodies_sent(client: AsyncElasticsearch) -> Iterator[list[tuple[str, str, bytes]]]:
+    """As :func:`requests_sent`, each request with its body."""
+    sent: list[tuple[str, str, bytes]] = []
+    with _recording(client, lambda method, target, body: sent.append((method, target, body))):
+        yield sent
+
+
+@contextmanager
+def _recording(
+    client: AsyncElasticsearch, record: Callable[[str, str, bytes], None]
+) -> Iterator[None]:
     nodes = client.transport.node_pool.all()
     originals = [node.perform_request for node in nodes]
 
     def recording(original: Any) -> Any:
         async def perform_request(method: str, target: str, *args: Any, **kwargs: Any) -> Any:
-            sent.append((method, target))
+            body = kwargs.get("body", args[0] if args else None)
+            record(method, target, bytes(body or b""))
             return await original(method, target, *args, **kwargs)
 
         return perform_request
@@ -87,7 +104,7 @@ def requests_sent(client: AsyncElasticsearch) -> Iterator[list[tuple[str, str]]]
     for node, original in zip(nodes, originals, strict=True):
         node.perform_request = recording(original)  # type: ignore[method-assign]
     try:
-        yield sent
+        yield
     finally:
         for node, original in zip(nodes, originals, strict=True):
             node.perform_request = original  # type: ignore[method-assign]

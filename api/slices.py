@@ -47,6 +47,9 @@ MOST_NAMED_MONTHS = 36
 #: more than ``TRAILQL_MAX_FUTURE`` (a day unless set) ahead of its own clock.
 FUTURE_REACH = timedelta(days=32)
 
+#: The smallest step of a datetime: the last instant before an excluded end.
+_INSTANT = timedelta(microseconds=1)
+
 
 @dataclass(frozen=True)
 class Slice:
@@ -66,11 +69,11 @@ class Slice:
 
     @classmethod
     def around(cls, start: datetime, end: datetime) -> Slice:
-        """The whole months from ``start``'s to ``end``'s (both UTC), both included.
+        """The whole months holding the instants from ``start`` up to ``end`` (UTC, excluded).
 
         Open towards the future when ``end`` lies in the last month a datetime can hold.
         """
-        return cls(_month_start(start), _next(_month_start(end)))
+        return cls(_month_start(start), _next(_month_start(max(start, end - _INSTANT))))
 
     def named_indices(self, alias: str, now: datetime) -> str | None:
         """The indices of ``alias`` that may hold this slice's events, by name, or None.

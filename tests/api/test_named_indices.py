@@ -215,6 +215,14 @@ def test_slices_name_every_month_they_cover_known_or_not() -> None:
     # Towards the past a backfill may create any month: the alias.
     assert Slice(None, datetime(2026, 2, 1, tzinfo=UTC)).named_indices("a", now) is None
     assert Slice(None, None).named_indices("a", now) is None
+    # A window: the months of its instants, its end excluded.
+    month = datetime(2026, 2, 1, tzinfo=UTC)
+    assert Slice.around(month, datetime(2026, 3, 1, tzinfo=UTC)).named_indices("a", now) == (
+        "a-2026.02,a_without_*"
+    )
+    assert Slice.around(month, datetime(2026, 3, 1, 0, 0, 0, 1, tzinfo=UTC)).named_indices(
+        "a", now
+    ) == ("a-2026.02,a-2026.03,a_without_*")
     # Too many to name: the alias.
     years = Slice(datetime(2020, 1, 1, tzinfo=UTC), datetime(2023, 1, 1, tzinfo=UTC))
     assert MOST_NAMED_MONTHS == 36

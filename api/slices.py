@@ -42,6 +42,9 @@ MONTHS_FRESH_SECONDS = 60.0
 
 #: The most indices one search names; a longer range searches the alias.
 MOST_NAMED_MONTHS = 36
+#: The longest list of names a search sends: a search alone carries it in its URL's path,
+#: and Elasticsearch refuses a request line longer than 4 KB (``http.max_initial_line_length``).
+MOST_NAMED_CHARACTERS = 2_000
 
 #: How far past the clock a month may already hold events: the indexer refuses an eventTime
 #: more than ``TRAILQL_MAX_FUTURE`` (a day unless set) ahead of its own clock.
@@ -82,7 +85,8 @@ class Slice:
         index is skipped), and the indices of events with a field left unindexed by pattern;
         a slice open towards the future ends at the last month the indexer's window of
         eventTimes reaches (:data:`FUTURE_REACH`). None (search the alias) when the slice
-        is open towards the past, where a backfill may create any month, or names too many.
+        is open towards the past, where a backfill may create any month, or names too many
+        (:data:`MOST_NAMED_MONTHS`, :data:`MOST_NAMED_CHARACTERS`: a long alias names fewer).
         """
         if self.start is None:
             return None
@@ -94,9 +98,8 @@ class Slice:
                 return None
             months.append(monthly_index(alias, month))
             month = _next(month)
-        if not months:
-            return None
-        return ",".join([*months, without_indices(alias)])
+        named = ",".join([*months, without_indices(alias)])
+        return named if months and len(named) <= MOST_NAMED_CHARACTERS else None
 
 
 @dataclass(frozen=True)

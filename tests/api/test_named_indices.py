@@ -231,6 +231,10 @@ def test_slices_name_every_month_they_cover_known_or_not() -> None:
     )
     longer = Slice(datetime(2019, 12, 1, tzinfo=UTC), datetime(2023, 1, 1, tzinfo=UTC))
     assert longer.named_indices("a", now) is None
+    # A long alias names fewer months: a search alone carries the names in its URL.
+    long_alias = "a" * 200
+    assert len(closed.named_indices(long_alias, now) or "") == 3 * (208 + 1) + 210
+    assert years.named_indices(long_alias, now) is None
     # A store whose newest month lies past the reach (the clock set back): the alias.
     assert Slice(datetime(2027, 3, 1, tzinfo=UTC), None).named_indices("a", now) is None
 

@@ -27,7 +27,7 @@ from common.indices import state_index
 from common.metrics import ELASTICSEARCH_REQUEST_SECONDS
 from detections.findings import findings_index
 from schema.hourly import hours_alias
-from schema.mapping import month_of_index, without_indices
+from schema.mapping import month_of_index, unindexed_field
 
 #: The field of a finding that says whose it is, as recipientAccountId says of an event.
 FINDING_ACCOUNT_FIELD = "accountId"
@@ -76,7 +76,7 @@ def _named_within(alias: str, within: object) -> str:
         return alias
     names = str(within).split(",")
     for name in names:
-        if month_of_index(alias, name) is None and name != without_indices(alias):
+        if month_of_index(alias, name) is None and unindexed_field(alias, name) is None:
             raise UnconfinedSearchError(f"a search may not name {name!r}")
     return ",".join(names)
 

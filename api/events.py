@@ -221,7 +221,6 @@ async def _page(
     its answer comes back beside the hits.
     """
     months = await context.months.of(context.elasticsearch, context.alias)
-    nameable = await context.months.nameable(context.elasticsearch, context.alias)
     now = datetime.now(UTC)
     resume_at = None if position is None else datetime.fromtimestamp(int(position[0]) / 1000, UTC)
     hits: list[dict[str, Any]] = []
@@ -235,7 +234,7 @@ async def _page(
             "track_total_hits": False,
             "source": source,
         }
-        named = piece.named_indices(context.alias, now) if nameable else None
+        named = await context.months.named(context.elasticsearch, context.alias, piece, now)
         if named is not None:
             request[WITHIN] = named
         if position is not None:

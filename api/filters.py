@@ -279,12 +279,11 @@ async def searching_its_months(
     options = skipping_other_months(event_filter)
     if event_filter is None or event_filter.from_ is None or event_filter.to is None:
         return options
-    if not await context.months.nameable(context.elasticsearch, context.alias):
-        return options
     window = Slice.around(utc(event_filter.from_), utc(event_filter.to))
     if window.end is None:  # to the year 9999: where an older TrailQL put absurd times
         return options
-    named = window.named_indices(context.alias, datetime.now(UTC))
+    now = datetime.now(UTC)
+    named = await context.months.named(context.elasticsearch, context.alias, window, now)
     return options if named is None else {**options, WITHIN: named}
 
 

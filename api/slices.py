@@ -16,7 +16,7 @@ Where it can, a search names the indices its range may touch instead of the alia
 (:meth:`Slice.named_indices`): Elasticsearch then asks one shard, query and fetch in one round,
 rather than first asking every month's shard whether it could match (about 0.6 ms of a
 3.3 ms page over twelve months). Every month the range covers is named, known or not, so a
-month created since is still read.
+month created since is still read; the indices of unindexed fields are named as last read.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from schema.hourly import (
     states_of,
     uncounted_index,
 )
-from schema.mapping import month_of_index, monthly_index, unindexed_field, without_indices
+from schema.mapping import month_of_index, monthly_index, unindexed_field
 
 #: How long the months behind an alias are trusted before they are read again.
 MONTHS_FRESH_SECONDS = 60.0
@@ -78,27 +78,41 @@ class Slice:
         """
         return cls(_month_start(start), _next(_month_start(max(start, end - _INSTANT))))
 
-    def named_indices(self, alias: str, now: datetime) -> str | None:
+    def named_indices(
+        self,
+        alias: str,
+        now: datetime,
+        *,
+        newest_known: datetime | None = None,
+        unindexed: tuple[str, ...] = (),
+    ) -> str | None:
         """The indices of ``alias`` that may hold this slice's events, by name, or None.
 
         Every month from the slice's start to its end is named, known or not (a missing
-        index is skipped), and the indices of events with a field left unindexed by pattern;
-        a slice open towards the future ends at the last month the indexer's window of
-        eventTimes reaches (:data:`FUTURE_REACH`). None (search the alias) when the slice
-        is open towards the past, where a backfill may create any month, or names too many
-        (:data:`MOST_NAMED_MONTHS`, :data:`MOST_NAMED_CHARACTERS`: a long alias names fewer).
+        index is skipped), and the ``unindexed`` indices (of events with a field left
+        unindexed, whose events may lie in any month). A slice open towards the future ends
+        at the last month the indexer's window of eventTimes reaches
+        (:data:`FUTURE_REACH`). None (search the alias) when the slice is open towards the
+        past, where a backfill may create any month; open towards the future while a month
+        beyond the reach is known (``newest_known``: an older TrailQL's absurd times, or a
+        clock behind); or when it names too many (:data:`MOST_NAMED_MONTHS`,
+        :data:`MOST_NAMED_CHARACTERS`: a long alias names fewer).
         """
         if self.start is None:
             return None
-        last = self.end if self.end is not None else _next(_month_start(now + FUTURE_REACH))
+        last = self.end
+        if last is None:
+            last = _next(_month_start(now + FUTURE_REACH))
+            if last is None or (newest_known is not None and newest_known >= last):
+                return None
         months: list[str] = []
         month: datetime | None = _month_start(self.start)
-        while month is not None and (last is None or month < last):
+        while month is not None and month < last:
             if len(months) == MOST_NAMED_MONTHS:
                 return None
             months.append(monthly_index(alias, month))
             month = _next(month)
-        named = ",".join([*months, without_indices(alias)])
+        named = ",".join([*months, *unindexed])
         return named if months and len(named) <= MOST_NAMED_CHARACTERS else None
 
 
@@ -114,6 +128,8 @@ class _Behind:
     #: Every index is a month or holds events with a field left unindexed, and the alias
     #: filters and routes none: a search may name them instead (:meth:`Slice.named_indices`).
     nameable: bool = False
+    #: The indices of events with a field left unindexed (schema/mapping.py without_index).
+    unindexed: tuple[str, ...] = ()
 
 
 @dataclass
@@ -149,13 +165,20 @@ class Months:
         """
         return (await self._behind(elasticsearch, alias)).counted
 
-    async def nameable(self, elasticsearch: AsyncElasticsearch, alias: str) -> bool:
-        """Whether a search may name the indices behind ``alias`` instead of the alias.
+    async def named(
+        self, elasticsearch: AsyncElasticsearch, alias: str, piece: Slice, now: datetime
+    ) -> str | None:
+        """The indices behind ``alias`` that ``piece`` reads, by name; None: the alias.
 
-        Not when an index that is neither a month nor of unindexed events is behind it, nor
-        when the alias filters or routes an index: a search by name would skip the filter.
+        Always the alias when an index that is neither a month nor of unindexed events is
+        behind it, or when the alias filters or routes an index: a search by name would
+        skip the filter.
         """
-        return (await self._behind(elasticsearch, alias)).nameable
+        behind = await self._behind(elasticsearch, alias)
+        if not behind.nameable:
+            return None
+        newest = behind.months[-1] if behind.months else None
+        return piece.named_indices(alias, now, newest_known=newest, unindexed=behind.unindexed)
 
     async def _behind(self, elasticsearch: AsyncElasticsearch, alias: str) -> _Behind:
         now = time.monotonic()
@@ -183,6 +206,7 @@ class Months:
             only_months=None not in of_names,
             counted=counted,
             nameable=_nameable(alias, indices),
+            unindexed=tuple(sorted(name for name in names if unindexed_field(alias, name))),
         )
         self._known[alias] = behind
         return behind

@@ -195,11 +195,6 @@ def without_index(alias: str, unindexed: str) -> str:
     return f"{alias}_without_{unindexed.lower()}"
 
 
-def without_indices(alias: str) -> str:
-    """The pattern naming every index :func:`without_index` makes for ``alias``."""
-    return f"{alias}_without_*"
-
-
 def unindexed_field(alias: str, index: str) -> str | None:
     """The field an index behind ``alias`` leaves unindexed (see :func:`without_index`)."""
     prefix = f"{alias}_without_"

@@ -27,7 +27,7 @@ from common.indices import state_index
 from common.metrics import ELASTICSEARCH_REQUEST_SECONDS
 from detections.findings import findings_index
 from schema.hourly import hours_alias
-from schema.mapping import month_of_index, unindexed_field
+from schema.mapping import holds_events_of
 
 #: The field of a finding that says whose it is, as recipientAccountId says of an event.
 FINDING_ACCOUNT_FIELD = "accountId"
@@ -74,11 +74,11 @@ def _named_within(alias: str, within: object) -> str:
     """
     if within is None:
         return alias
-    names = str(within).split(",")
-    for name in names:
-        if month_of_index(alias, name) is None and unindexed_field(alias, name) is None:
+    named = str(within)
+    for name in named.split(","):
+        if not holds_events_of(alias, name):
             raise UnconfinedSearchError(f"a search may not name {name!r}")
-    return ",".join(names)
+    return named
 
 
 def _without(key: str, request: dict[str, Any]) -> dict[str, Any]:

@@ -35,7 +35,7 @@ from schema.hourly import (
     states_of,
     uncounted_index,
 )
-from schema.mapping import month_of_index, monthly_index, unindexed_field
+from schema.mapping import holds_events_of, month_of_index, monthly_index, unindexed_field
 
 #: How long the months behind an alias are trusted before they are read again.
 MONTHS_FRESH_SECONDS = 60.0
@@ -215,7 +215,7 @@ class Months:
 def _nameable(alias: str, indices: dict[str, Any]) -> bool:
     """Whether every index behind ``alias`` (``GET _alias`` as answered) may be named."""
     for name, entry in indices.items():
-        if month_of_index(alias, name) is None and unindexed_field(alias, name) is None:
+        if not holds_events_of(alias, name):
             return False
         definition = (entry.get("aliases") or {}).get(alias) or {}
         if set(definition) & {"filter", "routing", "search_routing"}:

@@ -20,7 +20,7 @@ from graphql import GraphQLError
 from strawberry.types.nodes import SelectedField, Selection
 
 from api.completion import IsoText, PlannedType, Reader, plan_type
-from api.context import WITHIN, Context
+from api.context import Context
 from api.errors import ErrorCode, user_error
 from api.filters import (
     EventFilter,
@@ -28,6 +28,7 @@ from api.filters import (
     failure_query,
     open_ended,
     searching_its_months,
+    skipping_other_months,
 )
 from api.hourly import EVENT_COUNT, answers, count_aggregation
 from api.limits import FieldCost
@@ -702,22 +703,17 @@ async def _stats(
     counted; else of the events.
     """
     query = await event_query(context, event_filter)
-    options = await searching_its_months(context, event_filter)
     if answers(query, aggregations) and await context.months.counted(
         context.elasticsearch, context.alias
     ):
-        # The counts are indices of their own: the months of events named are not theirs.
-        response = await context.search_hours(
-            query=query,
-            size=0,
-            aggs={**aggregations, **count_aggregation()},
-            track_total_hits=False,
-            **{key: value for key, value in options.items() if key != WITHIN},
-        )
+        # The counts are indices of their own, searched by their alias, not by month names.
+        request: dict[str, Any] = {"query": query, "size": 0, **skipping_other_months(event_filter)}
+        request["aggs"] = {**aggregations, **count_aggregation()}
+        response = await context.search_hours(**request, track_total_hits=False)
         found = dict(response.get("aggregations") or _nothing_found(aggregations))
         count = int(found.pop(EVENT_COUNT, {}).get("value") or 0)
         return EventStats(level=_Level(count, found))
-    request: dict[str, Any] = {"query": query, "size": 0, **options}
+    request = {"query": query, "size": 0, **await searching_its_months(context, event_filter)}
     if aggregations:
         request["aggs"] = aggregations
     response = await context.search(**request, track_total_hits=True)

@@ -204,6 +204,11 @@ def unindexed_field(alias: str, index: str) -> str | None:
     return next((f.name for f in EVENT_FIELDS if f.name.lower() == lowered), None)
 
 
+def holds_events_of(alias: str, index: str) -> bool:
+    """Whether ``index`` is one of ``alias``'s own: a month, or one of unindexed events."""
+    return month_of_index(alias, index) is not None or unindexed_field(alias, index) is not None
+
+
 def without_index_body(
     alias: str, unindexed: str, layout: IndexLayout | None = None
 ) -> dict[str, Any]:

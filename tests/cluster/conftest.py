@@ -59,18 +59,50 @@ def cluster_es(cluster_connection: Connection) -> Iterator[Elasticsearch]:
     if left:
         client.indices.delete(index=left)
     client.options(ignore_status=404).indices.delete_index_template(name="trailql-cluster-*")
+    # A rolling restart cut short (a run killed mid-test) leaves replica allocation paused,
+    # persistently: no replica is placed again and the cluster never turns green.
+    _resume_allocation(client)
+    wait_for_health(client, "green", nodes=NODES)
     yield client
     client.close()
 
 
+def _resume_allocation(es: Elasticsearch) -> None:
+    es.cluster.put_settings(
+        persistent={"cluster.routing.allocation.enable": None},
+        transient={"cluster.routing.allocation.enable": None},
+    )
+
+
+@pytest.fixture(scope="package")
+def _recovery() -> dict[str, str]:
+    """Why the cluster did not come back after a test, once it has not."""
+    return {}
+
+
 @pytest.fixture(autouse=True)
-def _whole_cluster(cluster_es: Elasticsearch) -> Iterator[None]:
-    """Every member running and every shard assigned, before and after each test."""
+def _whole_cluster(
+    cluster_es: Elasticsearch, _recovery: dict[str, str], request: pytest.FixtureRequest
+) -> Iterator[None]:
+    """Every member running and every shard assigned, before and after each test.
+
+    Once the cluster has not come back, later tests fail at once with the reason instead of
+    each waiting the whole timeout again.
+    """
+    if _recovery:
+        pytest.fail(
+            f"the cluster did not recover after {_recovery['after']}: {_recovery['why']}",
+            pytrace=False,
+        )
     wait_for_health(cluster_es, "green", nodes=NODES)
     yield
-    local_elasticsearch.up_cluster(nodes=NODES, port=CLUSTER_PORT, heap="512m")
-    cluster_es.cluster.put_settings(persistent={"cluster.routing.allocation.enable": None})
-    wait_for_health(cluster_es, "green", nodes=NODES)
+    try:
+        local_elasticsearch.up_cluster(nodes=NODES, port=CLUSTER_PORT, heap="512m")
+        _resume_allocation(cluster_es)
+        wait_for_health(cluster_es, "green", nodes=NODES)
+    except Exception as exc:
+        _recovery.update(after=request.node.nodeid, why=str(exc))
+        raise
 
 
 @pytest.fixture

@@ -32,11 +32,30 @@ def test_status_down_one_node_and_up_again(cluster_es, capsys):
     assert lines[3].split() == [str(PORTS[2]), "stopped"]
 
     assert main(["elasticsearch", "up", "--nodes", str(NODES), "--port", str(PORTS[0])]) == EXIT_OK
-    exports = capsys.readouterr().out.splitlines()
+    printed = capsys.readouterr()
+    assert "allocation" not in printed.err
+    exports = printed.out.splitlines()
     urls = ",".join(f"http://127.0.0.1:{port}" for port in PORTS)
     assert exports[0] == f"export ELASTICSEARCH_URL={urls}"
     assert exports[1] == "export ELASTICSEARCH_USERNAME=elastic"
     assert exports[2].startswith("export ELASTICSEARCH_PASSWORD=")
+
+
+def test_allocation_left_paused_is_said_when_the_cluster_comes_up(cluster_es, capsys):
+    """What a rolling restart cut short leaves behind keeps the cluster yellow: say so."""
+    cluster_es.cluster.put_settings(persistent={"cluster.routing.allocation.enable": "primaries"})
+    assert main(["elasticsearch", "up", "--nodes", str(NODES), "--port", str(PORTS[0])]) == EXIT_OK
+    said = capsys.readouterr().err.replace("\n", " ")
+    assert (
+        "Shard allocation is limited: cluster.routing.allocation.enable is primaries "
+        "(persistent), as a rolling restart leaves it until its last step"
+    ) in said
+    assert '{"persistent": {"cluster.routing.allocation.enable": null}}' in said
+
+    cluster_es.cluster.put_settings(transient={"cluster.routing.allocation.enable": "none"})
+    assert main(["elasticsearch", "up", "--nodes", str(NODES), "--port", str(PORTS[0])]) == EXIT_OK
+    assert "cluster.routing.allocation.enable is none (transient)" in capsys.readouterr().err
+    # The fixture puts both back after the test, as it does after a real rolling restart.
 
 
 @pytest.mark.parametrize(

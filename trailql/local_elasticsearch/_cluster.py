@@ -19,7 +19,7 @@ from trailql.local_elasticsearch._common import (
     LocalNode,
     Membership,
 )
-from trailql.local_elasticsearch._health import cluster_health
+from trailql.local_elasticsearch._health import cluster_health, paused_allocation
 from trailql.local_elasticsearch._state import (
     has_data,
     instance_dir,
@@ -92,6 +92,14 @@ def up_cluster(
         raise LocalElasticsearchError(f"a member of {membership.describe()} stopped meanwhile")
     _wait_until_formed(cluster, membership, deadline)
     log(f"{membership.describe().capitalize()} is up")
+    paused = paused_allocation(cluster.nodes[0])
+    if paused is not None:
+        log(
+            f"Shard allocation is limited: cluster.routing.allocation.enable is {paused}, as a "
+            f"rolling restart leaves it until its last step, so replicas stay unassigned. Once "
+            f"every node is back: PUT _cluster/settings "
+            f'{{"persistent": {{"cluster.routing.allocation.enable": null}}}}'
+        )
     return cluster
 
 

@@ -13,6 +13,8 @@ from trailql.local_elasticsearch._common import LocalNode
 # keeps the cluster yellow for good; yellow still means every primary is available.
 _USABLE = frozenset({"green", "yellow"})
 
+_ALLOCATION = "cluster.routing.allocation.enable"
+
 
 def usable(node: LocalNode, *, wait: bool) -> bool:
     """``wait`` lets the node take up to a second to turn yellow before answering."""
@@ -37,6 +39,23 @@ def cluster_nodes(node: LocalNode) -> list[dict[str, Any]] | None:
     if not isinstance(body, list):
         return None
     return [entry for entry in body if isinstance(entry, dict)]
+
+
+def paused_allocation(node: LocalNode) -> str | None:
+    """What ``cluster.routing.allocation.enable`` holds when it is not ``all``, else None.
+
+    A rolling restart pauses it and its last step undoes that; a restart cut short leaves it
+    set, persistently, and the cluster then never places a replica again (yellow for good).
+    """
+    body = _get(node, "/_cluster/settings?flat_settings=true")
+    if not isinstance(body, dict):
+        return None
+    for scope in ("transient", "persistent"):  # a transient setting wins over a persistent
+        settings = body.get(scope)
+        value = settings.get(_ALLOCATION) if isinstance(settings, dict) else None
+        if isinstance(value, str):
+            return None if value == "all" else f"{value} ({scope})"
+    return None
 
 
 def _get(node: LocalNode, path: str) -> Any:

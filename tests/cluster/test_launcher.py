@@ -18,6 +18,7 @@ def test_status_down_one_node_and_up_again(cluster_es, capsys):
     assert main(["elasticsearch", "status", "--port", str(PORTS[1])]) == EXIT_OK
     lines = capsys.readouterr().err.splitlines()
     assert lines[0].startswith(f"cluster {NAME}: green, {NODES} of {NODES} nodes")
+    assert "allocation" not in lines[0]
     assert [line.split()[0] for line in lines[1:]] == [str(port) for port in PORTS]
     assert sum("elected master" in line for line in lines[1:]) == 1
 
@@ -51,6 +52,10 @@ def test_allocation_left_paused_is_said_when_the_cluster_comes_up(cluster_es, ca
         "(persistent), as a rolling restart leaves it until its last step"
     ) in said
     assert '{"persistent": {"cluster.routing.allocation.enable": null}}' in said
+    assert main(["elasticsearch", "status", "--port", str(PORTS[1])]) == EXIT_OK
+    first = capsys.readouterr().err.splitlines()[0]
+    assert first.startswith(f"cluster {NAME}: ")
+    assert first.endswith("; shard allocation limited to primaries (persistent)")
 
     cluster_es.cluster.put_settings(transient={"cluster.routing.allocation.enable": "none"})
     assert main(["elasticsearch", "up", "--nodes", str(NODES), "--port", str(PORTS[0])]) == EXIT_OK

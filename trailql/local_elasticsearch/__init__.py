@@ -79,6 +79,7 @@ __all__ = [
     "health",
     "instances",
     "node_list",
+    "paused_allocation",
     "running_node",
     "snapshots_dir",
     "status",
@@ -250,6 +251,11 @@ def health(node: LocalNode) -> dict[str, Any] | None:
 def node_list(node: LocalNode) -> list[dict[str, Any]] | None:
     """The nodes in ``node``'s cluster (``_cat/nodes``); None when it does not answer."""
     return _health.cluster_nodes(node)
+
+
+def paused_allocation(node: LocalNode) -> str | None:
+    """``cluster.routing.allocation.enable`` and its scope, when it is not ``all``."""
+    return _health.paused_allocation(node)
 
 
 def running_node() -> LocalNode | LocalCluster | None:

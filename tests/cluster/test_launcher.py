@@ -59,7 +59,9 @@ def test_allocation_left_paused_is_said_when_the_cluster_comes_up(cluster_es, ca
 
     cluster_es.cluster.put_settings(transient={"cluster.routing.allocation.enable": "none"})
     assert main(["elasticsearch", "up", "--nodes", str(NODES), "--port", str(PORTS[0])]) == EXIT_OK
-    assert "cluster.routing.allocation.enable is none (transient)" in capsys.readouterr().err
+    said = capsys.readouterr().err.replace("\n", " ")
+    assert "cluster.routing.allocation.enable is none (transient)" in said
+    assert '{"transient": {"cluster.routing.allocation.enable": null}}' in said
     # The fixture puts both back after the test, as it does after a real rolling restart.
 
 

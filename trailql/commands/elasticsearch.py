@@ -116,7 +116,8 @@ def _cluster(membership: Membership, members: list[Instance]) -> None:
     # Settings are the cluster's: any member that answered health tells them.
     paused = local_elasticsearch.paused_allocation(answering[0]) if health else None
     if paused is not None:
-        summary += f"; shard allocation limited to {paused}"
+        value, scope = paused
+        summary += f"; shard allocation limited to {value} ({scope})"
     stderr.print(f"cluster {membership.name}: {summary}", soft_wrap=True)
     joined = {str(entry.get("http_address", "")).rsplit(":", 1)[-1]: entry for entry in listed}
     for item in members:

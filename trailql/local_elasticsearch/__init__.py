@@ -253,7 +253,7 @@ def node_list(node: LocalNode) -> list[dict[str, Any]] | None:
     return _health.cluster_nodes(node)
 
 
-def paused_allocation(node: LocalNode) -> str | None:
+def paused_allocation(node: LocalNode) -> tuple[str, str] | None:
     """``cluster.routing.allocation.enable`` and its scope, when it is not ``all``."""
     return _health.paused_allocation(node)
 

@@ -94,11 +94,12 @@ def up_cluster(
     log(f"{membership.describe().capitalize()} is up")
     paused = paused_allocation(cluster.nodes[0])
     if paused is not None:
+        value, scope = paused
         log(
-            f"Shard allocation is limited: cluster.routing.allocation.enable is {paused}, as a "
-            f"rolling restart leaves it until its last step, so replicas stay unassigned. Once "
-            f"every node is back: PUT _cluster/settings "
-            f'{{"persistent": {{"cluster.routing.allocation.enable": null}}}}'
+            f"Shard allocation is limited: cluster.routing.allocation.enable is {value} "
+            f"({scope}), as a rolling restart leaves it until its last step, so the shards it "
+            f"holds back stay unassigned. Once every node is back: PUT _cluster/settings "
+            f'{{"{scope}": {{"cluster.routing.allocation.enable": null}}}}'
         )
     return cluster
 

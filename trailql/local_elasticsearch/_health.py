@@ -41,8 +41,8 @@ def cluster_nodes(node: LocalNode) -> list[dict[str, Any]] | None:
     return [entry for entry in body if isinstance(entry, dict)]
 
 
-def paused_allocation(node: LocalNode) -> str | None:
-    """What ``cluster.routing.allocation.enable`` holds when it is not ``all``, else None.
+def paused_allocation(node: LocalNode) -> tuple[str, str] | None:
+    """``cluster.routing.allocation.enable`` and its scope when it is not ``all``, else None.
 
     A rolling restart pauses it and its last step undoes that; a restart cut short leaves it
     set, persistently, and the cluster then never places a replica again (yellow for good).
@@ -54,7 +54,7 @@ def paused_allocation(node: LocalNode) -> str | None:
         settings = body.get(scope)
         value = settings.get(_ALLOCATION) if isinstance(settings, dict) else None
         if isinstance(value, str):
-            return None if value == "all" else f"{value} ({scope})"
+            return None if value == "all" else (value, scope)
     return None
 
 

@@ -69,6 +69,10 @@ class IndexOptions:
     #: Retries of one ``_bulk`` request; None: :data:`ONE_SHOT_RETRIES` or
     #: :data:`CONTINUOUS_RETRIES`, by mode.
     max_retries: int | None = None
+    #: Processes reading and deriving (``trailql index`` over files and prefixes): above 1,
+    #: worker processes do it (indexer/parallel.py), which pays when Elasticsearch runs
+    #: elsewhere and cores are free here.
+    parse_workers: int = 1
     #: S3 objects downloaded ahead of the one being read (continuous modes).
     downloads: int = 4
     first_backoff_seconds: float = 0.5
@@ -219,7 +223,13 @@ class Pipeline:
 
         ``content_hash`` is fed the file's bytes, uncompressed, to check them against digests.
         """
-        for item in file_documents(stream, tally.name, self._maker, content_hash):
+        self.take_all(file_documents(stream, tally.name, self._maker, content_hash), tally)
+
+    def take_all(
+        self, items: Iterable[Document | BadRecord | BrokenFile], tally: FileTally
+    ) -> None:
+        """Send one file's documents and quarantine its bad records, read elsewhere."""
+        for item in items:
             if isinstance(item, BrokenFile):
                 tally.broken = item.problem
             else:

@@ -18,6 +18,7 @@ from common.layout import DayRange
 from common.metrics import INDEXER_EVENTS, INDEXER_FILES
 from indexer.documents import BadRecord, Document, DocumentMaker, Problem, file_documents
 from indexer.indices import install_template
+from indexer.parallel import ParallelReader
 from indexer.pipeline import ONE_SHOT_RETRIES, FileTally, IndexOptions, Pipeline
 from indexer.s3 import is_s3_uri, s3_files
 from indexer.sources import SkippedFile, SourceError, TrailFile, local_files
@@ -90,23 +91,48 @@ def index_sources(
     summary = IndexSummary()
     install_template(client, alias, options.layout)
     tallies: list[FileTally] = []
+    found = trail_files(sources, days, summary)
     with Pipeline(client, alias, options, default_retries=ONE_SHOT_RETRIES) as pipeline:
-        for trail_file in trail_files(sources, days, summary):
-            if on_file is not None:
-                on_file(trail_file.name)
-            summary.files_read += 1
-            tally = FileTally(trail_file.name)
-            tallies.append(tally)
-            try:
-                with trail_file.open() as stream:
-                    pipeline.feed(stream, tally)
-            except OSError as exc:
-                tally.broken = Problem(trail_file.name, f"cannot read: {exc}")
+        if options.parse_workers > 1:
+            with ParallelReader(alias, options.window, options.parse_workers) as reader:
+                for read in reader.read(found):
+                    tally = _next_file(read.trail_file, summary, tallies, on_file)
+                    if read.unreadable is not None:
+                        tally.broken = read.unreadable
+                    elif read.items is not None:
+                        pipeline.take_all(read.items, tally)
+                    else:
+                        _feed(pipeline, read.trail_file, tally)
+        else:
+            for trail_file in found:
+                _feed(pipeline, trail_file, _next_file(trail_file, summary, tallies, on_file))
     for tally in tallies:
         summary.add(tally)
     client.indices.refresh(index=alias, ignore_unavailable=True, allow_no_indices=True)
     _count(summary, deferred=sum(len(tally.deferred) for tally in tallies))
     return summary
+
+
+def _next_file(
+    trail_file: TrailFile,
+    summary: IndexSummary,
+    tallies: list[FileTally],
+    on_file: Callable[[str], None] | None,
+) -> FileTally:
+    if on_file is not None:
+        on_file(trail_file.name)
+    summary.files_read += 1
+    tally = FileTally(trail_file.name)
+    tallies.append(tally)
+    return tally
+
+
+def _feed(pipeline: Pipeline, trail_file: TrailFile, tally: FileTally) -> None:
+    try:
+        with trail_file.open() as stream:
+            pipeline.feed(stream, tally)
+    except OSError as exc:
+        tally.broken = Problem(trail_file.name, f"cannot read: {exc}")
 
 
 def _count(summary: IndexSummary, *, deferred: int) -> None:

@@ -27,6 +27,8 @@ class TrailFile:
 
     name: str
     open: Callable[[], AbstractContextManager[IO[bytes]]]
+    #: A local file's path, which another process can open too; None for an S3 object.
+    path: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,4 +86,4 @@ def _local_file(path: str) -> TrailFile | SkippedFile:
     reason = not_events_reason(_posix(path))
     if reason is not None:
         return SkippedFile(path, reason)
-    return TrailFile(path, lambda: open(path, "rb"))  # noqa: PTH123  a str, see local_files
+    return TrailFile(path, lambda: open(path, "rb"), path)  # noqa: PTH123  a str, see local_files

@@ -145,6 +145,14 @@ def _parser() -> argparse.ArgumentParser:
     index.add_argument("--bulk-mb", type=float, default=8.0, help="bulk request size in MB")
     index.add_argument("--concurrency", type=int, default=2, help="bulk requests at once")
     index.add_argument(
+        "--parse-workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="processes reading and deriving events (1); more pays when Elasticsearch runs "
+        "on other machines",
+    )
+    index.add_argument(
         "--sqs-queue-url", metavar="URL", help="load the files this queue announces, until stopped"
     )
     index.add_argument(

@@ -189,15 +189,18 @@ def _check_kept_whole(document: dict[str, Any], expected: Expected) -> None:
         assert record["eventID"] == expected.event_id
 
 
-def test_trailql_index_keeps_every_good_record_and_quarantines_the_rest(
-    es, alias, tmp_path, monkeypatch, capsys
+@pytest.mark.parametrize("parse_workers", ["1", "2"])
+def test_trailql_index_keeps_every_good_record_and_quarantines_the_rest(  # noqa: PLR0917
+    es, alias, tmp_path, monkeypatch, capsys, parse_workers
 ):
+    """Also with worker processes reading the files: the same outcome, record by record."""
     _write(tmp_path, CASES)
+    workers = ["--parse-workers", parse_workers]
     monkeypatch.setenv("TRAILQL_INDEX", alias)
     wanted = Counter(e.reason or "" for c in CASES for e in c.records if e.outcome == "quarantined")
     before = {reason: _quarantined_metric(reason) for reason in wanted}
 
-    assert main(["index", str(tmp_path)]) == EXIT_INCOMPLETE
+    assert main(["index", *workers, str(tmp_path)]) == EXIT_INCOMPLETE
     report = capsys.readouterr().err
 
     def file_of(case: Case) -> str:
@@ -227,7 +230,7 @@ def test_trailql_index_keeps_every_good_record_and_quarantines_the_rest(
     # Again: nothing twice, in the events or in the quarantine.
     events = es.count(index=alias)["count"]
     in_quarantine = _quarantine_count(es, alias)
-    assert main(["index", str(tmp_path)]) == EXIT_INCOMPLETE
+    assert main(["index", *workers, str(tmp_path)]) == EXIT_INCOMPLETE
     check_outcomes(es, alias, CASES, file_of)
     assert es.count(index=alias)["count"] == events
     assert _quarantine_count(es, alias) == in_quarantine == sum(wanted.values())

@@ -52,7 +52,10 @@ def _write_gzip(path: Path, data: bytes) -> None:
     path.write_bytes(gzip.compress(data))
 
 
-def test_broken_files_are_named_and_the_good_records_kept(es, alias, tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("parse_workers", ["1", "2"])
+def test_broken_files_are_named_and_the_good_records_kept(  # noqa: PLR0917
+    es, alias, tmp_path, monkeypatch, capsys, parse_workers
+):
     good_ids: set[str] = set()
     stratus = STRATUS / "aws.defense-evasion.cloudtrail-delete.json"
     for path in [*sigma_files()[:3], stratus]:
@@ -80,7 +83,7 @@ def test_broken_files_are_named_and_the_good_records_kept(es, alias, tmp_path, m
     good_ids.add(kept["eventID"])
 
     monkeypatch.setenv("TRAILQL_INDEX", alias)
-    exit_code = main(["index", str(tmp_path)])
+    exit_code = main(["index", "--parse-workers", parse_workers, str(tmp_path)])
     report = capsys.readouterr().err
 
     assert exit_code == EXIT_INCOMPLETE

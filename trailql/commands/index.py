@@ -37,12 +37,19 @@ from trailql.output import EXIT_INCOMPLETE, EXIT_OK, error, problems, stderr
 logger = logging.getLogger(__name__)
 
 
-def index_options(*, max_bytes: int | None = None, concurrency: int | None = None) -> IndexOptions:
+#: More processes than this parse no faster on any machine we know of.
+MAX_PARSE_WORKERS = 64
+
+
+def index_options(
+    *, max_bytes: int | None = None, concurrency: int | None = None, parse_workers: int = 1
+) -> IndexOptions:
     """How records are indexed: the bulk sizes asked for, the time window and layout set."""
     settings = IndexerSettings()
     options = IndexOptions(
         window=TimeWindow(settings.earliest_event_time, settings.max_future),
         layout=index_layout(),
+        parse_workers=parse_workers,
     )
     if max_bytes is not None:
         options = replace(options, max_bytes=max_bytes)
@@ -90,6 +97,10 @@ def continuous_mode(
     integrity = IntegrityOptions(
         enabled=not arguments.no_integrity, public_keys=tuple(arguments.public_keys or ())
     )
+    if not 1 <= arguments.parse_workers <= MAX_PARSE_WORKERS:
+        raise ValueError(f"--parse-workers must be 1 to {MAX_PARSE_WORKERS}")
+    if arguments.parse_workers > 1 and (arguments.follow or arguments.sqs_queue_url is not None):
+        raise ValueError("--parse-workers is for a one-off load of SOURCEs")
     if arguments.sqs_queue_url is not None:
         if sources or arguments.follow:
             raise ValueError("--sqs-queue-url takes no SOURCE and no --follow")
@@ -122,7 +133,9 @@ def run(arguments: argparse.Namespace) -> int:
     """Index once (exit 1 when something was not indexed), or run until stopped."""
     alias = IndexSettings().index
     options = index_options(
-        max_bytes=int(arguments.bulk_mb * 1024 * 1024), concurrency=arguments.concurrency
+        max_bytes=int(arguments.bulk_mb * 1024 * 1024),
+        concurrency=arguments.concurrency,
+        parse_workers=arguments.parse_workers,
     )
     try:
         mode = continuous_mode(arguments, options)

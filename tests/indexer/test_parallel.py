@@ -1,0 +1,140 @@
+"""Reading in worker processes (``--parse-workers``): the same documents, in the same order.
+
+What the workers give back is compared with what :func:`file_documents` gives in this
+process for the same files, item by item; and the samples indexed through workers are
+compared with the files' own records. The pipeline's handling of each item is the same code
+either way (tests/indexer/test_index.py and test_hostile_records.py run both ways).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import uuid
+from pathlib import Path
+
+import pytest
+
+from common.layout import DayRange
+from indexer import parallel
+from indexer.documents import DocumentMaker, TimeWindow, file_documents
+from indexer.parallel import ParallelReader, ReadFile
+from indexer.pipeline import IndexOptions
+from indexer.run import index_sources
+from indexer.sources import TrailFile, local_files
+from schema.paths import INDEXED_AT
+from tests.helpers import drop_alias
+from tests.samples import SAMPLES
+from trailql.cli import main
+from trailql.output import EXIT_ERROR
+
+ALIAS = "parallel-test"
+
+
+def _sample_files() -> list[TrailFile]:
+    found = [item for item in local_files(SAMPLES, DayRange()) if isinstance(item, TrailFile)]
+    assert len(found) == 55 + 35  # the samples' README: 55 delivered files, 35 arrays
+    return found
+
+
+def _in_this_process(trail_file: TrailFile) -> list[object]:
+    maker = DocumentMaker(ALIAS, TimeWindow())
+    with trail_file.open() as stream:
+        return list(file_documents(stream, trail_file.name, maker))
+
+
+def _read(files: list[TrailFile], workers: int = 2) -> list[ReadFile]:
+    with ParallelReader(ALIAS, TimeWindow(), workers) as reader:
+        return list(reader.read(files))
+
+
+def test_workers_give_each_file_what_this_process_would_in_order():
+    files = _sample_files()
+    read = _read(files)
+    assert [outcome.trail_file.name for outcome in read] == [f.name for f in files]
+    for trail_file, outcome in zip(files, read, strict=True):
+        assert outcome.unreadable is None
+        assert outcome.items == _in_this_process(trail_file), trail_file.name
+
+
+def test_files_too_large_to_hand_over_are_left_to_the_caller(monkeypatch):
+    files = _sample_files()
+    sizes = sorted(Path(f.name).stat().st_size for f in files)
+    limit = sizes[len(sizes) // 2]
+    monkeypatch.setattr(parallel, "LARGEST_HANDED_OVER", limit)
+    read = _read(files)
+    left = [outcome.trail_file.name for outcome in read if outcome.items is None]
+    assert left == [f.name for f in files if Path(f.name).stat().st_size > limit]
+    assert 0 < len(left) < len(files)
+    for trail_file, outcome in zip(files, read, strict=True):
+        if outcome.items is not None:
+            assert outcome.items == _in_this_process(trail_file), trail_file.name
+
+
+def test_a_file_that_cannot_be_opened_is_named_with_why(tmp_path):
+    missing = str(tmp_path / "gone.json.gz")
+    [outcome] = _read([TrailFile(missing, Path(missing).open, missing)])  # type: ignore[arg-type]
+    assert outcome.items is None
+    assert outcome.unreadable is not None
+    assert outcome.unreadable.where == missing
+    assert outcome.unreadable.reason.startswith("cannot read: [Errno 2] No such file")
+
+
+def test_after_a_worker_dies_the_caller_reads_every_file_left(caplog):
+    files = _sample_files()
+    with ParallelReader(ALIAS, TimeWindow(), 2) as reader:
+        [first] = list(reader.read(files[:1]))
+        assert first.items == _in_this_process(files[0])
+        for pid in list(reader._pool._processes):
+            os.kill(pid, signal.SIGKILL)
+        with caplog.at_level(logging.WARNING, logger="indexer.parallel"):
+            rest = list(reader.read(files[1:]))
+    assert [outcome.trail_file.name for outcome in rest] == [f.name for f in files[1:]]
+    assert all(outcome.items is None and outcome.unreadable is None for outcome in rest)
+    assert "a parsing worker died; the files left are read in this process" in caplog.text
+
+
+def _sources(es, alias: str) -> dict[str, dict[str, object]]:
+    hits = es.search(index=alias, size=10_000, sort=["_doc"])["hits"]["hits"]
+    return {
+        hit["_id"]: {k: v for k, v in hit["_source"].items() if k != INDEXED_AT} for hit in hits
+    }
+
+
+def test_the_samples_indexed_through_workers_are_stored_as_by_one_process(
+    es, samples_alias, sample_records
+):
+    serial_alias, _ = samples_alias
+    alias = f"trailql-parallel-{uuid.uuid4().hex[:10]}"
+    try:
+        summary = index_sources(
+            [str(SAMPLES)], client=es, alias=alias, options=IndexOptions(parse_workers=2)
+        )
+        assert (summary.files_read, summary.records_read, summary.indexed) == (90, 3210, 3210)
+        assert summary.clean
+        stored = _sources(es, alias)
+        assert set(stored) == {record["eventID"] for record in sample_records}
+        assert stored == _sources(es, serial_alias)
+    finally:
+        drop_alias(es, alias)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "said"),
+    [
+        (["--parse-workers", "0", "x"], "--parse-workers must be 1 to 64"),
+        (["--parse-workers", "65", "x"], "--parse-workers must be 1 to 64"),
+        (
+            ["--parse-workers", "2", "--follow", "s3://bucket/prefix"],
+            "--parse-workers is for a one-off load of SOURCEs",
+        ),
+        (
+            ["--parse-workers", "2", "--sqs-queue-url", "http://queue"],
+            "--parse-workers is for a one-off load of SOURCEs",
+        ),
+    ],
+)
+def test_parse_workers_out_of_range_or_with_a_continuous_mode_is_refused(arguments, said, capsys):
+    assert main(["index", *arguments]) == EXIT_ERROR
+    assert said in capsys.readouterr().err

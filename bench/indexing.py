@@ -10,11 +10,16 @@
 
 End to end and ceiling alternate (ABBA…) over the rounds, each into its own fresh alias,
 dropped straight after; the ratio is the median of the rounds' ratios.
+
+Then one end-to-end run with :data:`PARSE_WORKERS` worker processes reading and deriving
+(``trailql index --parse-workers``), for its rate and both CPU costs: this process's, and the
+workers' (reaped by the forkserver, our child, so its children's time holds theirs).
 """
 
 from __future__ import annotations
 
 import os
+import resource
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +35,8 @@ from indexer.pipeline import IndexOptions
 from indexer.run import IndexSummary, index_sources, serialised_documents
 
 _PARSE_ALIAS = "parse"
+#: Worker processes of the end-to-end run that reads in parallel: one per core here.
+PARSE_WORKERS = 2
 
 
 @dataclass
@@ -49,6 +56,9 @@ class IndexingFigures:
     #: Elasticsearch node for the ceiling's same documents (None: not a local node).
     indexer_cpu_us: list[float] = field(default_factory=list)
     elasticsearch_cpu_us: list[float] = field(default_factory=list)
+    #: End to end with :data:`PARSE_WORKERS` workers: events/s, this process's CPU per event
+    #: and the workers' (None: not measured).
+    parallel: tuple[float, float, float] | None = None
 
     @property
     def cpu_ratio(self) -> float | None:
@@ -81,6 +91,15 @@ class IndexingFigures:
             "indexer_cpu_us_per_event": _median_or_none(self.indexer_cpu_us),
             "elasticsearch_cpu_us_per_event": _median_or_none(self.elasticsearch_cpu_us),
             "cpu_ratio": None if self.cpu_ratio is None else round(self.cpu_ratio, 3),
+            "parse_workers": None
+            if self.parallel is None
+            else {
+                "workers": PARSE_WORKERS,
+                "events_per_second": round(self.parallel[0]),
+                "ratio": round(self.parallel[0] / median(self.ceiling), 3),
+                "main_cpu_us_per_event": round(self.parallel[1], 1),
+                "workers_cpu_us_per_event": round(self.parallel[2], 1),
+            },
         }
 
 
@@ -96,6 +115,22 @@ def process_cpu_seconds(pid: int) -> float | None:
         return None
     utime, stime = int(fields[11]), int(fields[12])  # the 14th and 15th fields of stat
     return (utime + stime) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu_seconds(leave_out: int | None) -> float:
+    """CPU time of this process's children, running or reaped, and of what they reaped."""
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    total = used.ru_utime + used.ru_stime
+    me = os.getpid()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == me and stat.parent.name != str(leave_out):
+            # utime, stime, cutime, cstime: the 14th to 17th fields of stat
+            total += sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def _parse_and_normalise(trail: TrailFolder) -> tuple[list[SerialisedEvent], float, float]:
@@ -115,12 +150,16 @@ def _parse_and_normalise(trail: TrailFolder) -> tuple[list[SerialisedEvent], flo
     return events, len(events) / cpu, len(events) / wall
 
 
-def _end_to_end(aliases: Aliases, trail: TrailFolder) -> tuple[float, float]:
+def _end_to_end(
+    aliases: Aliases, trail: TrailFolder, options: IndexOptions | None = None
+) -> tuple[float, float]:
     """Events per second, and this process's CPU microseconds per event."""
     alias = aliases.new("e2e")
     try:
         started, cpu = time.perf_counter(), time.process_time()
-        summary = index_sources([str(trail.root)], client=aliases.client, alias=alias)
+        summary = index_sources(
+            [str(trail.root)], client=aliases.client, alias=alias, options=options or IndexOptions()
+        )
         seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
         if not summary.clean or summary.indexed != trail.events:
             raise RuntimeError(f"end to end did not index every event: {summary}")
@@ -178,6 +217,15 @@ def measure_indexing(
             flush=True,
         )
     del events
+    workers_cpu = children_cpu_seconds(node_pid)
+    rate, main_cpu = _end_to_end(aliases, trail, IndexOptions(parse_workers=PARSE_WORKERS))
+    workers_cpu = (children_cpu_seconds(node_pid) - workers_cpu) / trail.events * 1e6
+    figures.parallel = (rate, main_cpu, workers_cpu)
+    print(
+        f"  {PARSE_WORKERS} parse workers: end to end {rate:,.0f}/s, CPU per event "
+        f"{main_cpu:.1f} µs here and {workers_cpu:.1f} µs in the workers",
+        flush=True,
+    )
     alias = aliases.new("cli")
     try:
         run = run_indexer(connection, alias, [trail.root])

@@ -79,6 +79,7 @@ def _indexing_rows(results: dict[str, Any]) -> list[Row]:
             if indexing.get("cpu_ratio") is None
             else ("[green]pass[/]" if indexing["cpu_ratio"] <= 0.15 else "[red]MISS[/]"),
         ),
+        *_parallel_rows(indexing),
         (
             "   trailql index (subprocess), same files",
             f"{indexing['cli_peak_rss_mb']:,.0f} MB",
@@ -86,6 +87,25 @@ def _indexing_rows(results: dict[str, Any]) -> list[Row]:
             "",
             "",
         ),
+    ]
+
+
+def _parallel_rows(indexing: dict[str, Any]) -> list[Row]:
+    parallel = indexing.get("parse_workers")
+    if parallel is None:
+        return []
+    return [
+        (
+            f"   end to end, {parallel['workers']} parse workers ÷ ceiling",
+            f"{parallel['ratio']:.3f}",
+            (
+                f"{parallel['events_per_second']:,}/s; CPU per event "
+                f"{parallel['main_cpu_us_per_event']} µs here + "
+                f"{parallel['workers_cpu_us_per_event']} µs in the workers (one run)"
+            ),
+            "",
+            "",
+        )
     ]
 
 

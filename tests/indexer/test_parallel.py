@@ -103,8 +103,12 @@ def _sources(es, alias: str) -> dict[str, dict[str, object]]:
 
 
 def test_the_samples_indexed_through_workers_are_stored_as_by_one_process(
-    es, samples_alias, sample_records
+    es, samples_alias, sample_records, monkeypatch
 ):
+    """Half the files (the larger) are too large to hand over here: read by this process."""
+    files = _sample_files()
+    sizes = sorted(Path(f.name).stat().st_size for f in files)
+    monkeypatch.setattr(parallel, "LARGEST_HANDED_OVER", sizes[len(sizes) // 2])
     serial_alias, _ = samples_alias
     alias = f"trailql-parallel-{uuid.uuid4().hex[:10]}"
     try:

@@ -53,9 +53,12 @@ def _indexed_ids(es, alias: str) -> set[str]:
     return {hit["_id"] for hit in hits}
 
 
-def test_a_prefix_loads_every_trail_file(es, alias, bucket, monkeypatch):
+@pytest.mark.parametrize("parse_workers", ["1", "2"])
+def test_a_prefix_loads_every_trail_file(es, alias, bucket, monkeypatch, parse_workers):
+    """Also with worker processes parsing: the objects go to them as downloaded."""
     monkeypatch.setenv("TRAILQL_INDEX", alias)
-    assert main(["index", f"s3://{BUCKET}/{PREFIX}"]) == EXIT_OK
+    arguments = ["index", "--parse-workers", parse_workers, f"s3://{BUCKET}/{PREFIX}"]
+    assert main(arguments) == EXIT_OK
     assert _indexed_ids(es, alias) == set().union(*bucket.values())
     assert len(_indexed_ids(es, alias)) == 3210
 

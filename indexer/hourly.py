@@ -85,18 +85,37 @@ def _runs(hours: Iterable[int]) -> Iterator[tuple[int, int]]:
         yield start, end
 
 
+#: Each counted path as the objects holding it in a count document, and its own key.
+_COUNTED_PLACES = tuple(
+    (path, tuple(path.split(".")[:-1]), path.rsplit(".", 1)[-1]) for path in COUNTED_PATHS
+)
+
+
 def _document_id(hour: int, values: list[object]) -> str:
     digest = hashlib.blake2b(orjson.dumps(values), digest_size=12).hexdigest()
     return f"{hour}-{digest}"
 
 
+def _action_opening(index: str) -> bytes:
+    """``{"index":{"_index":<index>,"_id":`` as orjson writes it: the rest is added per count."""
+    return orjson.dumps({"index": {"_index": index, "_id": ""}})[: -len(b'""}}')]
+
+
+def _action(opening: bytes, document_id: str, events: int) -> bytes:
+    """The action line of one count, as orjson.dumps would write it (the id is ASCII)."""
+    return b'%s"%s","version":%d,"version_type":"external"}}' % (
+        opening,
+        document_id.encode(),
+        events,
+    )
+
+
 def _count_document(hour: int, key: dict[str, Any], events: int) -> dict[str, Any]:
     document: dict[str, Any] = {EVENT_TIME: hour, EVENTS: events, "_doc_count": events}
-    for path in COUNTED_PATHS:
+    for path, parents, leaf in _COUNTED_PLACES:
         value = key.get(path)
         if value is None:
             continue
-        *parents, leaf = path.split(".")
         holder = document
         for parent in parents:
             holder = holder.setdefault(parent, {})
@@ -206,21 +225,17 @@ class HourlyCounts:
         """Write the counts of ``hours``; False if some event holds several counted values."""
         exact = True
         lines: list[bytes] = []
+        # Versioned by its count, ``external``: strictly newer only, so a count already
+        # there unchanged costs no write.
+        opening = _action_opening(index)
         for start, end in _runs(hours):
             counted, totals = self._counted(start, end)
             added: dict[int, int] = {}
             for hour, key, events in counted:
                 added[hour] = added.get(hour, 0) + events
-                values = [key.get(path) for path in COUNTED_PATHS]
-                action = {
-                    "_index": index,
-                    "_id": _document_id(hour, values),
-                    "version": events,
-                    # Strictly newer only: a count already there unchanged costs no write.
-                    "version_type": "external",
-                }
+                document_id = _document_id(hour, [key.get(path) for path in COUNTED_PATHS])
                 lines += [
-                    orjson.dumps({"index": action}),
+                    _action(opening, document_id, events),
                     orjson.dumps(_count_document(hour, key, events)),
                 ]
                 if len(lines) >= 2 * _BULK_DOCUMENTS:

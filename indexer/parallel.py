@@ -15,11 +15,14 @@ import logging
 import multiprocessing
 import os
 import signal
+import threading
+import zlib
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from multiprocessing.process import BaseProcess
 from typing import Self
 
 from indexer.documents import (
@@ -35,16 +38,19 @@ from indexer.sources import TrailFile
 
 logger = logging.getLogger(__name__)
 
-#: Files whose stored size is over this are read by the caller, as a stream, in their turn:
-#: a worker's documents travel back whole (ten to twenty times the stored bytes for gzip
-#: JSON) and wait in memory until their turn.
+#: Files whose stored size is over this are read by the caller, as a stream, in their turn.
 LARGEST_HANDED_OVER = 4 * 1024 * 1024
 #: A batch ends at this many files or stored bytes, whichever comes first: one hand-over
 #: costs about as much as reading a small file, so many small files go together.
 _BATCH_FILES = 128
 _BATCH_BYTES = 512 * 1024
-#: Batches in flight per worker: enough to keep it busy, bounded memory.
+#: What a worker inflates for one batch at most (gzip JSON inflates ten to twenty times;
+#: hostile gzip a thousand): the files past it go back unread, for the caller to stream.
+BATCH_INFLATED_LIMIT = 16 * 1024 * 1024
+#: Batches in flight per worker, and in all whatever the workers: the documents of a batch
+#: wait in memory until their turn, so at most this many times the limit above.
 _AHEAD_PER_WORKER = 3
+_MOST_AHEAD = 12
 
 Item = Document | BadRecord | BrokenFile
 #: What a worker answers for one file: its items, why it could not be read, or None when
@@ -53,6 +59,7 @@ Outcome = list[Item] | Problem | None
 
 #: Set in each worker by :func:`_start_worker`.
 _maker: DocumentMaker | None = None
+_GZIP_MAGIC = b"\x1f\x8b"
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,26 +80,71 @@ def _start_worker(alias: str, window: TimeWindow) -> None:
     # Ctrl-C reaches the whole process group: the caller stops the pool, and a worker that
     # also took it would only print a traceback in the middle of the report.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A caller killed outright (SIGTERM, SIGKILL, the OOM killer) cannot stop its workers,
+    # and one blocked handing back documents would wait forever: each leaves on its own.
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=_leave_with, args=(parent,), daemon=True).start()
+
+
+def _leave_with(parent: BaseProcess) -> None:
+    parent.join()
+    os._exit(1)
 
 
 def _read_batch(files: list[tuple[str, str | bytes]]) -> list[Outcome]:
-    """Each file's items as :func:`file_documents` gives them; a ``str`` is a local path."""
+    """Each file's items as :func:`file_documents` gives them; a ``str`` is a local path.
+
+    Past :data:`BATCH_INFLATED_LIMIT` inflated bytes, the files left come back as None.
+    """
     if _maker is None:  # pragma: no cover - the pool's initializer sets it
         raise RuntimeError("the worker was started without its initializer")
-    return [_read_one(name, where, _maker) for name, where in files]
+    outcomes: list[Outcome] = []
+    budget = BATCH_INFLATED_LIMIT
+    for name, where in files:
+        data = _stored(name, where)
+        if isinstance(data, Problem):
+            outcomes.append(data)
+            continue
+        plain = None if data is None else _within(data, budget)
+        if plain is None:
+            outcomes.append(None)
+            continue
+        budget -= len(plain)
+        outcomes.append(list(file_documents(io.BytesIO(plain), name, _maker)))
+    return outcomes
 
 
-def _read_one(name: str, where: str | bytes, maker: DocumentMaker) -> Outcome:
+def _stored(name: str, where: str | bytes) -> bytes | Problem | None:
+    """The file as stored; None when it has grown too large to hand over since it was listed."""
     if isinstance(where, bytes):
-        return list(file_documents(io.BytesIO(where), name, maker))
+        return where
     try:
         with open(where, "rb") as stream:  # noqa: PTH123 - a str path, as sources lists them
             data = stream.read(LARGEST_HANDED_OVER + 1)
     except OSError as exc:
         return Problem(name, f"cannot read: {exc}")
-    if len(data) > LARGEST_HANDED_OVER:
+    return None if len(data) > LARGEST_HANDED_OVER else data
+
+
+def _within(data: bytes, budget: int) -> bytes | None:
+    """The bytes to parse, inflated; None past ``budget`` or unless one whole gzip member.
+
+    Inflated as :mod:`indexer.reader` inflates a small file, so parsing the result gives what
+    reading the gzip would. Damaged or concatenated gzip goes back to the caller, whose
+    reader streams it (what comes before the damage may be any size).
+    """
+    if data[:2] != _GZIP_MAGIC:
+        return data if len(data) <= budget else None
+    unpacker = zlib.decompressobj(wbits=31)
+    try:
+        inflated = unpacker.decompress(data, budget + 1)
+    except zlib.error:
         return None
-    return list(file_documents(io.BytesIO(data), name, maker))
+    if len(inflated) > budget or not unpacker.eof or unpacker.unused_data:
+        return None
+    # gzip inside gzip: the reader inflates once and finds no JSON; so must the caller.
+    return None if inflated[:2] == _GZIP_MAGIC else inflated
 
 
 @dataclass(slots=True)
@@ -126,7 +178,7 @@ class ParallelReader:
         pending: deque[tuple[list[TrailFile], Future[list[Outcome]] | None]] = deque()
         for batch in _batches(trail_files):
             pending.append((batch.files, self._submit(batch)))
-            while len(pending) > self._workers * _AHEAD_PER_WORKER:
+            while len(pending) > min(self._workers * _AHEAD_PER_WORKER, _MOST_AHEAD):
                 yield from self._finish(*pending.popleft())
         while pending:
             yield from self._finish(*pending.popleft())
@@ -206,6 +258,8 @@ def _where(trail_file: TrailFile) -> tuple[str | bytes | None, int]:
         except OSError:
             return trail_file.path, 0  # the worker reports why it cannot be read
         return (trail_file.path, stored) if stored <= LARGEST_HANDED_OVER else (None, stored)
+    if trail_file.size is not None and trail_file.size > LARGEST_HANDED_OVER:
+        return None, trail_file.size  # not downloaded twice
     try:
         with trail_file.open() as stream:
             data = stream.read(LARGEST_HANDED_OVER + 1)

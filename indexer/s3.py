@@ -53,7 +53,8 @@ def s3_files(uri: str, days: DayRange) -> Iterator[TrailFile | SkippedFile]:
         if isinstance(found, SkippedFile):
             yield found
         else:
-            yield TrailFile(found.uri, _opener(client, found.bucket, found.key))
+            opener = _opener(client, found.bucket, found.key)
+            yield TrailFile(found.uri, opener, size=found.size)
 
 
 def s3_objects(

@@ -29,6 +29,8 @@ class TrailFile:
     open: Callable[[], AbstractContextManager[IO[bytes]]]
     #: A local file's path, which another process can open too; None for an S3 object.
     path: str | None = None
+    #: Its stored size when the listing said (an S3 object's); None: not known.
+    size: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

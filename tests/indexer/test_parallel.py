@@ -8,12 +8,18 @@ either way (tests/indexer/test_index.py and test_hostile_records.py run both way
 
 from __future__ import annotations
 
+import gzip
+import io
 import logging
 import os
 import signal
+import subprocess
+import sys
 import uuid
 from pathlib import Path
+from typing import BinaryIO
 
+import orjson
 import pytest
 
 from common.layout import DayRange
@@ -25,7 +31,8 @@ from indexer.run import index_sources
 from indexer.sources import TrailFile, local_files
 from schema.paths import INDEXED_AT
 from tests.helpers import drop_alias
-from tests.samples import SAMPLES
+from tests.indexer.continuous import wait_until
+from tests.samples import SAMPLES, records_of, sigma_files
 from trailql.cli import main
 from trailql.output import EXIT_ERROR
 
@@ -74,7 +81,7 @@ def test_files_too_large_to_hand_over_are_left_to_the_caller(monkeypatch):
 
 def test_a_file_that_cannot_be_opened_is_named_with_why(tmp_path):
     missing = str(tmp_path / "gone.json.gz")
-    [outcome] = _read([TrailFile(missing, Path(missing).open, missing)])  # type: ignore[arg-type]
+    [outcome] = _read([_local(Path(missing))])
     assert outcome.items is None
     assert outcome.unreadable is not None
     assert outcome.unreadable.where == missing
@@ -93,6 +100,95 @@ def test_after_a_worker_dies_the_caller_reads_every_file_left(caplog):
     assert [outcome.trail_file.name for outcome in rest] == [f.name for f in files[1:]]
     assert all(outcome.items is None and outcome.unreadable is None for outcome in rest)
     assert "a parsing worker died; the files left are read in this process" in caplog.text
+
+
+def _local(path: Path) -> TrailFile:
+    def opened() -> BinaryIO:
+        return path.open("rb")
+
+    return TrailFile(str(path), opened, str(path))
+
+
+def _gzip_file(path: Path, data: bytes) -> TrailFile:
+    path.write_bytes(gzip.compress(data))
+    return _local(path)
+
+
+def test_what_inflates_past_a_batchs_budget_or_is_not_one_gzip_goes_back_to_the_caller(
+    tmp_path,
+):
+    """Memory stays bounded by what a batch may inflate; the caller streams the rest."""
+    record = orjson.dumps(records_of(sigma_files()[0])[0])
+    padding = b" " * (parallel.BATCH_INFLATED_LIMIT + 1)  # about 17 KB as gzip
+    files = [
+        _gzip_file(tmp_path / "a.json.gz", b'{"Records": [' + record + b"]}"),
+        _gzip_file(tmp_path / "padded.json.gz", b'{"Records": [' + record + padding + b"]}"),
+        _gzip_file(tmp_path / "twice.json.gz", gzip.compress(b'{"Records": []}')),
+        _gzip_file(tmp_path / "z.json.gz", b'{"Records": [' + record + b"]}"),
+    ]
+    members = tmp_path / "members.json.gz"
+    members.write_bytes(gzip.compress(b'{"Records": [') + gzip.compress(record + b"]}"))
+    files.insert(3, _local(members))
+    read = _read(files)
+    assert [outcome.items is None for outcome in read] == [False, True, True, True, False]
+    assert read[0].items == _in_this_process(files[0])
+    assert read[4].items == _in_this_process(files[4])
+
+
+def test_an_s3_object_listed_as_too_large_is_not_downloaded_to_be_handed_over():
+    opened: list[str] = []
+
+    def opener() -> BinaryIO:
+        opened.append("big")
+        return io.BytesIO(b"")
+
+    big = TrailFile("s3://b/big.json.gz", opener, size=parallel.LARGEST_HANDED_OVER + 1)
+    [outcome] = _read([big])
+    assert (outcome.items, outcome.unreadable, opened) == (None, None, [])
+
+
+def test_workers_leave_when_the_indexer_is_killed(trail_100k, es_connection, alias):
+    """SIGKILL (or the OOM killer) gives the indexer no chance to stop them: they see it go."""
+    folder = os.path.commonpath([str(trail_object.path) for trail_object in trail_100k])
+    command = [sys.executable, "-m", "trailql", "index", "--parse-workers", "2", folder]
+    environment = {**os.environ, "ELASTICSEARCH_URL": es_connection.url, "TRAILQL_INDEX": alias}
+    indexer = subprocess.Popen(
+        command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        wait_until(
+            lambda: len(_descendants(indexer.pid)) >= 3,  # the forkserver and 2 workers
+            timeout=120,
+            what="the indexer's workers",
+        )
+        descendants = _descendants(indexer.pid)
+    finally:
+        indexer.kill()
+        indexer.wait()
+    wait_until(
+        lambda: not any(Path(f"/proc/{pid}").exists() for pid in descendants),
+        timeout=60,
+        what=f"processes {sorted(descendants)} to leave",
+    )
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every process below ``pid`` (from /proc), zombies left out."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            state, parent = stat.read_text().rsplit(")", 1)[1].split()[:2]
+        except (OSError, ValueError):
+            continue
+        if state != "Z":
+            children.setdefault(int(parent), []).append(int(stat.parent.name))
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
 
 
 def _sources(es, alias: str) -> dict[str, dict[str, object]]:

@@ -147,17 +147,19 @@ def test_an_s3_object_listed_as_too_large_is_not_downloaded_to_be_handed_over():
     assert (outcome.items, outcome.unreadable, opened) == (None, None, [])
 
 
-def test_workers_leave_when_the_indexer_is_killed(trail_100k, es_connection, alias):
+def test_workers_leave_when_the_indexer_is_killed(trail_100k, es_connection, alias, tmp_path):
     """SIGKILL (or the OOM killer) gives the indexer no chance to stop them: they see it go."""
     folder = os.path.commonpath([str(trail_object.path) for trail_object in trail_100k])
     command = [sys.executable, "-m", "trailql", "index", "--parse-workers", "2", folder]
-    environment = {**os.environ, "ELASTICSEARCH_URL": es_connection.url, "TRAILQL_INDEX": alias}
-    indexer = subprocess.Popen(
-        command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    environment = {**os.environ, **es_connection.environment(), "TRAILQL_INDEX": alias}
+    log = tmp_path / "indexer.log"
+    with log.open("wb") as stderr:
+        indexer = subprocess.Popen(
+            command, env=environment, stdout=subprocess.DEVNULL, stderr=stderr
+        )
     try:
         wait_until(
-            lambda: len(_descendants(indexer.pid)) >= 3,  # the forkserver and 2 workers
+            lambda: _workers_started(indexer, log),
             timeout=120,
             what="the indexer's workers",
         )
@@ -170,6 +172,13 @@ def test_workers_leave_when_the_indexer_is_killed(trail_100k, es_connection, ali
         timeout=60,
         what=f"processes {sorted(descendants)} to leave",
     )
+
+
+def _workers_started(indexer: subprocess.Popen[bytes], log: Path) -> bool:
+    """Whether the forkserver and 2 workers run below the indexer; it must not have ended."""
+    if indexer.poll() is not None:
+        raise AssertionError(f"the indexer ended first ({indexer.returncode}): {log.read_text()}")
+    return len(_descendants(indexer.pid)) >= 3
 
 
 def _descendants(pid: int) -> set[int]:

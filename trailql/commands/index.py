@@ -37,7 +37,7 @@ from trailql.output import EXIT_INCOMPLETE, EXIT_OK, error, problems, stderr
 logger = logging.getLogger(__name__)
 
 
-#: More processes than this parse no faster on any machine we know of.
+#: A bound on a slip of the keyboard: each worker is a process of its own.
 MAX_PARSE_WORKERS = 64
 
 

@@ -107,27 +107,34 @@ def _median_or_none(values: list[float]) -> float | None:
     return round(median(values), 1) if values else None
 
 
+def _stat_fields(stat: Path) -> list[str] | None:
+    """A /proc/<pid>/stat's fields after the command name (the 3rd field on); None if gone."""
+    try:
+        return stat.read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
 def process_cpu_seconds(pid: int) -> float | None:
     """A process's CPU time (user and system) so far, from /proc; None if it cannot be read."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
+    fields = _stat_fields(Path(f"/proc/{pid}/stat"))
+    if fields is None:
         return None
     utime, stime = int(fields[11]), int(fields[12])  # the 14th and 15th fields of stat
     return (utime + stime) / os.sysconf("SC_CLK_TCK")
 
 
-def children_cpu_seconds(leave_out: int | None) -> float:
-    """CPU time of this process's children, running or reaped, and of what they reaped."""
+def children_cpu_seconds() -> float:
+    """CPU time of this process's children, running or reaped, and of what they reaped.
+
+    The local node is not among them: the launcher detaches it.
+    """
     used = resource.getrusage(resource.RUSAGE_CHILDREN)
     total = used.ru_utime + used.ru_stime
-    me = os.getpid()
+    me = str(os.getpid())
     for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[1]) == me and stat.parent.name != str(leave_out):
+        fields = _stat_fields(stat)
+        if fields is not None and fields[1] == me:
             # utime, stime, cutime, cstime: the 14th to 17th fields of stat
             total += sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
     return total
@@ -217,9 +224,9 @@ def measure_indexing(
             flush=True,
         )
     del events
-    workers_cpu = children_cpu_seconds(node_pid)
+    workers_cpu = children_cpu_seconds()
     rate, main_cpu = _end_to_end(aliases, trail, IndexOptions(parse_workers=PARSE_WORKERS))
-    workers_cpu = (children_cpu_seconds(node_pid) - workers_cpu) / trail.events * 1e6
+    workers_cpu = (children_cpu_seconds() - workers_cpu) / trail.events * 1e6
     figures.parallel = (rate, main_cpu, workers_cpu)
     print(
         f"  {PARSE_WORKERS} parse workers: end to end {rate:,.0f}/s, CPU per event "

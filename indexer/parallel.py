@@ -16,7 +16,6 @@ import multiprocessing
 import os
 import signal
 import threading
-import zlib
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -34,6 +33,7 @@ from indexer.documents import (
     TimeWindow,
     file_documents,
 )
+from indexer.reader import GZIP_MAGIC, one_gzip_member
 from indexer.sources import TrailFile
 
 logger = logging.getLogger(__name__)
@@ -59,7 +59,6 @@ Outcome = list[Item] | Problem | None
 
 #: Set in each worker by :func:`_start_worker`.
 _maker: DocumentMaker | None = None
-_GZIP_MAGIC = b"\x1f\x8b"
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,17 +133,13 @@ def _within(data: bytes, budget: int) -> bytes | None:
     reading the gzip would. Damaged or concatenated gzip goes back to the caller, whose
     reader streams it (what comes before the damage may be any size).
     """
-    if data[:2] != _GZIP_MAGIC:
+    if data[:2] != GZIP_MAGIC:
         return data if len(data) <= budget else None
-    unpacker = zlib.decompressobj(wbits=31)
-    try:
-        inflated = unpacker.decompress(data, budget + 1)
-    except zlib.error:
-        return None
-    if len(inflated) > budget or not unpacker.eof or unpacker.unused_data:
+    inflated = one_gzip_member(data, budget)
+    if inflated is None or len(inflated) > budget:
         return None
     # gzip inside gzip: the reader inflates once and finds no JSON; so must the caller.
-    return None if inflated[:2] == _GZIP_MAGIC else inflated
+    return None if inflated[:2] == GZIP_MAGIC else inflated
 
 
 @dataclass(slots=True)

@@ -36,7 +36,7 @@ WHOLE_FILE_LIMIT = 32 * 1024 * 1024
 _READ_CHUNK = 1024 * 1024
 #: Files smaller than this (as stored) are read in one go: see :func:`_small_file`.
 _SMALL_FILE = 64 * 1024
-_GZIP_MAGIC = b"\x1f\x8b"
+GZIP_MAGIC = b"\x1f\x8b"
 _BYTE_ORDER_MARK = b"\xef\xbb\xbf"
 _RECORDS_FIRST = re.compile(rb'^\s*\{\s*"Records"\s*:')
 _DECOMPRESSION_ERRORS = (EOFError, zlib.error)
@@ -91,7 +91,7 @@ def read_records_with_bytes(
         return
     magic = trail_file.read(2)
     trail_file.seek(0)
-    unpacked: IO[bytes] | _Gunzip = _Gunzip(trail_file) if magic == _GZIP_MAGIC else trail_file
+    unpacked: IO[bytes] | _Gunzip = _Gunzip(trail_file) if magic == GZIP_MAGIC else trail_file
     stream = unpacked if content_hash is None else _Hashing(unpacked, content_hash)
     chunks: list[bytes] = []
     size = 0
@@ -125,17 +125,27 @@ def _small_file(trail_file: IO[bytes]) -> bytes | None:
     """
     data = trail_file.read(_SMALL_FILE)
     if len(data) < _SMALL_FILE:
-        if data[:2] != _GZIP_MAGIC:
+        if data[:2] != GZIP_MAGIC:
             return data
-        unpacker = zlib.decompressobj(wbits=31)
-        try:
-            inflated = unpacker.decompress(data, WHOLE_FILE_LIMIT + 1)
-        except zlib.error:
-            inflated = None  # damaged: the general way salvages what comes before it
-        if inflated is not None and unpacker.eof and not unpacker.unused_data:
+        inflated = one_gzip_member(data, WHOLE_FILE_LIMIT)
+        if inflated is not None:
             return inflated
     trail_file.seek(0)
     return None
+
+
+def one_gzip_member(data: bytes, limit: int) -> bytes | None:
+    """``data`` inflated when it is one whole gzip member of at most about ``limit`` bytes.
+
+    None for damaged gzip (the general way salvages what comes before the damage),
+    concatenated members, and anything longer (inflated no further than ``limit + 1``).
+    """
+    unpacker = zlib.decompressobj(wbits=31)
+    try:
+        inflated = unpacker.decompress(data, limit + 1)
+    except zlib.error:
+        return None
+    return inflated if unpacker.eof and not unpacker.unused_data else None
 
 
 def _whole(data: bytes) -> Iterator[tuple[Any, bytes | None]]:
